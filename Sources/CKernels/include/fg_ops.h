@@ -1,0 +1,53 @@
+/* Engine kernels: elementwise ops, attention and quantized matrix-vector products.
+ * Shapes use the legend T = rows (tokens), C = channels, H = heads, D = head size.
+ * All matrices are row-major. Kernels are compiled for AVX2 + FMA (see ops.c). */
+#ifndef FG_OPS_H
+#define FG_OPS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* out[t, :] = x[t, :] / rms(x[t, :]) * weight, for t < T. x and out are (T, C); out may alias x. */
+void fg_rmsnorm(float *out, const float *x, const float *weight, int64_t T, int64_t C, float eps);
+
+/* Rotary embedding in the Hugging Face "rotate half" layout on one (H, D) row block:
+ * pairs (i, i + D/2) rotate by angle position * inv_freq[i]. x is (H, D), rotated in place. */
+void fg_rope(float *x, int64_t H, int64_t D, const float *inv_freq, int64_t position);
+
+/* out[i] = silu(gate[i]) * up[i], for i < n. out may alias gate. */
+void fg_silu_mul(float *out, const float *gate, const float *up, int64_t n);
+
+/* y[i] += x[i] */
+void fg_add(float *y, const float *x, int64_t n);
+
+/* Causal attention of n_new query rows against a key/value cache of `start + n_new` rows.
+ * q: (n_new, H, D) with row stride q_stride floats; k, v: (start + n_new, KVH, D) with row stride kv_stride;
+ * out: (n_new, H, D) with row stride out_stride. Query row i sits at position start + i and sees
+ * cache rows 0 ... start + i. Grouped-query: head h reads kv head h / (H / KVH).
+ * scratch holds at least start + n_new floats. Heads [h0, h1) only, so callers can split work. */
+void fg_attention(float *out, int64_t out_stride, const float *q, int64_t q_stride,
+                  const float *k, const float *v, int64_t kv_stride,
+                  int64_t n_new, int64_t start, int64_t H, int64_t KVH, int64_t D,
+                  int64_t h0, int64_t h1, float *scratch);
+
+/* y[r] = dot(W[r, :], x) for r in [r0, r1), where W is a quantized (rows, C) matrix of ggml type
+ * `type` (supported: Q4_0 = 2, Q4_1 = 3, Q8_0 = 8) stored row after row, and x is float (C).
+ * The product is computed exactly as the dequantized float matrix times x, up to summation order.
+ * Returns 0, or -1 for an unsupported type. */
+int fg_matvec_quantized(uint32_t type, const void *W, int64_t C, const float *x, float *y,
+                        int64_t r0, int64_t r1);
+
+/* Bytes of one quantized row of C elements for the supported matvec types; 0 if unsupported. */
+int64_t fg_quantized_row_bytes(uint32_t type, int64_t C);
+
+/* In place: x = softmax(x) over n entries (max-subtracted). */
+void fg_softmax(float *x, int64_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

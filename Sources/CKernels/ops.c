@@ -1,0 +1,212 @@
+/* Engine kernels (see include/fg_ops.h for the contracts and shape legend).
+ * Every function is compiled for AVX2 + FMA + F16C through the pragma below, so the package
+ * needs no unsafe compiler flags for them; callers must run on an x86-64-v3 CPU. */
+#include "fg_ops.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+
+static inline float half_to_float(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
+}
+
+static inline float hsum256(__m256 v) {
+    __m128 lo = _mm256_castps256_ps128(v);
+    __m128 hi = _mm256_extractf128_ps(v, 1);
+    lo = _mm_add_ps(lo, hi);
+    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+    lo = _mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1));
+    return _mm_cvtss_f32(lo);
+}
+
+/* dot(a, b) over n floats. */
+static inline float dot_f32(const float *a, const float *b, int64_t n) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+    }
+    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    float s = hsum256(_mm256_add_ps(acc0, acc1));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* y += alpha * x over n floats. */
+static inline void axpy_f32(float *y, float alpha, const float *x, int64_t n) {
+    __m256 va = _mm256_set1_ps(alpha);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += alpha * x[i];
+}
+
+void fg_rmsnorm(float *out, const float *x, const float *weight, int64_t T, int64_t C, float eps) {
+    for (int64_t t = 0; t < T; t++) {
+        const float *xr = x + t * C;
+        float *o = out + t * C;
+        float ss = dot_f32(xr, xr, C) / (float)C;
+        float inv = 1.0f / sqrtf(ss + eps);
+        for (int64_t c = 0; c < C; c++) o[c] = weight[c] * (xr[c] * inv);
+    }
+}
+
+void fg_rope(float *x, int64_t H, int64_t D, const float *inv_freq, int64_t position) {
+    int64_t half = D / 2;
+    for (int64_t i = 0; i < half; i++) {
+        float angle = (float)position * inv_freq[i];
+        float c = cosf(angle), s = sinf(angle);
+        for (int64_t h = 0; h < H; h++) {
+            float *row = x + h * D;
+            float a = row[i], b = row[i + half];
+            row[i] = a * c - b * s;
+            row[i + half] = b * c + a * s;
+        }
+    }
+}
+
+void fg_silu_mul(float *out, const float *gate, const float *up, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        float g = gate[i];
+        out[i] = (g / (1.0f + expf(-g))) * up[i];
+    }
+}
+
+void fg_add(float *y, const float *x, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_loadu_ps(x + i)));
+    for (; i < n; i++) y[i] += x[i];
+}
+
+void fg_softmax(float *x, int64_t n) {
+    if (n <= 0) return;
+    float m = x[0];
+    for (int64_t i = 1; i < n; i++) m = x[i] > m ? x[i] : m;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - m);
+        sum += x[i];
+    }
+    float inv = 1.0f / sum;
+    for (int64_t i = 0; i < n; i++) x[i] *= inv;
+}
+
+void fg_attention(float *out, int64_t out_stride, const float *q, int64_t q_stride,
+                  const float *k, const float *v, int64_t kv_stride,
+                  int64_t n_new, int64_t start, int64_t H, int64_t KVH, int64_t D,
+                  int64_t h0, int64_t h1, float *scratch) {
+    const float scale = 1.0f / sqrtf((float)D);
+    const int64_t group = H / KVH;
+    for (int64_t i = 0; i < n_new; i++) {
+        const int64_t visible = start + i + 1;
+        for (int64_t h = h0; h < h1; h++) {
+            const float *qh = q + i * q_stride + h * D;
+            const int64_t kvh = h / group;
+            for (int64_t j = 0; j < visible; j++)
+                scratch[j] = dot_f32(qh, k + j * kv_stride + kvh * D, D) * scale;
+            fg_softmax(scratch, visible);
+            float *oh = out + i * out_stride + h * D;
+            memset(oh, 0, (size_t)D * sizeof(float));
+            for (int64_t j = 0; j < visible; j++) axpy_f32(oh, scratch[j], v + j * kv_stride + kvh * D, D);
+        }
+    }
+}
+
+/* ---- quantized matrix-vector products (float activations, exact dequantized math) ---- */
+
+enum { TYPE_Q4_0 = 2, TYPE_Q4_1 = 3, TYPE_Q8_0 = 8 };
+
+int64_t fg_quantized_row_bytes(uint32_t type, int64_t C) {
+    if (C % 32 != 0) return 0;
+    switch (type) {
+    case TYPE_Q4_0: return C / 32 * 18;
+    case TYPE_Q4_1: return C / 32 * 20;
+    case TYPE_Q8_0: return C / 32 * 34;
+    default: return 0;
+    }
+}
+
+/* Unpacks 16 bytes of nibbles into 32 weights as four float vectors: j = 0..15 are the low nibbles,
+ * j = 16..31 the high ones (ggml's Q4 layout). */
+static inline void unpack_nibbles(const uint8_t *qs, __m256 w[4]) {
+    const __m128i mask = _mm_set1_epi8(0x0F);
+    __m128i q = _mm_loadu_si128((const __m128i *)qs);
+    __m128i lo = _mm_and_si128(q, mask);
+    __m128i hi = _mm_and_si128(_mm_srli_epi16(q, 4), mask);
+    w[0] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo));
+    w[1] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8)));
+    w[2] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi));
+    w[3] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8)));
+}
+
+static inline __m256 block_dot(const __m256 w[4], const float *xb) {
+    __m256 s = _mm256_mul_ps(w[0], _mm256_loadu_ps(xb));
+    s = _mm256_fmadd_ps(w[1], _mm256_loadu_ps(xb + 8), s);
+    s = _mm256_fmadd_ps(w[2], _mm256_loadu_ps(xb + 16), s);
+    return _mm256_fmadd_ps(w[3], _mm256_loadu_ps(xb + 24), s);
+}
+
+/* sum over a block of (q*d + m) * x = d * sum(q*x) + m * sum(x); Q4_0 is m = -8d. */
+static float dot_q4(const uint8_t *row, int has_min, const float *x, const float *xsum, int64_t nb) {
+    const int64_t bytes = has_min ? 20 : 18;
+    __m256 acc = _mm256_setzero_ps();
+    float offset = 0.0f;
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = row + b * bytes;
+        float d = half_to_float(blk);
+        float m = has_min ? half_to_float(blk + 2) : -8.0f * d;
+        __m256 w[4];
+        unpack_nibbles(blk + (has_min ? 4 : 2), w);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), block_dot(w, x + b * 32), acc);
+        offset += m * xsum[b];
+    }
+    return hsum256(acc) + offset;
+}
+
+static float dot_q8_0(const uint8_t *row, const float *x, int64_t nb) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = row + b * 34;
+        float d = half_to_float(blk);
+        const uint8_t *qs = blk + 2;
+        __m256 w[4];
+        for (int k = 0; k < 4; k++) {
+            __m128i q8 = _mm_loadl_epi64((const __m128i *)(qs + 8 * k));
+            w[k] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), block_dot(w, x + b * 32), acc);
+    }
+    return hsum256(acc);
+}
+
+int fg_matvec_quantized(uint32_t type, const void *W, int64_t C, const float *x, float *y,
+                        int64_t r0, int64_t r1) {
+    const int64_t row_bytes = fg_quantized_row_bytes(type, C);
+    if (row_bytes == 0) return -1;
+    const int64_t nb = C / 32;
+    const uint8_t *base = (const uint8_t *)W;
+    if (type == TYPE_Q8_0) {
+        for (int64_t r = r0; r < r1; r++) y[r] = dot_q8_0(base + r * row_bytes, x, nb);
+        return 0;
+    }
+    float xsum_stack[1024];
+    float *xsum = xsum_stack;
+    if (nb > 1024) return -1;
+    for (int64_t b = 0; b < nb; b++) {
+        float s = 0.0f;
+        for (int k = 0; k < 32; k++) s += x[b * 32 + k];
+        xsum[b] = s;
+    }
+    const int has_min = type == TYPE_Q4_1;
+    for (int64_t r = r0; r < r1; r++) y[r] = dot_q4(base + r * row_bytes, has_min, x, xsum, nb);
+    return 0;
+}
+
+#pragma clang attribute pop

@@ -1,0 +1,151 @@
+import CKernels
+
+// Shape legend: T = new tokens in the whole batch (rows), C = hidden size, H / KVH = query / key-value
+// heads, D = head size, F = MLP width, V = vocabulary size.
+
+/// Which logits a forward pass returns for one sequence.
+public enum LogitsSelection: Sendable {
+    /// None (e.g. a prompt prefix that only fills the cache).
+    case none
+    /// The last new position only (generation).
+    case last
+    /// Every new position (scoring, tests).
+    case all
+}
+
+/// New tokens of one sequence for a forward pass, continuing the sequence's cache.
+public struct ForwardRequest: @unchecked Sendable {
+    // @unchecked Sendable: the cache is a reference owned by the caller's sequence.
+
+    /// Token ids to append.
+    public var tokens: [Int]
+    /// The sequence's cache; the tokens sit at positions `cache.length ..< cache.length + tokens.count`.
+    public var cache: KVCache
+    /// Which logits to return.
+    public var logits: LogitsSelection
+
+    /// Creates a request.
+    public init(tokens: [Int], cache: KVCache, logits: LogitsSelection = .last) {
+        self.tokens = tokens
+        self.cache = cache
+        self.logits = logits
+    }
+}
+
+extension LlamaModel {
+    /// Runs the new tokens of every request through the model in one batched pass and appends
+    /// their keys and values to the requests' caches.
+    ///
+    /// Sequences may have different lengths and positions: matrix products see all T rows at once,
+    /// attention runs per sequence against its own cache. Returns, for each request, the selected
+    /// logits rows flattened, (rows, V).
+    public func forward(_ requests: [ForwardRequest]) throws -> [[Float]] {
+        let cfg = configuration
+        let V = cfg.vocabularySize
+        for (i, r) in requests.enumerated() {
+            if let bad = r.tokens.first(where: { $0 < 0 || $0 >= V }) {
+                throw EngineError.invalidInput("token id \(bad) of sequence \(i) is outside the vocabulary 0..<\(V)")
+            }
+        }
+        let T = requests.reduce(0) { $0 + $1.tokens.count }
+        guard T > 0 else { return requests.map { _ in [] } }
+        let C = cfg.hiddenSize, H = cfg.headCount, KVH = cfg.kvHeadCount, D = cfg.headDimension
+        let F = cfg.intermediateSize, QD = H * D, KVD = cfg.kvDimension
+        let eps = cfg.rmsNormEpsilon
+
+        var rowStarts: [Int] = []
+        var row = 0
+        for r in requests {
+            rowStarts.append(row)
+            row += r.tokens.count
+            r.cache.reserve(r.cache.length + r.tokens.count)
+        }
+
+        let x = FloatBuffer(count: T * C), xn = FloatBuffer(count: T * C), tmp = FloatBuffer(count: T * C)
+        let q = FloatBuffer(count: T * QD), k = FloatBuffer(count: T * KVD), v = FloatBuffer(count: T * KVD)
+        let att = FloatBuffer(count: T * QD)
+        let gate = FloatBuffer(count: T * F), up = FloatBuffer(count: T * F)
+
+        // x (T, C) = embedding rows
+        var t = 0
+        for r in requests {
+            for id in r.tokens {
+                (x.pointer + t * C).update(from: tokenEmbedding.dense.pointer + id * C, count: C)
+                t += 1
+            }
+        }
+
+        let maxVisible = requests.map { $0.cache.length + $0.tokens.count }.max() ?? 1
+        for (l, layer) in layers.enumerated() {
+            fg_rmsnorm(xn.pointer, x.pointer, layer.attentionNorm.pointer, Int64(T), Int64(C), eps)
+            layer.query.forward(xn.pointer, rows: T, into: q.pointer)   // (T, H·D)
+            layer.key.forward(xn.pointer, rows: T, into: k.pointer)     // (T, KVH·D)
+            layer.value.forward(xn.pointer, rows: T, into: v.pointer)   // (T, KVH·D)
+
+            // RoPE at each row's position, then append K and V to the sequence's cache.
+            inverseFrequencies.withUnsafeBufferPointer { freqs in
+                for (s, r) in requests.enumerated() {
+                    let start = r.cache.length
+                    for i in 0..<r.tokens.count {
+                        let rr = rowStarts[s] + i
+                        fg_rope(q.pointer + rr * QD, Int64(H), Int64(D), freqs.baseAddress, Int64(start + i))
+                        fg_rope(k.pointer + rr * KVD, Int64(KVH), Int64(D), freqs.baseAddress, Int64(start + i))
+                    }
+                    let n = r.tokens.count
+                    (r.cache.keys[l].pointer + start * KVD).update(from: k.pointer + rowStarts[s] * KVD, count: n * KVD)
+                    (r.cache.values[l].pointer + start * KVD).update(from: v.pointer + rowStarts[s] * KVD, count: n * KVD)
+                }
+            }
+
+            // Attention, one task per (sequence, head).
+            Parallel.forRange(requests.count * H) { a, b in
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: maxVisible)
+                defer { scratch.deallocate() }
+                for task in a..<b {
+                    let s = task / H, h = task % H
+                    let r = requests[s]
+                    let off = rowStarts[s] * QD
+                    fg_attention(att.pointer + off, Int64(QD), q.pointer + off, Int64(QD),
+                                 r.cache.keys[l].pointer, r.cache.values[l].pointer, Int64(KVD),
+                                 Int64(r.tokens.count), Int64(r.cache.length), Int64(H), Int64(KVH), Int64(D),
+                                 Int64(h), Int64(h + 1), scratch)
+                }
+            }
+            layer.attentionOutput.forward(att.pointer, rows: T, into: tmp.pointer)  // (T, C)
+            fg_add(x.pointer, tmp.pointer, Int64(T * C))
+
+            fg_rmsnorm(xn.pointer, x.pointer, layer.mlpNorm.pointer, Int64(T), Int64(C), eps)
+            layer.gate.forward(xn.pointer, rows: T, into: gate.pointer)  // (T, F)
+            layer.up.forward(xn.pointer, rows: T, into: up.pointer)      // (T, F)
+            fg_silu_mul(gate.pointer, gate.pointer, up.pointer, Int64(T * F))
+            layer.down.forward(gate.pointer, rows: T, into: tmp.pointer)  // (T, C)
+            fg_add(x.pointer, tmp.pointer, Int64(T * C))
+        }
+        for r in requests { r.cache.length += r.tokens.count }
+
+        // Output head only on the rows whose logits were asked for.
+        var selected: [Int] = []
+        var counts: [Int] = []
+        for (s, r) in requests.enumerated() {
+            switch r.logits {
+            case .none: counts.append(0)
+            case .last: selected.append(rowStarts[s] + r.tokens.count - 1); counts.append(1)
+            case .all: selected.append(contentsOf: rowStarts[s]..<(rowStarts[s] + r.tokens.count)); counts.append(r.tokens.count)
+            }
+        }
+        guard !selected.isEmpty else { return requests.map { _ in [] } }
+        let R = selected.count
+        let h = FloatBuffer(count: R * C), logits = FloatBuffer(count: R * V)
+        for (i, rr) in selected.enumerated() { (h.pointer + i * C).update(from: x.pointer + rr * C, count: C) }
+        fg_rmsnorm(h.pointer, h.pointer, outputNorm.pointer, Int64(R), Int64(C), eps)
+        output.forward(h.pointer, rows: R, into: logits.pointer)  // (R, V)
+
+        var result: [[Float]] = []
+        var offset = 0
+        for n in counts {
+            result.append(Array(UnsafeBufferPointer(start: logits.pointer + offset * V, count: n * V)))
+            offset += n
+        }
+        return result
+    }
+}

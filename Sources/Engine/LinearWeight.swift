@@ -1,0 +1,57 @@
+import CKernels
+import COpenBLAS
+
+/// A frozen linear layer `y = x · Wᵀ` with `W` of shape (out, in), row-major (PyTorch layout).
+///
+/// The float32 copy serves matrix-matrix products through OpenBLAS (prefill, batched decoding,
+/// training). When the checkpoint stored the matrix quantized in a type the engine's kernels read
+/// (Q4_0, Q4_1, Q8_0), the quantized rows are kept too: a single-token step then reads 4.5-8.5 bits a
+/// weight instead of 32, with the same arithmetic as the dequantized matrix (up to summation order).
+public final class LinearWeight: @unchecked Sendable {
+    // @unchecked Sendable: immutable after init; buffers are only read.
+
+    /// Output features (rows of W).
+    public let outFeatures: Int
+    /// Input features (columns of W).
+    public let inFeatures: Int
+    /// W as float32, (out, in).
+    public let dense: FloatBuffer
+    /// The same rows in a quantized layout, if available.
+    let quantized: QuantizedRows?
+
+    /// Quantized rows owned by the weight (copied out of the memory-mapped file, rows reordered if needed).
+    struct QuantizedRows {
+        let type: UInt32
+        let rowBytes: Int
+        let data: UnsafeMutableRawPointer
+    }
+
+    init(outFeatures: Int, inFeatures: Int, dense: FloatBuffer, quantized: QuantizedRows? = nil) {
+        precondition(dense.count == outFeatures * inFeatures, "weight buffer does not match its shape")
+        self.outFeatures = outFeatures
+        self.inFeatures = inFeatures
+        self.dense = dense
+        self.quantized = quantized
+    }
+
+    deinit { quantized?.data.deallocate() }
+
+    /// Whether single-token products read quantized weights.
+    public var isQuantized: Bool { quantized != nil }
+
+    /// y (T, out) = x (T, in) · Wᵀ, overwriting y.
+    func forward(_ x: UnsafePointer<Float>, rows T: Int, into y: UnsafeMutablePointer<Float>) {
+        if T == 1, let q = quantized {
+            let xBox = UncheckedSendable(x), yBox = UncheckedSendable(y)
+            Parallel.forRange(outFeatures, minimumPerChunk: 64) { r0, r1 in
+                _ = fg_matvec_quantized(q.type, q.data, Int64(inFeatures), xBox.value, yBox.value, Int64(r0), Int64(r1))
+            }
+        } else if T == 1 {
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(outFeatures), Int32(inFeatures), 1,
+                        dense.pointer, Int32(inFeatures), x, 1, 0, y, 1)
+        } else {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(T), Int32(outFeatures), Int32(inFeatures),
+                        1, x, Int32(inFeatures), dense.pointer, Int32(inFeatures), 0, y, Int32(outFeatures))
+        }
+    }
+}

