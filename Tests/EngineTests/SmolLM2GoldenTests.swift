@@ -65,7 +65,12 @@ struct SmolLM2GoldenTests {
             let text = c["text"] as! String
             let ids = c["ids"] as! [Int]
             #expect(tok.tokenizer.encode(text, parseSpecialTokens: true) == ids, "\(text.prefix(40))")
-            #expect(tok.tokenizer.decode(ids, skipSpecialTokens: false) == text, "round trip \(text.prefix(40))")
+            // SmolLM2's vocabulary has no token for some C0 control bytes; HF drops them, so such
+            // texts cannot round-trip.
+            let droppable = text.unicodeScalars.contains { $0.value < 0x20 && !"\n\t\r".unicodeScalars.contains($0) }
+            if !droppable {
+                #expect(tok.tokenizer.decode(ids, skipSpecialTokens: false) == text, "round trip \(text.prefix(40))")
+            }
         }
     }
 
