@@ -64,6 +64,8 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelFiles"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "ModelFiles", "Tokenizers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AssetsTests", dependencies: ["Assets"]),
+        // Runs the built `fedguard` binary as a user would.
+        .testTarget(name: "CLITests", dependencies: ["fedguard"]),
     ],
     swiftLanguageModes: [.v6]
 )

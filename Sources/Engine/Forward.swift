@@ -78,9 +78,9 @@ extension LlamaModel {
         let maxVisible = requests.map { $0.cache.length + $0.tokens.count }.max() ?? 1
         for (l, layer) in layers.enumerated() {
             fg_rmsnorm(xn.pointer, x.pointer, layer.attentionNorm.pointer, Int64(T), Int64(C), eps)
-            layer.query.forward(xn.pointer, rows: T, into: q.pointer)   // (T, H·D)
-            layer.key.forward(xn.pointer, rows: T, into: k.pointer)     // (T, KVH·D)
-            layer.value.forward(xn.pointer, rows: T, into: v.pointer)   // (T, KVH·D)
+            // q (T, H·D), k and v (T, KVH·D)
+            LinearWeight.forward([(layer.query, q.pointer), (layer.key, k.pointer), (layer.value, v.pointer)],
+                                 input: xn.pointer, rows: T)
 
             // RoPE at each row's position, then append K and V to the sequence's cache.
             inverseFrequencies.withUnsafeBufferPointer { freqs in
@@ -97,8 +97,9 @@ extension LlamaModel {
                 }
             }
 
-            // Attention, one task per (sequence, head).
-            Parallel.forRange(requests.count * H) { a, b in
+            // Attention, one task per (sequence, head); short contexts stay on this thread.
+            let attentionWork = requests.count * H * maxVisible * D
+            Parallel.forRange(requests.count * H, minimumPerChunk: attentionWork < 1 << 18 ? Int.max : 1) { a, b in
                 let scratch = UnsafeMutablePointer<Float>.allocate(capacity: maxVisible)
                 defer { scratch.deallocate() }
                 for task in a..<b {
@@ -115,8 +116,8 @@ extension LlamaModel {
             fg_add(x.pointer, tmp.pointer, Int64(T * C))
 
             fg_rmsnorm(xn.pointer, x.pointer, layer.mlpNorm.pointer, Int64(T), Int64(C), eps)
-            layer.gate.forward(xn.pointer, rows: T, into: gate.pointer)  // (T, F)
-            layer.up.forward(xn.pointer, rows: T, into: up.pointer)      // (T, F)
+            // gate and up (T, F)
+            LinearWeight.forward([(layer.gate, gate.pointer), (layer.up, up.pointer)], input: xn.pointer, rows: T)
             fg_silu_mul(gate.pointer, gate.pointer, up.pointer, Int64(T * F))
             layer.down.forward(gate.pointer, rows: T, into: tmp.pointer)  // (T, C)
             fg_add(x.pointer, tmp.pointer, Int64(T * C))

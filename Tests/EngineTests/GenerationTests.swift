@@ -1,0 +1,135 @@
+import Engine
+import Foundation
+import ModelFiles
+import Testing
+
+/// Generation behaviour on the tiny model: batching, seeds, limits, stop strings, streaming.
+struct GenerationTests {
+    static func model() throws -> LlamaModel { try ModelLoader.load(from: Fixtures.url("tiny_llama.q4_1.gguf")) }
+
+    @Test func batchedGenerationEqualsOneByOneWithSampling() throws {
+        let model = try Self.model()
+        let prompts = [[5, 6, 7], [100, 20, 30, 40, 50, 60, 70], [9]]
+        var params = GenerationParameters(maxNewTokens: 12, sampler: Sampler(temperature: 0.9, topP: 0.95), seed: 123)
+        params.stopAtEndTokens = false
+        let g = Generator(model: model)
+        let together = try g.generate(prompts: prompts, parameters: params)
+        // Sequence i's seed derives from (seed, i): run each alone at its index.
+        for (i, p) in prompts.enumerated() {
+            var alone = params
+            alone.seed = params.seed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15
+            let r = try g.generate(prompts: [p], parameters: alone)[0]
+            #expect(r.generatedIDs == together[i].generatedIDs, "prompt \(i)")
+        }
+        let again = try g.generate(prompts: prompts, parameters: params)
+        #expect(again.map(\.generatedIDs) == together.map(\.generatedIDs))
+    }
+
+    @Test func maxNewTokensIsRespected() throws {
+        var params = GenerationParameters(maxNewTokens: 5)
+        params.stopAtEndTokens = false
+        let r = try Generator(model: try Self.model()).generate(prompts: [[1, 2, 3]], parameters: params)[0]
+        #expect(r.generatedIDs.count == 5)
+        #expect(r.finishReason == .length)
+    }
+
+    @Test func stopStringCutsTheTextAndIsNeverStreamed() throws {
+        let model = try Self.model()
+        var params = GenerationParameters(maxNewTokens: 16)
+        params.stopAtEndTokens = false
+        let g = Generator(model: model)
+        let free = try g.generate(prompts: [[125, 63, 57, 65, 155]], parameters: params)[0]
+        #expect(free.text.count > 4)
+        // Use a piece of the free-running text as a stop string.
+        let chars = Array(free.text)
+        let stop = String(chars[(chars.count / 2)..<(chars.count / 2 + 2)])
+        params.stopStrings = [stop]
+        var streamed = ""
+        let r = try g.generate(prompts: [[125, 63, 57, 65, 155]], parameters: params) { _, _, piece in streamed += piece }[0]
+        #expect(r.finishReason == .stopString)
+        #expect(!r.text.contains(stop))
+        #expect(free.text.hasPrefix(r.text))
+        #expect(streamed == r.text)
+    }
+
+    @Test func emptyPromptIsAnError() throws {
+        #expect(throws: EngineError.self) {
+            _ = try Generator(model: try Self.model()).generate(prompts: [[]], parameters: GenerationParameters())
+        }
+    }
+
+    @Test func timingsAreReported() throws {
+        var timings = GenerationTimings()
+        var params = GenerationParameters(maxNewTokens: 8)
+        params.stopAtEndTokens = false
+        _ = try Generator(model: try Self.model()).generate(prompts: [[1, 2, 3, 4]], parameters: params, timings: &timings)
+        #expect(timings.promptTokens == 4)
+        #expect(timings.generatedTokens == 8)
+        #expect(timings.decodeSteps == 7)
+        #expect(timings.decodeTokensPerSecond > 0)
+    }
+}
+
+/// Bad checkpoints give errors that name the file and the problem.
+struct ModelLoadingErrorTests {
+    func tempDir() throws -> URL {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("fedguard-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+        return d
+    }
+
+    @Test func missingFileSaysWhatToDo() {
+        do {
+            _ = try ModelLoader.load(from: URL(fileURLWithPath: "/nonexistent/model.gguf"))
+            Issue.record("expected an error")
+        } catch {
+            #expect("\(error)".contains("/nonexistent/model.gguf"))
+            #expect("\(error)".contains("fedguard setup"))
+        }
+    }
+
+    @Test func truncatedGGUFIsAClearError() throws {
+        let data = try Data(contentsOf: Fixtures.url("tiny_llama.q8_0.gguf"))
+        let dir = try tempDir()
+        for cut in [3, 40, 2000, data.count / 2, data.count - 1] {
+            let url = dir.appendingPathComponent("cut\(cut).gguf")
+            try data.prefix(cut).write(to: url)
+            do {
+                _ = try ModelLoader.load(from: url)
+                Issue.record("truncated at \(cut) loaded")
+            } catch {
+                #expect("\(error)".contains("cut\(cut).gguf"), "error should name the file: \(error)")
+            }
+        }
+    }
+
+    @Test func huggingFaceDirectoryMissingATensorNamesIt() throws {
+        let src = Fixtures.url("tiny_llama")
+        let dir = try tempDir()
+        try FileManager.default.copyItem(at: src.appendingPathComponent("config.json"), to: dir.appendingPathComponent("config.json"))
+        let file = try SafeTensorsFile(url: src.appendingPathComponent("model.safetensors"))
+        let kept = try file.tensors.keys.sorted().filter { $0 != "model.layers.1.mlp.up_proj.weight" }.map { name in
+            (name: name, shape: file.tensors[name]!.shape, values: try file.floats(named: name))
+        }
+        try SafeTensorsWriter.write(kept, metadata: [:], to: dir.appendingPathComponent("model.safetensors"))
+        #expect(throws: EngineError.missingTensor("model.layers.1.mlp.up_proj.weight", file: dir.path)) {
+            _ = try ModelLoader.load(from: dir)
+        }
+    }
+
+    @Test func wrongShapeIsReported() throws {
+        let src = Fixtures.url("tiny_llama")
+        let dir = try tempDir()
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: src.appendingPathComponent("config.json"))) as! [String: Any]
+        config["intermediate_size"] = 96
+        try JSONSerialization.data(withJSONObject: config).write(to: dir.appendingPathComponent("config.json"))
+        try FileManager.default.copyItem(at: src.appendingPathComponent("model.safetensors"), to: dir.appendingPathComponent("model.safetensors"))
+        do {
+            _ = try ModelLoader.load(from: dir)
+            Issue.record("expected a shape error")
+        } catch let e as EngineError {
+            guard case .tensorShape(let name, _, _, _) = e else { Issue.record("wrong error \(e)"); return }
+            #expect(name.contains("mlp"))
+        }
+    }
+}
