@@ -5,6 +5,7 @@
 
 #include <immintrin.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
@@ -206,6 +207,78 @@ int fg_matvec_quantized(uint32_t type, const void *W, int64_t C, const float *x,
     }
     const int has_min = type == TYPE_Q4_1;
     for (int64_t r = r0; r < r1; r++) y[r] = dot_q4(base + r * row_bytes, has_min, x, xsum, nb);
+    return 0;
+}
+
+/* Dequantizes one block of 32 weights (type Q4_0, Q4_1 or Q8_0) into four float vectors:
+ * x = q*d + m (Q4_0: m = -8d; Q8_0: m = 0). */
+static inline void dequantize_block(uint32_t type, const uint8_t *blk, __m256 w[4]) {
+    const __m256 vd = _mm256_set1_ps(half_to_float(blk));
+    if (type == TYPE_Q8_0) {
+        for (int k = 0; k < 4; k++)
+            w[k] = _mm256_mul_ps(vd, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(blk + 2 + 8 * k)))));
+        return;
+    }
+    __m256 vm;
+    if (type == TYPE_Q4_1) {
+        vm = _mm256_set1_ps(half_to_float(blk + 2));
+        unpack_nibbles(blk + 4, w);
+    } else {
+        vm = _mm256_set1_ps(-8.0f * half_to_float(blk));
+        unpack_nibbles(blk + 2, w);
+    }
+    for (int k = 0; k < 4; k++) w[k] = _mm256_fmadd_ps(w[k], vd, vm);
+}
+
+/* Dense microkernel: two float weight rows (w, w + C) against four X rows; every X load feeds two FMAs. */
+static inline void dense2x4(const float *w, int64_t C, const float *x, int64_t ldx, float *y, int64_t ldy) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    for (int64_t k = 0; k < C; k += 8) {
+        __m256 wa = _mm256_loadu_ps(w + k), wb = _mm256_loadu_ps(w + C + k);
+        __m256 x0 = _mm256_loadu_ps(x + k), x1 = _mm256_loadu_ps(x + ldx + k);
+        a0 = _mm256_fmadd_ps(wa, x0, a0); b0 = _mm256_fmadd_ps(wb, x0, b0);
+        a1 = _mm256_fmadd_ps(wa, x1, a1); b1 = _mm256_fmadd_ps(wb, x1, b1);
+        __m256 x2 = _mm256_loadu_ps(x + 2 * ldx + k), x3 = _mm256_loadu_ps(x + 3 * ldx + k);
+        a2 = _mm256_fmadd_ps(wa, x2, a2); b2 = _mm256_fmadd_ps(wb, x2, b2);
+        a3 = _mm256_fmadd_ps(wa, x3, a3); b3 = _mm256_fmadd_ps(wb, x3, b3);
+    }
+    y[0] = hsum256(a0); y[ldy] = hsum256(a1); y[2 * ldy] = hsum256(a2); y[3 * ldy] = hsum256(a3);
+    y[1] = hsum256(b0); y[ldy + 1] = hsum256(b1); y[2 * ldy + 1] = hsum256(b2); y[3 * ldy + 1] = hsum256(b3);
+}
+
+enum { TILE_ROWS = 8 };
+
+int fg_matmul_quantized(uint32_t type, const void *W, int64_t C, const float *X, int64_t M, int64_t ldx,
+                        float *Y, int64_t ldy, int64_t r0, int64_t r1) {
+    const int64_t row_bytes = fg_quantized_row_bytes(type, C);
+    if (row_bytes == 0) return -1;
+    const int64_t nb = C / 32, block_bytes = row_bytes / nb;
+    const uint8_t *base = (const uint8_t *)W;
+    /* A few weight rows dequantized into an L1-sized tile, then used by every X row. */
+    float *tile = (float *)aligned_alloc(64, (size_t)(TILE_ROWS * C) * sizeof(float));
+    if (!tile) return -1;
+    for (int64_t rb = r0; rb < r1; rb += TILE_ROWS) {
+        const int64_t n = rb + TILE_ROWS < r1 ? TILE_ROWS : r1 - rb;
+        for (int64_t r = 0; r < n; r++) {
+            const uint8_t *row = base + (rb + r) * row_bytes;
+            for (int64_t b = 0; b < nb; b++) {
+                __m256 w[4];
+                dequantize_block(type, row + b * block_bytes, w);
+                float *t = tile + r * C + b * 32;
+                for (int k = 0; k < 4; k++) _mm256_store_ps(t + 8 * k, w[k]);
+            }
+        }
+        int64_t m0 = 0;
+        for (; m0 + 4 <= M; m0 += 4) {
+            int64_t r = 0;
+            for (; r + 2 <= n; r += 2) dense2x4(tile + r * C, C, X + m0 * ldx, ldx, Y + m0 * ldy + rb + r, ldy);
+            for (; r < n; r++)
+                for (int64_t j = 0; j < 4; j++) Y[(m0 + j) * ldy + rb + r] = dot_f32(tile + r * C, X + (m0 + j) * ldx, C);
+        }
+        for (; m0 < M; m0++)
+            for (int64_t r = 0; r < n; r++) Y[m0 * ldy + rb + r] = dot_f32(tile + r * C, X + m0 * ldx, C);
+    }
+    free(tile);
     return 0;
 }
 

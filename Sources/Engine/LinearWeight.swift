@@ -36,6 +36,9 @@ public final class LinearWeight: @unchecked Sendable {
 
     deinit { quantized?.data.deallocate() }
 
+    /// Up to this many rows, products with quantized weights use the engine's own kernel; above it, OpenBLAS.
+    static let quantizedBatchLimit = 64
+
     /// Whether single-token products read quantized weights.
     public var isQuantized: Bool { quantized != nil }
 
@@ -69,6 +72,13 @@ public final class LinearWeight: @unchecked Sendable {
             let xBox = UncheckedSendable(x), yBox = UncheckedSendable(y)
             Parallel.forRange(outFeatures, minimumPerChunk: 64) { r0, r1 in
                 _ = fg_matvec_quantized(q.type, q.data, Int64(inFeatures), xBox.value, yBox.value, Int64(r0), Int64(r1))
+            }
+        } else if T <= Self.quantizedBatchLimit, let q = quantized {
+            // Small batches (batched decoding): OpenBLAS would repack the whole weight each call.
+            let xBox = UncheckedSendable(x), yBox = UncheckedSendable(y)
+            Parallel.forRange(outFeatures, minimumPerChunk: 64) { r0, r1 in
+                _ = fg_matmul_quantized(q.type, q.data, Int64(inFeatures), xBox.value, Int64(T), Int64(inFeatures),
+                                        yBox.value, Int64(outFeatures), Int64(r0), Int64(r1))
             }
         } else if T == 1 {
             cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(outFeatures), Int32(inFeatures), 1,

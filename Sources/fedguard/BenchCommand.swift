@@ -18,7 +18,7 @@ struct BenchGenerateCommand: ParsableCommand {
 
     @OptionGroup var engine: EngineOptions
 
-    @Option(help: "Prompt set (JSON with `single`, `prefill` and `batched`).")
+    @Option(help: "Prompt set (JSON with `single`, `prefill`, `prefill_tokens` and `prompts`).")
     var prompts: String = "benchmarks/prompts.json"
 
     @Option(help: "Prompts generated at once in the batched test.")
@@ -55,7 +55,7 @@ struct BenchGenerateCommand: ParsableCommand {
 
         Console.err("threads \(Parallel.threadCount), BLAS core \(Parallel.blasCoreName)")
         // Prefill: one forward over the passage, median of 3.
-        let passage = Array(tok.encode(set.prefill).prefix(256))
+        let passage = Array(try chat(set.prefill).prefix(set.prefillTokens ?? 256))
         var prefillTimes: [Double] = []
         for _ in 0..<3 {
             let cache = model.makeCache(capacity: passage.count)
@@ -118,6 +118,11 @@ struct BenchPrompts: Decodable {
     var single: String
     var prefill: String
     var batched: [String]
+    var prefillTokens: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case single, prefill, batched = "prompts", prefillTokens = "prefill_tokens"
+    }
 
     static func load(path: String) throws -> BenchPrompts {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -125,12 +130,12 @@ struct BenchPrompts: Decodable {
         }
         do {
             let p = try JSONDecoder().decode(BenchPrompts.self, from: data)
-            guard !p.batched.isEmpty else { throw ValidationError("\(path): `batched` is empty") }
+            guard !p.batched.isEmpty else { throw ValidationError("\(path): `prompts` is empty") }
             return p
         } catch let e as ValidationError {
             throw e
         } catch {
-            throw ValidationError("\(path) is not a prompt set ({\"single\", \"prefill\", \"batched\": [...]}): \(error)")
+            throw ValidationError("\(path) is not a prompt set ({\"single\", \"prefill\", \"prompts\": [...]}): \(error)")
         }
     }
 }

@@ -40,6 +40,14 @@ void fg_attention(float *out, int64_t out_stride, const float *q, int64_t q_stri
 int fg_matvec_quantized(uint32_t type, const void *W, int64_t C, const float *x, float *y,
                         int64_t r0, int64_t r1);
 
+/* Y[m, r] = dot(W[r, :], X[m, :]) for m < M and r in [r0, r1): the multi-row form of
+ * fg_matvec_quantized for small batches (batched decoding). X is (M, C) with row stride ldx, Y is
+ * (M, rows) with row stride ldy. Each weight block is unpacked once per group of four X rows, and
+ * rows are walked in blocks that stay in cache while every X row passes over them.
+ * Returns 0, or -1 for an unsupported type. */
+int fg_matmul_quantized(uint32_t type, const void *W, int64_t C, const float *X, int64_t M, int64_t ldx,
+                        float *Y, int64_t ldy, int64_t r0, int64_t r1);
+
 /* Bytes of one quantized row of C elements for the supported matvec types; 0 if unsupported. */
 int64_t fg_quantized_row_bytes(uint32_t type, int64_t C);
 
