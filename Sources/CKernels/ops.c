@@ -99,6 +99,35 @@ void fg_softmax(float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) x[i] *= inv;
 }
 
+/* Sums of eight vectors, lane-reduced: result[i] = sum of the lanes of v[i]. */
+static inline __m256 hsum8x8(const __m256 v[8]) {
+    __m256 s01 = _mm256_hadd_ps(v[0], v[1]), s23 = _mm256_hadd_ps(v[2], v[3]);
+    __m256 s45 = _mm256_hadd_ps(v[4], v[5]), s67 = _mm256_hadd_ps(v[6], v[7]);
+    __m256 s0123 = _mm256_hadd_ps(s01, s23), s4567 = _mm256_hadd_ps(s45, s67);
+    /* s0123 = [v0 v1 v2 v3 (low halves) | v0 v1 v2 v3 (high halves)], likewise s4567 */
+    __m256 lo = _mm256_permute2f128_ps(s0123, s4567, 0x20), hi = _mm256_permute2f128_ps(s0123, s4567, 0x31);
+    return _mm256_add_ps(lo, hi);
+}
+
+/* scores[j] = dot(q, k_j) * scale for j < n, k_j = k + j * stride; eight keys at a time. */
+static void attention_scores(float *scores, const float *q, const float *k, int64_t stride, int64_t n, int64_t D,
+                             float scale) {
+    int64_t j = 0;
+    if (D % 8 == 0) {
+        const __m256 vs = _mm256_set1_ps(scale);
+        for (; j + 8 <= n; j += 8) {
+            __m256 acc[8];
+            for (int t = 0; t < 8; t++) acc[t] = _mm256_setzero_ps();
+            for (int64_t d = 0; d < D; d += 8) {
+                __m256 qv = _mm256_loadu_ps(q + d);
+                for (int t = 0; t < 8; t++) acc[t] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k + (j + t) * stride + d), acc[t]);
+            }
+            _mm256_storeu_ps(scores + j, _mm256_mul_ps(hsum8x8(acc), vs));
+        }
+    }
+    for (; j < n; j++) scores[j] = dot_f32(q, k + j * stride, D) * scale;
+}
+
 void fg_attention(float *out, int64_t out_stride, const float *q, int64_t q_stride,
                   const float *k, const float *v, int64_t kv_stride,
                   int64_t n_new, int64_t start, int64_t H, int64_t KVH, int64_t D,
@@ -110,8 +139,7 @@ void fg_attention(float *out, int64_t out_stride, const float *q, int64_t q_stri
         for (int64_t h = h0; h < h1; h++) {
             const float *qh = q + i * q_stride + h * D;
             const int64_t kvh = h / group;
-            for (int64_t j = 0; j < visible; j++)
-                scratch[j] = dot_f32(qh, k + j * kv_stride + kvh * D, D) * scale;
+            attention_scores(scratch, qh, k + kvh * D, kv_stride, visible, D, scale);
             fg_softmax(scratch, visible);
             float *oh = out + i * out_stride + h * D;
             memset(oh, 0, (size_t)D * sizeof(float));
@@ -246,7 +274,27 @@ static inline void dense2x4(const float *w, int64_t C, const float *x, int64_t l
     y[1] = hsum256(b0); y[ldy + 1] = hsum256(b1); y[2 * ldy + 1] = hsum256(b2); y[3 * ldy + 1] = hsum256(b3);
 }
 
-enum { TILE_ROWS = 8 };
+/* Three float weight rows against four X rows: 12 accumulators, 7 loads per 12 FMAs. */
+static inline void dense3x4(const float *w, int64_t C, const float *x, int64_t ldx, float *y, int64_t ldy) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    __m256 c0 = a0, c1 = a0, c2 = a0, c3 = a0;
+    for (int64_t k = 0; k < C; k += 8) {
+        __m256 wa = _mm256_load_ps(w + k), wb = _mm256_load_ps(w + C + k), wc = _mm256_load_ps(w + 2 * C + k);
+        __m256 xv = _mm256_loadu_ps(x + k);
+        a0 = _mm256_fmadd_ps(wa, xv, a0); b0 = _mm256_fmadd_ps(wb, xv, b0); c0 = _mm256_fmadd_ps(wc, xv, c0);
+        xv = _mm256_loadu_ps(x + ldx + k);
+        a1 = _mm256_fmadd_ps(wa, xv, a1); b1 = _mm256_fmadd_ps(wb, xv, b1); c1 = _mm256_fmadd_ps(wc, xv, c1);
+        xv = _mm256_loadu_ps(x + 2 * ldx + k);
+        a2 = _mm256_fmadd_ps(wa, xv, a2); b2 = _mm256_fmadd_ps(wb, xv, b2); c2 = _mm256_fmadd_ps(wc, xv, c2);
+        xv = _mm256_loadu_ps(x + 3 * ldx + k);
+        a3 = _mm256_fmadd_ps(wa, xv, a3); b3 = _mm256_fmadd_ps(wb, xv, b3); c3 = _mm256_fmadd_ps(wc, xv, c3);
+    }
+    y[0] = hsum256(a0); y[ldy] = hsum256(a1); y[2 * ldy] = hsum256(a2); y[3 * ldy] = hsum256(a3);
+    y[1] = hsum256(b0); y[ldy + 1] = hsum256(b1); y[2 * ldy + 1] = hsum256(b2); y[3 * ldy + 1] = hsum256(b3);
+    y[2] = hsum256(c0); y[ldy + 2] = hsum256(c1); y[2 * ldy + 2] = hsum256(c2); y[3 * ldy + 2] = hsum256(c3);
+}
+
+enum { TILE_ROWS = 6 };
 
 int fg_matmul_quantized(uint32_t type, const void *W, int64_t C, const float *X, int64_t M, int64_t ldx,
                         float *Y, int64_t ldy, int64_t r0, int64_t r1) {
@@ -271,6 +319,7 @@ int fg_matmul_quantized(uint32_t type, const void *W, int64_t C, const float *X,
         int64_t m0 = 0;
         for (; m0 + 4 <= M; m0 += 4) {
             int64_t r = 0;
+            for (; r + 3 <= n; r += 3) dense3x4(tile + r * C, C, X + m0 * ldx, ldx, Y + m0 * ldy + rb + r, ldy);
             for (; r + 2 <= n; r += 2) dense2x4(tile + r * C, C, X + m0 * ldx, ldx, Y + m0 * ldy + rb + r, ldy);
             for (; r < n; r++)
                 for (int64_t j = 0; j < 4; j++) Y[(m0 + j) * ldy + rb + r] = dot_f32(tile + r * C, X + (m0 + j) * ldx, C);

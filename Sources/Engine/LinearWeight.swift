@@ -39,6 +39,13 @@ public final class LinearWeight: @unchecked Sendable {
     /// Up to this many rows, products with quantized weights use the engine's own kernel; above it, OpenBLAS.
     static let quantizedBatchLimit = 64
 
+    /// Weight rows a thread should get at least, so a chunk's work (~2M multiply-adds, ~0.1 ms)
+    /// outweighs waking a thread; the layer matrices of a 135M model stay on one thread when decoding
+    /// a single token, the output head is split.
+    static func rowsWorthAThread(inFeatures: Int, rows: Int) -> Int {
+        max(16, (1 << 21) / max(1, inFeatures * rows))
+    }
+
     /// Whether single-token products read quantized weights.
     public var isQuantized: Bool { quantized != nil }
 
@@ -52,7 +59,7 @@ public final class LinearWeight: @unchecked Sendable {
         }
         let total = products.reduce(0) { $0 + $1.weight.outFeatures }
         let box = UncheckedSendable((products, x))
-        Parallel.forRange(total, minimumPerChunk: 64) { a, b in
+        Parallel.forRange(total, minimumPerChunk: Self.rowsWorthAThread(inFeatures: products[0].weight.inFeatures, rows: 1)) { a, b in
             let (products, x) = box.value
             var base = 0
             for p in products {
@@ -70,13 +77,13 @@ public final class LinearWeight: @unchecked Sendable {
     func forward(_ x: UnsafePointer<Float>, rows T: Int, into y: UnsafeMutablePointer<Float>) {
         if T == 1, let q = quantized {
             let xBox = UncheckedSendable(x), yBox = UncheckedSendable(y)
-            Parallel.forRange(outFeatures, minimumPerChunk: 64) { r0, r1 in
+            Parallel.forRange(outFeatures, minimumPerChunk: Self.rowsWorthAThread(inFeatures: inFeatures, rows: 1)) { r0, r1 in
                 _ = fg_matvec_quantized(q.type, q.data, Int64(inFeatures), xBox.value, yBox.value, Int64(r0), Int64(r1))
             }
         } else if T <= Self.quantizedBatchLimit, let q = quantized {
             // Small batches (batched decoding): OpenBLAS would repack the whole weight each call.
             let xBox = UncheckedSendable(x), yBox = UncheckedSendable(y)
-            Parallel.forRange(outFeatures, minimumPerChunk: 64) { r0, r1 in
+            Parallel.forRange(outFeatures, minimumPerChunk: Self.rowsWorthAThread(inFeatures: inFeatures, rows: T)) { r0, r1 in
                 _ = fg_matmul_quantized(q.type, q.data, Int64(inFeatures), xBox.value, Int64(T), Int64(inFeatures),
                                         yBox.value, Int64(outFeatures), Int64(r0), Int64(r1))
             }

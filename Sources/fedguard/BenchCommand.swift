@@ -76,12 +76,15 @@ struct BenchGenerateCommand: ParsableCommand {
         // Batched: `batch` prompts of different lengths, `newTokens` each, wall time including prefill.
         let batchPrompts = try (0..<batch).map { try chat(set.batched[$0 % set.batched.count]) }
         params.maxNewTokens = newTokens
+        var batchTimings = GenerationTimings()
         let t0 = Date()
-        let results = try generator.generate(prompts: batchPrompts, parameters: params)
+        let results = try generator.generate(prompts: batchPrompts, parameters: params, timings: &batchTimings)
         let wall = Date().timeIntervalSince(t0)
         let generated = results.reduce(0) { $0 + $1.generatedIDs.count }
         let batchedRate = Double(generated) / wall
-        Console.err(String(format: "batched: %d prompts x %d tokens in %.1fs, %.1f tokens/s", batch, newTokens, wall, batchedRate))
+        Console.err(String(format: "batched: %d prompts (%d prompt tokens) x %d new tokens in %.1fs (prefill %.1fs, decode %.1fs), %.1f tokens/s",
+                           batch, batchTimings.promptTokens, newTokens, wall, batchTimings.prefillSeconds,
+                           batchTimings.decodeSeconds, batchedRate))
 
         let ours = BenchFigures(load: loadSeconds, prefill: prefillRate, decode: single.decodeTokensPerSecond,
                                 batched: batchedRate, peakMB: PeakMemory.residentMB())
