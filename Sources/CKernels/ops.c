@@ -128,6 +128,25 @@ static void attention_scores(float *scores, const float *q, const float *k, int6
     for (; j < n; j++) scores[j] = dot_f32(q, k + j * stride, D) * scale;
 }
 
+/* out (D) = sum_j p[j] * v_j, v_j = v + j * stride; accumulates 64 columns at a time in registers. */
+static void attention_values(float *out, const float *p, const float *v, int64_t stride, int64_t n, int64_t D) {
+    if (D % 64 != 0) {
+        memset(out, 0, (size_t)D * sizeof(float));
+        for (int64_t j = 0; j < n; j++) axpy_f32(out, p[j], v + j * stride, D);
+        return;
+    }
+    for (int64_t d0 = 0; d0 < D; d0 += 64) {
+        __m256 acc[8];
+        for (int t = 0; t < 8; t++) acc[t] = _mm256_setzero_ps();
+        for (int64_t j = 0; j < n; j++) {
+            const __m256 pj = _mm256_set1_ps(p[j]);
+            const float *vj = v + j * stride + d0;
+            for (int t = 0; t < 8; t++) acc[t] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 8 * t), acc[t]);
+        }
+        for (int t = 0; t < 8; t++) _mm256_storeu_ps(out + d0 + 8 * t, acc[t]);
+    }
+}
+
 void fg_attention(float *out, int64_t out_stride, const float *q, int64_t q_stride,
                   const float *k, const float *v, int64_t kv_stride,
                   int64_t n_new, int64_t start, int64_t H, int64_t KVH, int64_t D,
@@ -142,8 +161,7 @@ void fg_attention(float *out, int64_t out_stride, const float *q, int64_t q_stri
             attention_scores(scratch, qh, k + kvh * D, kv_stride, visible, D, scale);
             fg_softmax(scratch, visible);
             float *oh = out + i * out_stride + h * D;
-            memset(oh, 0, (size_t)D * sizeof(float));
-            for (int64_t j = 0; j < visible; j++) axpy_f32(oh, scratch[j], v + j * kv_stride + kvh * D, D);
+            attention_values(oh, scratch, v + kvh * D, kv_stride, visible, D);
         }
     }
 }
