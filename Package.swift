@@ -53,6 +53,17 @@ let package = Package(
             dependencies: ["Engine", "ModelFiles", "Tokenizers", "CKernels", "COpenBLAS",
                            .product(name: "Logging", package: "swift-log")]
         ),
+        // Federated learning core: updates, strategies, robust/private policies, sampling, partitioning.
+        // Model-independent: an update is a map of named float tensors.
+        .target(
+            name: "Federation",
+            dependencies: [.product(name: "Logging", package: "swift-log")]
+        ),
+        // Safety data and judges: AdvBench, harmful/benign sets, refusal judges, interval arithmetic.
+        .target(
+            name: "SafetyData",
+            dependencies: [.product(name: "Logging", package: "swift-log")]
+        ),
         // Pinned registry assets: fetch with pip, verify sha256, extract into a cache.
         .target(
             name: "Assets",
@@ -70,6 +81,8 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelFiles"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "ModelFiles", "Tokenizers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AssetsTests", dependencies: ["Assets"]),
+        .testTarget(name: "FederationTests", dependencies: ["Federation"]),
+        .testTarget(name: "SafetyDataTests", dependencies: ["SafetyData"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine", "ModelFiles", "Tokenizers"], resources: [.copy("Fixtures")]),
         // Runs the built `fedguard` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["fedguard"]),

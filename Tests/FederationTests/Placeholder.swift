@@ -1,0 +1,4 @@
+import Federation
+import Testing
+
+@Test func federationModuleLinks() { _ = Federation.self }

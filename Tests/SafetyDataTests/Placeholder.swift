@@ -1,0 +1,4 @@
+import SafetyData
+import Testing
+
+@Test func safetyDataModuleLinks() { _ = SafetyData.self }
