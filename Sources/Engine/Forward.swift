@@ -126,7 +126,9 @@ extension LlamaModel {
             LinearWeight.forward([(layer.gate, gate.pointer), (layer.up, up.pointer)], input: xn.pointer, rows: T)
             adapter?.apply(layer: l, .gate, input: xn.pointer, rows: T, into: gate.pointer)
             adapter?.apply(layer: l, .up, input: xn.pointer, rows: T, into: up.pointer)
-            fg_silu_mul(gate.pointer, gate.pointer, up.pointer, Int64(T * F))
+            Parallel.forRange(T, minimumPerChunk: max(1, (1 << 16) / F)) { a, b in  // expf-bound: split rows
+                fg_silu_mul(gate.pointer + a * F, gate.pointer + a * F, up.pointer + a * F, Int64((b - a) * F))
+            }
             layer.down.forward(gate.pointer, rows: T, into: tmp.pointer)  // (T, C)
             adapter?.apply(layer: l, .down, input: gate.pointer, rows: T, into: tmp.pointer)
             fg_add(x.pointer, tmp.pointer, Int64(T * C))
