@@ -312,6 +312,14 @@ static inline void dense3x4(const float *w, int64_t C, const float *x, int64_t l
     y[2] = hsum256(c0); y[ldy + 2] = hsum256(c1); y[2 * ldy + 2] = hsum256(c2); y[3 * ldy + 2] = hsum256(c3);
 }
 
+/* One float weight row against one X row, accumulated in the same order as the tiles above, so a
+ * result does not depend on where the tile boundaries (and so the thread split) fall. */
+static inline float dense1x1(const float *w, int64_t C, const float *x) {
+    __m256 a = _mm256_setzero_ps();
+    for (int64_t k = 0; k < C; k += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(w + k), _mm256_loadu_ps(x + k), a);
+    return hsum256(a);
+}
+
 enum { TILE_ROWS = 6 };
 
 int fg_matmul_quantized(uint32_t type, const void *W, int64_t C, const float *X, int64_t M, int64_t ldx,
@@ -340,10 +348,10 @@ int fg_matmul_quantized(uint32_t type, const void *W, int64_t C, const float *X,
             for (; r + 3 <= n; r += 3) dense3x4(tile + r * C, C, X + m0 * ldx, ldx, Y + m0 * ldy + rb + r, ldy);
             for (; r + 2 <= n; r += 2) dense2x4(tile + r * C, C, X + m0 * ldx, ldx, Y + m0 * ldy + rb + r, ldy);
             for (; r < n; r++)
-                for (int64_t j = 0; j < 4; j++) Y[(m0 + j) * ldy + rb + r] = dot_f32(tile + r * C, X + (m0 + j) * ldx, C);
+                for (int64_t j = 0; j < 4; j++) Y[(m0 + j) * ldy + rb + r] = dense1x1(tile + r * C, C, X + (m0 + j) * ldx);
         }
         for (; m0 < M; m0++)
-            for (int64_t r = 0; r < n; r++) Y[m0 * ldy + rb + r] = dot_f32(tile + r * C, X + m0 * ldx, C);
+            for (int64_t r = 0; r < n; r++) Y[m0 * ldy + rb + r] = dense1x1(tile + r * C, C, X + m0 * ldx);
     }
     free(tile);
     return 0;

@@ -43,7 +43,7 @@ public final class LinearWeight: @unchecked Sendable {
     /// outweighs waking a thread; the layer matrices of a 135M model stay on one thread when decoding
     /// a single token, the output head is split.
     static func rowsWorthAThread(inFeatures: Int, rows: Int) -> Int {
-        max(16, (1 << 21) / max(1, inFeatures * rows))
+        max(16, (1 << 17) / max(1, inFeatures * rows))
     }
 
     /// Whether single-token products read quantized weights.

@@ -1,14 +1,18 @@
+import CKernels
 import COpenBLAS
-import Dispatch
 import Foundation
 
 /// Thread settings shared by BLAS and the engine's own kernels.
 ///
-/// OpenBLAS runs the large matrix products; the engine's kernels (quantized matrix-vector products,
-/// attention) split their work over `threadCount` chunks with `DispatchQueue.concurrentPerform`, which
-/// blocks rather than spins, so it does not fight OpenBLAS's threads for the cores.
+/// OpenBLAS runs the large matrix products; the engine's kernels (quantized products, attention)
+/// split their work over a small fork-join team (`fg_pool.h`) whose workers spin only briefly between
+/// the closely spaced jobs of a decode step and then sleep, so they do not fight OpenBLAS's threads.
 public enum Parallel {
-    nonisolated(unsafe) private static var threads = ProcessInfoCores.count
+    nonisolated(unsafe) private static var threads: Int = {
+        let n = ProcessInfoCores.count
+        fg_pool_set_threads(Int32(n))
+        return n
+    }()
 
     /// The number of threads the engine uses (defaults to the machine's active cores).
     public static var threadCount: Int { threads }
@@ -16,6 +20,7 @@ public enum Parallel {
     /// Sets the thread count for both OpenBLAS and the engine's kernels.
     public static func setThreadCount(_ n: Int) {
         threads = max(1, n)
+        fg_pool_set_threads(Int32(threads))
         openblas_set_num_threads(Int32(threads))
     }
 
@@ -25,24 +30,33 @@ public enum Parallel {
         return String(cString: name)
     }
 
-    /// Runs `body(start, end)` over `0..<count` split into at most `threadCount` contiguous chunks.
-    /// Small counts (below `minimumPerChunk` per chunk) run on the calling thread.
+    /// Runs `body(start, end)` over `0..<count` split into contiguous pieces that the team's threads
+    /// claim. Pieces hold at least `minimumPerChunk` items; a count too small to split runs here.
     @inlinable
     public static func forRange(_ count: Int, minimumPerChunk: Int = 1, _ body: (Int, Int) -> Void) {
-        let chunks = max(1, min(threadCount, count / max(minimumPerChunk, 1)))
+        // A few pieces per thread, claimed dynamically: a thread the OS deschedules holds up one piece.
+        let chunks = threadCount <= 1 ? 1 : max(1, min(threadCount * 4, count / max(minimumPerChunk, 1)))
         if chunks <= 1 {
             if count > 0 { body(0, count) }
             return
         }
         withoutActuallyEscaping(body) { body in
-            let box = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                let start = count * c / chunks
-                let end = count * (c + 1) / chunks
-                if end > start { box.value(start, end) }
+            let job = PoolJob(body)
+            withExtendedLifetime(job) {
+                fg_pool_parallel_for(Int64(count), Int64(chunks), { context, begin, end in
+                    guard let context else { return }
+                    Unmanaged<PoolJob>.fromOpaque(context).takeUnretainedValue().body(Int(begin), Int(end))
+                }, Unmanaged.passUnretained(job).toOpaque())
             }
         }
     }
+}
+
+/// The closure of one parallel job, handed to the C team through an opaque pointer.
+@usableFromInline
+final class PoolJob {
+    @usableFromInline let body: (Int, Int) -> Void
+    @usableFromInline init(_ body: @escaping (Int, Int) -> Void) { self.body = body }
 }
 
 /// Carries a non-Sendable value into a parallel region.

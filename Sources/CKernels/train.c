@@ -1,0 +1,194 @@
+/* Training kernels (see include/fg_train.h for the contracts and shape legend).
+ * Compiled for AVX2 + FMA + F16C through the pragma below, like ops.c. The loops are written plainly
+ * and left to the compiler's vectoriser: they are O(T·C) or O(T²·D) next to the O(T·C²) matrix
+ * products that OpenBLAS runs. */
+#include "fg_train.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+
+static inline float hsum256(__m256 v) {
+    __m128 lo = _mm256_castps256_ps128(v);
+    __m128 hi = _mm256_extractf128_ps(v, 1);
+    lo = _mm_add_ps(lo, hi);
+    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+    lo = _mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1));
+    return _mm_cvtss_f32(lo);
+}
+
+/* dot(a, b) over n floats, in the same summation order as ops.c, so the training forward
+ * reproduces the inference forward bit for bit. */
+static inline float dot_f32(const float *a, const float *b, int64_t n) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+    }
+    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    float s = hsum256(_mm256_add_ps(acc0, acc1));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* y += alpha * x over n floats. */
+static inline void axpy_f32(float *y, float alpha, const float *x, int64_t n) {
+    __m256 va = _mm256_set1_ps(alpha);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += alpha * x[i];
+}
+
+void fg_rmsnorm_forward_train(float *out, float *rstd, const float *x, const float *weight,
+                              int64_t T, int64_t C, float eps) {
+    for (int64_t t = 0; t < T; t++) {
+        const float *xr = x + t * C;
+        float *o = out + t * C;
+        float ss = dot_f32(xr, xr, C) / (float)C;
+        float inv = 1.0f / sqrtf(ss + eps);
+        rstd[t] = inv;
+        for (int64_t c = 0; c < C; c++) o[c] = weight[c] * (xr[c] * inv);
+    }
+}
+
+/* out_c = w_c x_c r with r = (mean(x^2) + eps)^(-1/2):
+ * dx_c = r w_c dout_c - (r^3 / C) x_c sum_k w_k dout_k x_k. */
+void fg_rmsnorm_backward(float *dx, const float *dout, const float *x, const float *weight,
+                         const float *rstd, int64_t T, int64_t C) {
+    for (int64_t t = 0; t < T; t++) {
+        const float *xr = x + t * C, *dr = dout + t * C;
+        float *dxr = dx + t * C;
+        const float r = rstd[t];
+        float s = 0.0f;
+        for (int64_t c = 0; c < C; c++) s += weight[c] * dr[c] * xr[c];
+        const float k = r * r * r * s / (float)C;
+        for (int64_t c = 0; c < C; c++) dxr[c] += r * weight[c] * dr[c] - k * xr[c];
+    }
+}
+
+/* Forward: a' = a cos - b sin, b' = b cos + a sin; the transpose rotates by -angle. */
+void fg_rope_backward(float *dx, int64_t H, int64_t D, const float *inv_freq, int64_t position) {
+    int64_t half = D / 2;
+    for (int64_t i = 0; i < half; i++) {
+        float angle = (float)position * inv_freq[i];
+        float c = cosf(angle), s = sinf(angle);
+        for (int64_t h = 0; h < H; h++) {
+            float *row = dx + h * D;
+            float da = row[i], db = row[i + half];
+            row[i] = da * c + db * s;
+            row[i + half] = db * c - da * s;
+        }
+    }
+}
+
+/* silu(g) = g * sigmoid(g); silu'(g) = sigmoid(g) * (1 + g * (1 - sigmoid(g))). */
+void fg_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate,
+                        const float *up, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        float g = gate[i];
+        float sig = 1.0f / (1.0f + expf(-g));
+        float silu = g * sig;
+        dup[i] = dout[i] * silu;
+        dgate[i] = dout[i] * up[i] * sig * (1.0f + g * (1.0f - sig));
+    }
+}
+
+/* For query row i: P = softmax(scale · q_i·k_j, j <= i), out_i = sum_j P_j v_j.
+ * dP_j = dout_i·v_j; dS_j = P_j (dP_j - sum_k P_k dP_k);
+ * dq_i = scale sum_j dS_j k_j; dk_j += scale dS_j q_i; dv_j += P_j dout_i.
+ * reference: the softmax Jacobian as in llm.c attention_backward (Karpathy), written anew. */
+void fg_attention_backward(float *dq, float *dk, float *dv, const float *dout,
+                           const float *q, const float *k, const float *v,
+                           int64_t n, int64_t H, int64_t KVH, int64_t D,
+                           int64_t g0, int64_t g1, float *scratch) {
+    const float scale = 1.0f / sqrtf((float)D);
+    const int64_t group = H / KVH, qs = H * D, kvs = KVH * D;
+    float *p = scratch, *dp = scratch + n;
+    for (int64_t g = g0; g < g1; g++) {
+        for (int64_t h = g * group; h < (g + 1) * group; h++) {
+            for (int64_t i = 0; i < n; i++) {
+                const float *qi = q + i * qs + h * D, *doi = dout + i * qs + h * D;
+                float *dqi = dq + i * qs + h * D;
+                const int64_t visible = i + 1;
+                float m = -INFINITY;
+                for (int64_t j = 0; j < visible; j++) {
+                    p[j] = dot_f32(qi, k + j * kvs + g * D, D) * scale;
+                    m = p[j] > m ? p[j] : m;
+                }
+                float sum = 0.0f;
+                for (int64_t j = 0; j < visible; j++) {
+                    p[j] = expf(p[j] - m);
+                    sum += p[j];
+                }
+                const float inv = 1.0f / sum;
+                float pdp = 0.0f;
+                for (int64_t j = 0; j < visible; j++) {
+                    p[j] *= inv;
+                    dp[j] = dot_f32(doi, v + j * kvs + g * D, D);
+                    pdp += p[j] * dp[j];
+                }
+                memset(dqi, 0, (size_t)D * sizeof(float));
+                for (int64_t j = 0; j < visible; j++) {
+                    const float ds = p[j] * (dp[j] - pdp) * scale;
+                    axpy_f32(dqi, ds, k + j * kvs + g * D, D);
+                    axpy_f32(dk + j * kvs + g * D, ds, qi, D);
+                    axpy_f32(dv + j * kvs + g * D, p[j], doi, D);
+                }
+            }
+        }
+    }
+}
+
+void fg_target_log_softmax(const float *logits, const int32_t *targets, int64_t R, int64_t V,
+                           double *lse, double *logprob) {
+    for (int64_t r = 0; r < R; r++) {
+        const float *row = logits + r * V;
+        float m = row[0];
+        for (int64_t j = 1; j < V; j++) m = row[j] > m ? row[j] : m;
+        double s = 0.0;
+        for (int64_t j = 0; j < V; j++) s += (double)expf(row[j] - m);
+        lse[r] = (double)m + log(s);
+        logprob[r] = (double)row[targets[r]] - lse[r];
+    }
+}
+
+void fg_target_log_softmax_backward(float *logits, const double *lse, const int32_t *targets,
+                                    const float *weight, int64_t R, int64_t V) {
+    for (int64_t r = 0; r < R; r++) {
+        float *row = logits + r * V;
+        const float w = weight[r], l = (float)lse[r];
+        for (int64_t j = 0; j < V; j++) row[j] = w * expf(row[j] - l);
+        row[targets[r]] -= w;
+    }
+}
+
+/* splitmix64 finaliser over (seed, counter): a counter-based generator. */
+static inline uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+void fg_dropout_mask(float *mask, int64_t n, float p, uint64_t seed) {
+    const float keep = 1.0f / (1.0f - p);
+    const uint64_t base = mix64(seed);
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t bits = mix64(base + 0x9E3779B97F4A7C15ULL * (uint64_t)(i + 1));
+        float u = (float)(bits >> 40) * 0x1.0p-24f; /* uniform in [0, 1) */
+        mask[i] = u < p ? 0.0f : keep;
+    }
+}
+
+void fg_mul(float *out, const float *a, const float *b, int64_t n) {
+    for (int64_t i = 0; i < n; i++) out[i] = a[i] * b[i];
+}
+
+void fg_mul_add(float *y, const float *a, const float *b, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] += a[i] * b[i];
+}
+
+#pragma clang attribute pop
