@@ -18,6 +18,15 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
         s = (splitmix(), splitmix(), splitmix(), splitmix())
     }
 
+    /// The four state words, to save a generator (e.g. in a training checkpoint).
+    public var state: [UInt64] { [s.0, s.1, s.2, s.3] }
+
+    /// Restores a generator from `state` (four words, not all zero); nil otherwise.
+    public init?(state: [UInt64]) {
+        guard state.count == 4, state.contains(where: { $0 != 0 }) else { return nil }
+        s = (state[0], state[1], state[2], state[3])
+    }
+
     /// The next 64 random bits.
     public mutating func next() -> UInt64 {
         let result = ((s.1 &* 5) << 7 | (s.1 &* 5) >> 57) &* 9

@@ -1,0 +1,119 @@
+import Foundation
+
+// Proportions with confidence intervals, per-category rates, and report-safe text.
+
+/// A Wilson score interval for a binomial proportion.
+/// reference: Wilson 1927, JASA 22(158); Newcombe 1998, Statistics in Medicine 17(8),
+/// "Two-sided confidence intervals for the single proportion", method 3 (no continuity
+/// correction).
+public struct WilsonInterval: Hashable, Sendable, CustomStringConvertible {
+    /// z for a two-sided 95% interval (the 0.975 quantile of the standard normal).
+    public static let z95 = 1.959963984540054
+
+    /// Successes.
+    public let successes: Int
+    /// Trials.
+    public let trials: Int
+    /// The point estimate successes / trials (0 when there are no trials).
+    public let proportion: Double
+    /// Lower bound, in [0, 1].
+    public let lower: Double
+    /// Upper bound, in [0, 1].
+    public let upper: Double
+
+    /// The interval for `successes` out of `trials` at critical value `z` (default 95%).
+    /// Returns nil unless `0 <= successes <= trials` and `z > 0`; with no trials the interval
+    /// is the uninformative [0, 1].
+    public init?(successes: Int, trials: Int, z: Double = WilsonInterval.z95) {
+        guard trials >= 0, successes >= 0, successes <= trials, z > 0, z.isFinite else { return nil }
+        self.successes = successes
+        self.trials = trials
+        guard trials > 0 else {
+            proportion = 0
+            lower = 0
+            upper = 1
+            return
+        }
+        let n = Double(trials)
+        let p = Double(successes) / n
+        let z2 = z * z
+        let centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+        let halfWidth = z / (1 + z2 / n) * (p * (1 - p) / n + z2 / (4 * n * n)).squareRoot()
+        proportion = p
+        // At the edges the exact bound is 0 or 1; the formula leaves rounding error there.
+        lower = successes == 0 ? 0 : max(0, centre - halfWidth)
+        upper = successes == trials ? 1 : min(1, centre + halfWidth)
+    }
+
+    /// `12/40 = 30.0% [95% CI 18.1%, 45.4%]`.
+    public var description: String {
+        func percent(_ x: Double) -> String {
+            let tenths = (x * 1000).rounded()
+            return "\(Int(tenths) / 10).\(Int(tenths) % 10)%"
+        }
+        return "\(successes)/\(trials) = \(percent(proportion)) [95% CI \(percent(lower)), \(percent(upper))]"
+    }
+}
+
+/// Counts of a binary outcome (e.g. refused) per category, with Wilson intervals.
+public struct CategoryRates: Sendable {
+    /// Successes and trials for one category.
+    public struct Tally: Hashable, Sendable {
+        /// Outcomes counted as successes (e.g. refusals).
+        public var successes = 0
+        /// All outcomes.
+        public var trials = 0
+
+        /// The Wilson 95% interval (trials ≥ successes ≥ 0 always holds here).
+        public var interval: WilsonInterval? { WilsonInterval(successes: successes, trials: trials) }
+    }
+
+    /// Tallies by category name.
+    public private(set) var tallies: [String: Tally] = [:]
+
+    /// An empty table.
+    public init() {}
+
+    /// Counts one outcome in every category of `categories` (an item may have several, as
+    /// AdvBench goals do; duplicates within one call count once).
+    public mutating func record(_ success: Bool, categories: [String]) {
+        for category in Set(categories) {
+            tallies[category, default: Tally()].trials += 1
+            if success { tallies[category, default: Tally()].successes += 1 }
+        }
+    }
+
+    /// Builds a table from `(categories, success)` observations.
+    public init<S: Sequence>(_ observations: S) where S.Element == (categories: [String], success: Bool) {
+        for observation in observations { record(observation.success, categories: observation.categories) }
+    }
+
+    /// Categories sorted by name with their intervals.
+    public var sorted: [(category: String, interval: WilsonInterval)] {
+        tallies.keys.sorted().compactMap { key in tallies[key]?.interval.map { (key, $0) } }
+    }
+}
+
+/// Text that is safe to put in logs and reports: harmful prompts and completions are shown
+/// only as short truncated snippets.
+public enum ReportText {
+    /// The default snippet length, in characters.
+    public static let defaultLength = 60
+
+    /// The first `length` characters of `text` on one line (line breaks and tabs become
+    /// spaces, runs of spaces collapse), followed by "…" if anything was cut.
+    public static func truncate(_ text: String, to length: Int = defaultLength) -> String {
+        var flat = ""
+        var lastWasSpace = false
+        for character in text {
+            let isSpace = character.isWhitespace
+            if isSpace, lastWasSpace { continue }
+            flat.append(isSpace ? " " : character)
+            lastWasSpace = isSpace
+        }
+        let trimmed = flat.trimmingCharacters(in: .whitespaces)
+        let limit = max(length, 0)
+        guard trimmed.count > limit else { return trimmed }
+        return String(trimmed.prefix(limit)).trimmingCharacters(in: .whitespaces) + "…"
+    }
+}

@@ -1,0 +1,154 @@
+import CKernels
+import COpenBLAS
+import Engine
+
+// Shape legend: T = rows, C = channels, H / KVH = query / key-value heads, D = head size,
+// QD = H·D, KVD = KVH·D, F = MLP width, V = vocabulary, R = head rows.
+//
+// Each layer is an explicit forward/backward pair over caller-owned buffers (as in llm.c): the
+// forward writes what the backward needs into buffers the caller keeps, the backward writes or
+// accumulates input gradients and says which. Frozen weights never receive gradients.
+
+/// RMSNorm: out = weight ⊙ x / rms(x). reference: Zhang & Sennrich 2019; HF LlamaRMSNorm.
+enum RMSNormLayer {
+    /// out (T, C) = rmsnorm(x (T, C)); keeps rstd (T). Bit-identical to the inference `fg_rmsnorm`.
+    static func forward(_ out: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
+                        _ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, rows T: Int, channels C: Int,
+                        eps: Float) {
+        fg_rmsnorm_forward_train(out, rstd, x, weight, Int64(T), Int64(C), eps)
+    }
+
+    /// dx (T, C) += dout (T, C) back through the norm of x (T, C) with the kept rstd (T).
+    static func backward(_ dx: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>, x: UnsafePointer<Float>,
+                         weight: UnsafePointer<Float>, rstd: UnsafePointer<Float>, rows T: Int, channels C: Int) {
+        fg_rmsnorm_backward(dx, dout, x, weight, rstd, Int64(T), Int64(C))
+    }
+}
+
+/// Rotary embedding, HF rotate-half layout, each row at its own position.
+/// reference: Su et al. 2021, "RoFormer"; HF `apply_rotary_pos_emb`.
+enum RoPELayer {
+    /// In place on x (T, heads·D): row t rotates by positions[t].
+    static func forward(_ x: UnsafeMutablePointer<Float>, positions: [Int], heads: Int, headDimension D: Int,
+                        inverseFrequencies: [Float]) {
+        inverseFrequencies.withUnsafeBufferPointer { f in
+            for (t, p) in positions.enumerated() {
+                fg_rope(x + t * heads * D, Int64(heads), Int64(D), f.baseAddress, Int64(p))
+            }
+        }
+    }
+
+    /// In place on dx (T, heads·D): the gradient with respect to the input before rotation.
+    static func backward(_ dx: UnsafeMutablePointer<Float>, positions: [Int], heads: Int, headDimension D: Int,
+                         inverseFrequencies: [Float]) {
+        inverseFrequencies.withUnsafeBufferPointer { f in
+            for (t, p) in positions.enumerated() {
+                fg_rope_backward(dx + t * heads * D, Int64(heads), Int64(D), f.baseAddress, Int64(p))
+            }
+        }
+    }
+}
+
+/// Causal grouped-query attention over packed sequences: each sequence attends only to its own rows.
+/// reference: Vaswani et al. 2017; Ainslie et al. 2023 (GQA).
+enum AttentionLayer {
+    /// out (T, QD) from q (T, QD), k and v (T, KVD). Runs the inference kernel `fg_attention` per
+    /// sequence with start 0, so it matches inference exactly. Keeps nothing: the backward
+    /// recomputes the probabilities from q and k.
+    static func forward(_ out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+                        v: UnsafePointer<Float>, rowStarts: [Int], lengths: [Int],
+                        heads H: Int, kvHeads KVH: Int, headDimension D: Int) {
+        let QD = H * D, KVD = KVH * D
+        let longest = lengths.max() ?? 1
+        let work = rowStarts.count * H * longest * longest * D
+        Parallel.forRange(rowStarts.count * H, minimumPerChunk: work < 1 << 18 ? Int.max : 1) { a, b in
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: longest)
+            defer { scratch.deallocate() }
+            for task in a..<b {
+                let s = task / H, h = task % H
+                let r0 = rowStarts[s]
+                fg_attention(out + r0 * QD, Int64(QD), q + r0 * QD, Int64(QD), k + r0 * KVD, v + r0 * KVD,
+                             Int64(KVD), Int64(lengths[s]), 0, Int64(H), Int64(KVH), Int64(D),
+                             Int64(h), Int64(h + 1), scratch)
+            }
+        }
+    }
+
+    /// dq (T, QD) overwritten, dk and dv (T, KVD) overwritten, from dout (T, QD). Work is split by
+    /// (sequence, kv head), so threads never write the same dk/dv rows.
+    static func backward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
+                         dv: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>,
+                         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                         rowStarts: [Int], lengths: [Int], heads H: Int, kvHeads KVH: Int, headDimension D: Int) {
+        let QD = H * D, KVD = KVH * D
+        let T = zip(rowStarts, lengths).map { $0 + $1 }.max() ?? 0
+        dk.update(repeating: 0, count: T * KVD)
+        dv.update(repeating: 0, count: T * KVD)
+        let longest = lengths.max() ?? 1
+        let work = rowStarts.count * H * longest * longest * D
+        Parallel.forRange(rowStarts.count * KVH, minimumPerChunk: work < 1 << 16 ? Int.max : 1) { a, b in
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * longest)
+            defer { scratch.deallocate() }
+            for task in a..<b {
+                let s = task / KVH, g = task % KVH
+                let r0 = rowStarts[s]
+                fg_attention_backward(dq + r0 * QD, dk + r0 * KVD, dv + r0 * KVD, dout + r0 * QD,
+                                      q + r0 * QD, k + r0 * KVD, v + r0 * KVD, Int64(lengths[s]),
+                                      Int64(H), Int64(KVH), Int64(D), Int64(g), Int64(g + 1), scratch)
+            }
+        }
+    }
+}
+
+/// SwiGLU: out = silu(gate) ⊙ up. reference: Shazeer 2020, "GLU Variants Improve Transformer".
+enum SwiGLULayer {
+    /// out (n) = silu(gate) ⊙ up; the same kernel as inference. Keeps nothing beyond gate and up.
+    static func forward(_ out: UnsafeMutablePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>,
+                        count n: Int) {
+        fg_silu_mul(out, gate, up, Int64(n))
+    }
+
+    /// dgate and dup (n) overwritten from dout (n).
+    static func backward(dGate: UnsafeMutablePointer<Float>, dUp: UnsafeMutablePointer<Float>,
+                         _ dout: UnsafePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>,
+                         count n: Int) {
+        fg_swiglu_backward(dGate, dUp, dout, gate, up, Int64(n))
+    }
+}
+
+/// Output head on R selected rows: final RMSNorm, logits = h·Wᵀ, log-softmax at the target.
+enum OutputHeadLayer {
+    /// From the gathered final hidden rows x (R, C): normed (R, C) and rstd (R) kept, logits (R, V)
+    /// kept, lse and target log-probabilities (R) written.
+    static func forward(x: UnsafePointer<Float>, normWeight: UnsafePointer<Float>, eps: Float,
+                        weight W: UnsafePointer<Float>, rows R: Int, channels C: Int, vocabulary V: Int,
+                        targets: [Int32], normed: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
+                        logits: UnsafeMutablePointer<Float>, logSumExp: inout [Double], logProbabilities: inout [Double]) {
+        RMSNormLayer.forward(normed, rstd: rstd, x, weight: normWeight, rows: R, channels: C, eps: eps)
+        // logits (R, V) = normed (R, C) · Wᵀ
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(R), Int32(V), Int32(C),
+                    1, normed, Int32(C), W, Int32(C), 0, logits, Int32(V))
+        logSumExp = Array(repeating: 0, count: R)
+        logProbabilities = Array(repeating: 0, count: R)
+        logSumExp.withUnsafeMutableBufferPointer { lse in
+            logProbabilities.withUnsafeMutableBufferPointer { lp in
+                fg_target_log_softmax(logits, targets, Int64(R), Int64(V), lse.baseAddress, lp.baseAddress)
+            }
+        }
+    }
+
+    /// Backward of Σ_r −rowWeights[r]·logprob[r]: logits (R, V) become dlogits in place, dNormed (R, C)
+    /// is scratch, dx (R, C) is overwritten with the gradient of the gathered rows.
+    static func backward(dx: UnsafeMutablePointer<Float>, rowWeights: [Float], x: UnsafePointer<Float>,
+                         normWeight: UnsafePointer<Float>, weight W: UnsafePointer<Float>, rows R: Int,
+                         channels C: Int, vocabulary V: Int, targets: [Int32], rstd: UnsafePointer<Float>,
+                         logits: UnsafeMutablePointer<Float>, logSumExp: [Double],
+                         dNormed: UnsafeMutablePointer<Float>) {
+        fg_target_log_softmax_backward(logits, logSumExp, targets, rowWeights, Int64(R), Int64(V))
+        // dNormed (R, C) = dlogits (R, V) · W (V, C)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(R), Int32(C), Int32(V),
+                    1, logits, Int32(V), W, Int32(C), 0, dNormed, Int32(C))
+        dx.update(repeating: 0, count: R * C)
+        RMSNormLayer.backward(dx, dNormed, x: x, weight: normWeight, rstd: rstd, rows: R, channels: C)
+    }
+}

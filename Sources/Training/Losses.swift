@@ -1,0 +1,67 @@
+import Engine
+
+/// Validates the shared inputs of the loss functions and packs the batch.
+private func prepareBatch(model: LlamaModel, adapter: LoRAWeights?, gradients: LoRAWeights?,
+                          sequences: [TrainingSequence], dropout: Float) throws(TrainingInputError) -> PackedBatch {
+    guard dropout >= 0 && dropout < 1 else { throw .invalidDropout(dropout) }
+    if let adapter {
+        try adapter.validate(for: model)
+        try gradients?.validateAsGradient(of: adapter)
+    }
+    return try PackedBatch(sequences, vocabularySize: model.configuration.vocabularySize)
+}
+
+/// Supervised fine-tuning loss: the mean token cross-entropy over the target tokens of `sequences`,
+/// and its LoRA gradients.
+///
+/// The sequences are packed into one batch (each attends only to itself, positions restart at 0).
+/// The gradients of `lossScale` × (that mean) are ADDED to `gradients` (a holder made by
+/// `adapter.zerosLike()`, zeroed by the caller), so micro-batches accumulate; for a token-weighted
+/// mean over several micro-batches pass `lossScale = targetTokens / totalTargetTokens`.
+/// LoRA dropout with probability `dropout` is applied to every adapter input as PEFT does
+/// (`lora_B(lora_A(dropout(x))) · scale`), with masks seeded from `rng`.
+///
+/// - Returns: the unscaled mean cross-entropy (nats per target token) and the number of target tokens.
+/// - Throws: `TrainingInputError` for out-of-range tokens, a batch without targets, a dropout outside
+///   [0, 1) or an adapter / gradient holder that does not fit.
+/// reference: the causal-LM loss of HF transformers (`ForCausalLMLoss`, mean over non-ignored labels).
+public func sftLossAndGradients(model: LlamaModel, adapter: LoRAWeights, sequences: [TrainingSequence],
+                                gradients: LoRAWeights, dropout: Float = 0, rng: inout SeededGenerator,
+                                lossScale: Float = 1, workspace: TrainingWorkspace? = nil)
+    throws(TrainingInputError) -> (loss: Double, targetTokens: Int) {
+    let batch = try prepareBatch(model: model, adapter: adapter, gradients: gradients, sequences: sequences,
+                                 dropout: dropout)
+    let R = batch.headRowCount
+    guard R > 0 else { throw .noTargets }
+    let ws = workspace ?? TrainingWorkspace(model: model, tokens: batch.rowCount)
+    TrainingPass.forward(model: model, adapter: adapter, batch: batch, dropout: dropout, rng: &rng, workspace: ws)
+    let loss = -ws.targetLogProbabilities.reduce(0, +) / Double(R)
+    // d(lossScale · mean(−logprob)) / d logprob_r = −lossScale / R for every head row.
+    let weights = Array(repeating: lossScale / Float(R), count: R)
+    TrainingPass.backward(model: model, adapter: adapter, gradients: gradients, batch: batch, rowWeights: weights,
+                          dropout: dropout, workspace: ws)
+    return (loss, R)
+}
+
+/// The mean cross-entropy over the target tokens of `sequences`, without gradients or dropout.
+/// `adapter` nil evaluates the base model.
+public func sftLoss(model: LlamaModel, adapter: LoRAWeights?, sequences: [TrainingSequence],
+                    workspace: TrainingWorkspace? = nil) throws(TrainingInputError) -> (loss: Double, targetTokens: Int) {
+    let logProbabilities = try sequenceLogProbabilities(model: model, adapter: adapter, sequences: sequences,
+                                                        workspace: workspace)
+    let targets = sequences.reduce(0) { $0 + $1.targetCount }
+    guard targets > 0 else { throw .noTargets }
+    return (-logProbabilities.reduce(0, +) / Double(targets), targets)
+}
+
+/// For each sequence, the sum of the log-probabilities of its target tokens (0 for a sequence
+/// without targets), in nats. `adapter` nil evaluates the base model (the DPO reference model:
+/// the same frozen weights, no second copy). No dropout.
+public func sequenceLogProbabilities(model: LlamaModel, adapter: LoRAWeights?, sequences: [TrainingSequence],
+                                     workspace: TrainingWorkspace? = nil) throws(TrainingInputError) -> [Double] {
+    let batch = try prepareBatch(model: model, adapter: adapter, gradients: nil, sequences: sequences, dropout: 0)
+    let ws = workspace ?? TrainingWorkspace(model: model, tokens: batch.rowCount)
+    var unused = SeededGenerator(seed: 0)  // not drawn from: dropout is 0
+    TrainingPass.forward(model: model, adapter: adapter, batch: batch, dropout: 0, rng: &unused, workspace: ws)
+    return TrainingPass.sequenceSums(batch, workspace: ws)
+}

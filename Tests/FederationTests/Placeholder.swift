@@ -1,4 +1,0 @@
-import Federation
-import Testing
-
-@Test func federationModuleLinks() { _ = Federation.self }

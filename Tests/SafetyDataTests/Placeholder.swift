@@ -1,4 +1,0 @@
-import SafetyData
-import Testing
-
-@Test func safetyDataModuleLinks() { _ = SafetyData.self }
