@@ -16,6 +16,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // BLAS through Debian's libopenblas-dev.
@@ -64,6 +65,18 @@ let package = Package(
             name: "SafetyData",
             dependencies: [.product(name: "Logging", package: "swift-log")]
         ),
+        // Evaluation with the engine: AdvBench/HarmBench harmlessness, over-refusal, helpfulness loss.
+        .target(
+            name: "Evaluation",
+            dependencies: ["Engine", "SafetyData", "Tokenizers", .product(name: "Logging", package: "swift-log")]
+        ),
+        // Federated simulation: configuration, round loop with hooks, run directory, checkpoint/resume.
+        .target(
+            name: "Simulation",
+            dependencies: ["Federation", "Training", "Engine", "SafetyData", "Evaluation",
+                           .product(name: "Yams", package: "Yams"),
+                           .product(name: "Logging", package: "swift-log")]
+        ),
         // Pinned registry assets: fetch with pip, verify sha256, extract into a cache.
         .target(
             name: "Assets",
@@ -72,7 +85,8 @@ let package = Package(
         .executableTarget(
             name: "fedguard",
             dependencies: [
-                "Engine", "Assets", "Tokenizers", "ModelFiles",
+                "Engine", "Assets", "Tokenizers", "ModelFiles", "Training", "Federation", "SafetyData",
+                "Evaluation", "Simulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -82,6 +96,8 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "ModelFiles", "Tokenizers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AssetsTests", dependencies: ["Assets"]),
         .testTarget(name: "FederationTests", dependencies: ["Federation"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Engine", "SafetyData"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Federation", "Training", "Engine"]),
         .testTarget(name: "SafetyDataTests", dependencies: ["SafetyData"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine", "ModelFiles", "Tokenizers"], resources: [.copy("Fixtures")]),
         // Runs the built `fedguard` binary as a user would.

@@ -6,6 +6,9 @@ struct FedGuard: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fedguard",
         abstract: "Responsible federated fine-tuning of LLMs, on a Swift engine.",
-        subcommands: [SetupCommand.self, TokenizeCommand.self, GenerateCommand.self, ChatCommand.self, BenchCommand.self]
+        subcommands: [
+            SetupCommand.self, TokenizeCommand.self, GenerateCommand.self, ChatCommand.self, TrainCommand.self,
+            DataCommand.self, EvalCommand.self, RunCommand.self, ConfigCommand.self, BenchCommand.self,
+        ]
     )
 }

@@ -1,0 +1,2 @@
+/// Namespace for model evaluation (see the module files).
+public enum Evaluation {}

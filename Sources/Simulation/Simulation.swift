@@ -1,0 +1,2 @@
+/// Namespace for the federated simulation (see the module files).
+public enum Simulation {}

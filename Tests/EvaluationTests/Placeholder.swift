@@ -1,0 +1,4 @@
+import Evaluation
+import Testing
+
+@Test func evaluationModuleLinks() { _ = Evaluation.self }

@@ -1,0 +1,4 @@
+import Simulation
+import Testing
+
+@Test func simulationModuleLinks() { _ = Simulation.self }
