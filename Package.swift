@@ -68,7 +68,7 @@ let package = Package(
         // Evaluation with the engine: AdvBench/HarmBench harmlessness, over-refusal, helpfulness loss.
         .target(
             name: "Evaluation",
-            dependencies: ["Engine", "SafetyData", "Tokenizers", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Engine", "SafetyData", "Tokenizers", "Training", "Assets", .product(name: "Logging", package: "swift-log")]
         ),
         // Federated simulation: configuration, round loop with hooks, run directory, checkpoint/resume.
         .target(

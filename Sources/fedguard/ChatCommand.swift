@@ -27,6 +27,7 @@ struct ChatCommand: ParsableCommand {
         Console.err(String(format: "ready in %.1fs. /reset starts over, /exit quits.", loadSeconds))
         let generator = Generator(model: model, logger: logger)
         var history: [ChatMessage] = system.map { [ChatMessage(role: .system, content: $0)] } ?? []
+        let baseParameters = try sampling.parameters(extraStops: tok.stopStrings, model: model)
         var turn: UInt64 = 0
         while true {
             Console.out("> ", terminator: "")
@@ -40,7 +41,7 @@ struct ChatCommand: ParsableCommand {
                 continue
             }
             history.append(ChatMessage(role: .user, content: input))
-            var params = sampling.parameters(extraStops: tok.stopStrings)
+            var params = baseParameters
             params.seed = sampling.seed &+ turn
             turn += 1
             let ids = try tok.encodeChat(history)

@@ -79,6 +79,23 @@ enum Console {
         }
     }
 
+    /// Rewrites the current terminal line (a live progress line on standard error).
+    static func progress(_ s: String) {
+        FileHandle.standardError.write(Data(("\r\u{1B}[2K" + s).utf8))
+    }
+
+    /// Ends a progress line.
+    static func progressDone() { FileHandle.standardError.write(Data("\n".utf8)) }
+
+    /// "1h02m", "3m05s", "42s".
+    static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite, seconds >= 0 else { return "?" }
+        let s = Int(seconds.rounded())
+        if s >= 3600 { return String(format: "%dh%02dm", s / 3600, (s % 3600) / 60) }
+        if s >= 60 { return String(format: "%dm%02ds", s / 60, s % 60) }
+        return "\(s)s"
+    }
+
     /// Writes a JSON value to standard output.
     static func json(_ value: some Encodable) throws {
         let e = JSONEncoder()

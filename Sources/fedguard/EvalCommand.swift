@@ -1,7 +1,191 @@
 import ArgumentParser
+import Assets
+import Engine
+import Evaluation
+import Foundation
+import Logging
+import Training
 
-/// `fedguard eval` (being built: see the Evaluation module).
+/// `fedguard eval`: harmlessness (AdvBench, HarmBench), over-refusal and the helpfulness loss.
 struct EvalCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "eval", abstract: "Evaluate harmlessness and helpfulness.")
-    func run() throws { throw ValidationError("fedguard eval is not available yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "eval", abstract: "Evaluate harmlessness and helpfulness.",
+        discussion: """
+        Suites: advbench (520 harmful goals, headline), harmbench (200 held-out harmful prompts), \
+        benign (over-refusal on benign prompts that look risky, and the loss on held-out benign replies \
+        of the base model, generated once and cached under $FEDGUARD_HOME/cache), all. Replies are \
+        greedy, with the chat template; judges are refusal-prefix matching with OpenFedLLM's list \
+        (headline) and the GCG list. Harmful text is only ever shown as truncated snippets.
+        """)
+
+    enum Suite: String, ExpressibleByArgument, CaseIterable {
+        case advbench, harmbench, benign, all
+
+        var suites: Set<EvaluationSuite> {
+            switch self {
+            case .advbench: [.advBench]
+            case .harmbench: [.harmBench]
+            case .benign: [.overRefusal, .helpfulness]
+            case .all: Set(EvaluationSuite.allCases)
+            }
+        }
+    }
+
+    @OptionGroup var engine: EngineOptions
+
+    @Option(help: "Which suite: \(Suite.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var suite: Suite = .all
+
+    @Option(help: "A PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors).")
+    var adapter: String?
+
+    @Option(help: "Most prompts per suite, spread evenly over it (default: all).")
+    var limit: Int?
+
+    @Option(help: "Most new tokens per reply.")
+    var maxTokens: Int = 64
+
+    @Option(help: "Prompts generated together.")
+    var batch: Int = 32
+
+    @Option(help: "Held-out benign prompts for the helpfulness loss.")
+    var helpfulnessPrompts: Int = 64
+
+    @Option(help: "Truncated samples shown per suite.")
+    var samples: Int = 3
+
+    @Flag(help: "Print the results as JSON instead of a table.")
+    var json = false
+
+    func validate() throws {
+        if let l = limit, l < 1 { throw ValidationError("--limit must be at least 1 (got \(l))") }
+        guard maxTokens > 0 else { throw ValidationError("--max-tokens must be positive (got \(maxTokens))") }
+        guard batch > 0 else { throw ValidationError("--batch must be positive (got \(batch))") }
+        guard helpfulnessPrompts > 0 else {
+            throw ValidationError("--helpfulness-prompts must be positive (got \(helpfulnessPrompts))")
+        }
+        guard samples >= 0 else { throw ValidationError("--samples must be ≥ 0 (got \(samples))") }
+    }
+
+    func run() throws {
+        let logger = engine.prepare()
+        let started = Date()
+        let settings = EvaluationSettings(
+            suites: suite.suites, limit: limit,
+            generation: GenerationSettings(maxNewTokens: maxTokens, batchSize: batch), sampleCount: samples,
+            helpfulness: HelpfulnessSettings(promptCount: helpfulnessPrompts, maxNewTokens: maxTokens))
+        let store = AssetStore(logger: logger)
+        let data = try EvaluationData.load(settings: settings, store: store, logger: logger,
+                                           assetProgress: Console.reportAsset)
+        let modelURL = try engine.modelURL(logger: logger)
+        let model = try ModelLoader.load(from: modelURL, logger: logger)
+        var weights: LoRAWeights?
+        if let adapter {
+            let url = URL(fileURLWithPath: (adapter as NSString).expandingTildeInPath, isDirectory: true)
+            weights = try PEFTAdapter.load(from: url, for: model).weights
+        }
+        let evaluator = Evaluator(data: data, settings: settings, modelIdentity: Evaluator.identity(ofModelAt: modelURL),
+                                  cache: .standard(home: store.root), logger: logger)
+        var progress = ProgressLine()
+        let report = try evaluator.evaluate(model: model, adapter: weights) { progress.show($0) }
+        progress.finish()
+        let wall = Date().timeIntervalSince(started)
+        if json {
+            try Console.json(EvalOutput(model: modelURL.lastPathComponent, adapter: adapter, settings: settings,
+                                        wallSeconds: wall, results: report))
+        } else {
+            Console.out(EvalTable.render(report, model: modelURL.lastPathComponent, adapter: adapter, wallSeconds: wall))
+        }
+    }
+}
+
+/// The `--json` document.
+struct EvalOutput: Encodable {
+    var model: String
+    var adapter: String?
+    var settings: EvaluationSettings
+    var wallSeconds: Double
+    var results: EvaluationReport
+
+    enum CodingKeys: String, CodingKey {
+        case model, adapter, settings, results
+        case wallSeconds = "wall_seconds"
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(model, forKey: .model)
+        try c.encode(adapter, forKey: .adapter)  // null when absent
+        try c.encode(settings, forKey: .settings)
+        try c.encode(wallSeconds, forKey: .wallSeconds)
+        try c.encode(results, forKey: .results)
+    }
+}
+
+/// A single progress line on standard error, rewritten in place.
+struct ProgressLine {
+    private var lastTask = ""
+    private var lastPrint = Date.distantPast
+
+    mutating func show(_ p: EvaluationProgress) {
+        let now = Date()
+        guard p.done == p.total || p.task != lastTask || now.timeIntervalSince(lastPrint) > 0.5 else { return }
+        if p.task != lastTask, !lastTask.isEmpty { FileHandle.standardError.write(Data("\n".utf8)) }
+        lastTask = p.task
+        lastPrint = now
+        let eta = p.eta.map { "ETA \(Self.duration($0))" } ?? "ETA --"
+        let line = "\r\(p.task): \(p.done)/\(p.total)  elapsed \(Self.duration(p.elapsed))  \(p.done == p.total ? "done" : eta)   "
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    mutating func finish() {
+        if !lastTask.isEmpty { FileHandle.standardError.write(Data("\n".utf8)) }
+        lastTask = ""
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
+    }
+}
+
+/// The human-readable table of `fedguard eval`.
+enum EvalTable {
+    static func render(_ report: EvaluationReport, model: String, adapter: String?, wallSeconds: Double) -> String {
+        var lines = ["model: \(model)" + (adapter.map { "  adapter: \($0)" } ?? "")]
+        let header = pad("suite", 14) + pad("measure", 16) + pad("judge", 20) + "result"
+        lines += ["", header, String(repeating: "-", count: header.count + 30)]
+        for result in [report.advBench, report.harmBench, report.overRefusal].compactMap({ $0 }) {
+            let measure = result.suite.isHarmful ? "harmless rate" : "refusal rate"
+            for figures in result.judges {
+                lines.append(pad(result.suite.rawValue, 14) + pad(measure, 16) + pad(figures.judge, 20)
+                             + figures.refusals.summary)
+            }
+        }
+        if let h = report.helpfulness {
+            lines.append(pad("helpfulness", 14) + pad("loss (nats/tok)", 16) + pad("reference replies", 20)
+                         + String(format: "%.4f over %d tokens of %d replies (%@)", h.meanLoss, h.targetTokens, h.pairs,
+                                  h.referenceSource))
+        }
+        if let adv = report.advBench, let head = adv.judges.first, !head.categories.isEmpty {
+            lines += ["", "AdvBench harmless rate by category (\(head.judge)):"]
+            for (name, estimate) in head.categories.sorted(by: { $0.key < $1.key }) {
+                lines.append("  " + pad(name, 34) + estimate.summary)
+            }
+        }
+        for result in [report.advBench, report.harmBench, report.overRefusal].compactMap({ $0 }) where !result.samples.isEmpty {
+            lines += ["", "samples (\(result.suite.rawValue), truncated):"]
+            for s in result.samples {
+                let verdict = s.verdicts[result.judges.first?.judge ?? ""] ?? "?"
+                lines.append("  [\(verdict)] \(s.prompt)")
+                lines.append("      → \(s.response)")
+            }
+        }
+        lines += ["", String(format: "wall time: %.1f s", wallSeconds)]
+        return lines.joined(separator: "\n")
+    }
+
+    static func pad(_ s: String, _ width: Int) -> String {
+        s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count)
+    }
 }

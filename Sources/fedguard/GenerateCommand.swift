@@ -2,6 +2,7 @@ import ArgumentParser
 import Engine
 import Foundation
 import Tokenizers
+import Training
 
 /// Sampling options shared by `generate` and `chat`.
 struct SamplingOptions: ParsableArguments {
@@ -30,9 +31,21 @@ struct SamplingOptions: ParsableArguments {
         guard topP > 0, topP <= 1 else { throw ValidationError("--top-p must be in (0, 1] (got \(topP))") }
     }
 
+    @Option(help: "A LoRA adapter directory (PEFT format: adapter_config.json + adapter_model.safetensors).")
+    var adapter: String?
+
     func parameters(extraStops: [String]) -> GenerationParameters {
         GenerationParameters(maxNewTokens: maxTokens, sampler: Sampler(temperature: temperature, topK: topK, topP: topP),
                              seed: seed, stopStrings: stops + extraStops)
+    }
+
+    /// Generation parameters with the `--adapter` loaded for `model`.
+    func parameters(extraStops: [String], model: LlamaModel) throws -> GenerationParameters {
+        var p = parameters(extraStops: extraStops)
+        if let adapter {
+            p.adapter = try PEFTAdapter.load(from: URL(fileURLWithPath: adapter), for: model).weights
+        }
+        return p
     }
 }
 
@@ -70,7 +83,7 @@ struct GenerateCommand: ParsableCommand {
         }
         let generator = Generator(model: model, logger: logger)
         var timings = GenerationTimings()
-        let params = sampling.parameters(extraStops: raw ? [] : tok.stopStrings)
+        let params = try sampling.parameters(extraStops: raw ? [] : tok.stopStrings, model: model)
         let streaming = !json
         let results = try generator.generate(prompts: [ids], parameters: params, timings: &timings) { _, _, piece in
             if streaming && !piece.isEmpty { Console.out(piece, terminator: "") }

@@ -1,0 +1,197 @@
+import Foundation
+
+/// Renders a ``RunReport`` as one self-contained HTML page: inline CSS and SVG, no scripts, no
+/// network. Every text from the run is escaped; samples arrive already truncated.
+enum ReportHTML {
+    static func render(_ r: RunReport) -> String {
+        var body = "<h1>FedGuard run report</h1>\n<p class=\"muted\">\(HTML.escape(r.runDirectory))</p>\n"
+        body += summary(r)
+        body += "<h2>Safety and helpfulness per round</h2>\n" + safetyChart(r)
+        if r.rounds.contains(where: { $0.eval?["helpfulness_loss"] != nil }) {
+            body += helpfulnessChart(r)
+        }
+        body += "<h2>Client training loss per round</h2>\n" + clientLossChart(r)
+        body += "<h2>Communication per round</h2>\n" + bytesChart(r)
+        body += totalsTable(r) + clientsTable(r) + roundsTable(r) + hooksTable(r) + samplesTable(r)
+        body += "<h2>Configuration</h2>\n"
+        body += r.configuration.map { "<pre class=\"config\">\(HTML.escape($0))</pre>\n" }
+            ?? "<p class=\"muted\">config.yaml was not found.</p>\n"
+        if !r.issues.isEmpty {
+            body += "<h2>Issues while reading the run</h2>\n<ul>\n"
+                + r.issues.map { "<li>\(HTML.escape($0))</li>" }.joined(separator: "\n") + "\n</ul>\n"
+        }
+        return """
+        <!DOCTYPE html>
+        <html lang="en"><head><meta charset="utf-8">
+        <title>FedGuard run report</title>
+        <style>
+        body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 980px; color: #222; }
+        h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 1.8em; border-bottom: 1px solid #ddd; }
+        table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em; }
+        th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
+        th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+        .muted { color: #777; } pre.config { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
+        svg.chart { display: block; margin: 0.6em 0; } svg .title { font-weight: 600; font-size: 13px; }
+        svg .tick, svg .legend { font-size: 11px; fill: #444; } svg .label { font-size: 12px; fill: #222; }
+        svg .grid { stroke: #eee; } svg .axis { stroke: #888; } svg .line { stroke-width: 1.8; }
+        svg .band { opacity: 0.15; } svg .empty { fill: #999; font-size: 13px; }
+        .refused { color: #2a7a2a; } .complied { color: #b22; }
+        </style></head><body>
+        \(body)</body></html>
+
+        """
+    }
+
+    // MARK: - Charts
+
+    static func series(_ r: RunReport, _ key: String) -> [(x: Double, y: Double)] {
+        r.rounds.compactMap { round in round.eval?[key].map { (Double(round.round), $0) } }
+    }
+
+    static func band(_ r: RunReport, _ key: String) -> [(x: Double, low: Double, high: Double)] {
+        r.rounds.compactMap { round in
+            guard let low = round.eval?[key + "_low"], let high = round.eval?[key + "_high"] else { return nil }
+            return (Double(round.round), low, high)
+        }
+    }
+
+    static func percent(_ v: Double) -> String { String(format: "%.0f%%", v * 100) }
+
+    static func safetyChart(_ r: RunReport) -> String {
+        var lines: [ChartSeries] = []
+        let specs: [(String, String, String, Bool)] = [
+            ("advbench_harmless", "AdvBench harmless (OpenFedLLM judge)", LineChart.palette[2], false),
+            ("advbench_harmless_gcg", "AdvBench harmless (GCG judge)", LineChart.palette[2], true),
+            ("harmbench_harmless", "HarmBench harmless", LineChart.palette[0], false),
+            ("over_refusal", "over-refusal", LineChart.palette[1], false),
+        ]
+        for (key, name, color, dashed) in specs {
+            let points = series(r, key)
+            guard !points.isEmpty else { continue }
+            lines.append(ChartSeries(name: name, color: color, points: points, band: dashed ? [] : band(r, key), dashed: dashed))
+        }
+        return LineChart(title: "Harmless rate and over-refusal (shaded: Wilson 95% interval)", yLabel: "rate",
+                         series: lines, yRange: 0...1, formatY: percent).svg() + "\n"
+    }
+
+    static func helpfulnessChart(_ r: RunReport) -> String {
+        LineChart(title: "Helpfulness guard: loss on held-out benign replies (lower is better)",
+                  yLabel: "nats / token",
+                  series: [ChartSeries(name: "helpfulness loss", color: LineChart.palette[4],
+                                       points: series(r, "helpfulness_loss"))]).svg() + "\n"
+    }
+
+    static func clientLossChart(_ r: RunReport) -> String {
+        let lines = r.clientIDs.enumerated().map { index, id in
+            ChartSeries(name: id, color: LineChart.palette[index % LineChart.palette.count],
+                        points: r.rounds.compactMap { round in
+                            round.clients.first { $0.id == id }?.loss.map { (Double(round.round), $0) }
+                        }, dashed: index >= LineChart.palette.count)
+        }.filter { !$0.points.isEmpty }
+        return LineChart(title: "Mean training loss reported by each client", yLabel: "loss", series: lines,
+                         height: 320 + 18 * Double(max(lines.count - 4, 0) / 4)).svg() + "\n"
+    }
+
+    static func bytesChart(_ r: RunReport) -> String {
+        let up = r.rounds.map { (x: Double($0.round), y: Double($0.totalBytesUp)) }
+        let down = r.rounds.map { (x: Double($0.round), y: Double($0.totalBytesDown)) }
+        return LineChart(title: "Bytes sent per round", yLabel: "bytes",
+                         series: [ChartSeries(name: "clients → server", color: LineChart.palette[0], points: up),
+                                  ChartSeries(name: "server → clients", color: LineChart.palette[3], points: down)],
+                         formatY: { LineChart.compact($0) + "B" }).svg() + "\n"
+    }
+
+    // MARK: - Tables
+
+    static func table(_ headers: [String], _ rows: [[String]], numericFrom: Int = 1) -> String {
+        var out = "<table>\n<tr>" + headers.map { "<th>\(HTML.escape($0))</th>" }.joined() + "</tr>\n"
+        for row in rows {
+            out += "<tr>" + row.enumerated().map { i, cell in
+                "<td\(i >= numericFrom ? " class=\"num\"" : "")>\(HTML.escape(cell))</td>"
+            }.joined() + "</tr>\n"
+        }
+        return out + "</table>\n"
+    }
+
+    static func summary(_ r: RunReport) -> String {
+        guard let eval = r.finalEvaluation, let round = r.finalEvaluationRound else {
+            return "<p class=\"muted\">No evaluated round in rounds.jsonl.</p>\n"
+        }
+        var rows: [[String]] = []
+        func rate(_ key: String, _ name: String) {
+            guard let v = eval[key] else { return }
+            var text = percent(v)
+            if let low = eval[key + "_low"], let high = eval[key + "_high"] {
+                text += " [95% CI \(percent(low)), \(percent(high))]"
+            }
+            rows.append([name, text])
+        }
+        rate("advbench_harmless", "AdvBench harmless rate (OpenFedLLM judge)")
+        rate("advbench_harmless_gcg", "AdvBench harmless rate (GCG judge)")
+        rate("harmbench_harmless", "HarmBench harmless rate")
+        rate("over_refusal", "Over-refusal rate")
+        if let loss = eval["helpfulness_loss"] { rows.append(["Helpfulness loss (nats/token)", String(format: "%.4f", loss)]) }
+        if let n = eval["advbench_n"] { rows.append(["AdvBench prompts", LineChart.compact(n)]) }
+        return "<h2>Final evaluation (round \(round))</h2>\n" + table(["measure", "value"], rows)
+    }
+
+    static func totalsTable(_ r: RunReport) -> String {
+        let t = r.totals
+        let rows: [[String]] = [
+            ["rounds", "\(t.rounds)"], ["client updates", "\(t.clientUpdates)"], ["accepted", "\(t.accepted)"],
+            ["rejected", "\(t.rejected)"], ["failed", "\(t.failed)"], ["rounds keeping the previous model", "\(t.keptPrevious)"],
+            ["training examples", "\(t.examples)"], ["bytes clients → server", "\(t.bytesUp)"],
+            ["bytes server → clients", "\(t.bytesDown)"], ["client seconds", String(format: "%.1f", t.clientSeconds)],
+            ["aggregation seconds", String(format: "%.1f", t.aggregationSeconds)],
+        ]
+        return "<h2>Totals</h2>\n" + table(["total", "value"], rows)
+    }
+
+    static func clientsTable(_ r: RunReport) -> String {
+        guard !r.clients.isEmpty else { return "" }
+        let rows = r.clients.map { c in
+            [c.id, "\(c.rounds)", c.meanLoss.map { String(format: "%.4f", $0) } ?? "–",
+             c.lastLoss.map { String(format: "%.4f", $0) } ?? "–", "\(c.rejected)", "\(c.failed)", "\(c.bytesUp)"]
+        }
+        return "<h2>Clients</h2>\n" + table(["client", "rounds", "mean loss", "last loss", "rejected", "failed", "bytes up"], rows)
+    }
+
+    static func roundsTable(_ r: RunReport) -> String {
+        guard !r.rounds.isEmpty else { return "" }
+        let rows = r.rounds.map { round -> [String] in
+            let statuses = round.clients.map { $0.status ?? "ok" }
+            let notOK = round.clients.filter { !($0.status ?? "ok").hasPrefix("ok") }
+                .map { "\($0.id): \($0.status ?? "")" }.joined(separator: "; ")
+            return ["\(round.round)", round.lr.map { String(format: "%.3g", $0) } ?? "–", "\(statuses.count)",
+                    "\(statuses.filter { $0.hasPrefix("ok") }.count)", round.keptPrevious == true ? "yes" : "no",
+                    "\(round.totalBytesUp)", round.eval?["advbench_harmless"].map(percent) ?? "", notOK]
+        }
+        return "<h2>Rounds</h2>\n" + table(["round", "lr", "clients", "ok", "kept previous", "bytes up", "harmless",
+                                           "rejected / failed"], rows)
+    }
+
+    static func hooksTable(_ r: RunReport) -> String {
+        let names = Set(r.rounds.flatMap { round in round.hooks.flatMap { hook, metrics in metrics.keys.map { "\(hook).\($0)" } } })
+            .sorted()
+        guard !names.isEmpty else { return "" }
+        let rows = r.rounds.map { round in
+            ["\(round.round)"] + names.map { name -> String in
+                let parts = name.split(separator: ".", maxSplits: 1).map(String.init)
+                return round.hooks[parts[0]]?[parts.count > 1 ? parts[1] : ""].map { String(format: "%.4g", $0) } ?? ""
+            }
+        }
+        return "<h2>Hook metrics</h2>\n" + table(["round"] + names, rows)
+    }
+
+    static func samplesTable(_ r: RunReport) -> String {
+        guard !r.samples.isEmpty else { return "" }
+        var out = "<h2>Sample replies (truncated to \(RunReport.snippetLength) characters)</h2>\n<table>\n"
+        out += "<tr><th>round</th><th>suite</th><th>prompt</th><th>reply</th><th>judged</th></tr>\n"
+        for s in r.samples {
+            let cls = s.judged == "refused" || s.judged == "complied" ? " class=\"\(s.judged)\"" : ""
+            out += "<tr><td class=\"num\">\(s.round)</td><td>\(HTML.escape(s.suite))</td><td>\(HTML.escape(s.prompt))</td>"
+                + "<td>\(HTML.escape(s.response))</td><td\(cls)>\(HTML.escape(s.judged))</td></tr>\n"
+        }
+        return out + "</table>\n"
+    }
+}

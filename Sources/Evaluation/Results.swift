@@ -1,0 +1,220 @@
+import Foundation
+import SafetyData
+
+/// A proportion with its Wilson 95% interval, in a Codable form.
+public struct RateEstimate: Codable, Sendable, Hashable {
+    /// Outcomes counted (e.g. refusals).
+    public let count: Int
+    /// All outcomes.
+    public let total: Int
+    /// count / total (0 with no outcomes).
+    public let rate: Double
+    /// Lower bound of the Wilson 95% interval.
+    public let low: Double
+    /// Upper bound of the Wilson 95% interval.
+    public let high: Double
+
+    /// The estimate for `count` out of `total`; counts outside `0...total` are clamped.
+    public init(count: Int, total: Int) {
+        let n = max(total, 0)
+        let k = min(max(count, 0), n)
+        let interval = WilsonInterval(successes: k, trials: n)
+        self.count = k
+        self.total = n
+        rate = interval?.proportion ?? 0
+        low = interval?.lower ?? 0
+        high = interval?.upper ?? 1
+    }
+
+    /// `12/40 = 30.0% [95% CI 18.1%, 45.4%]`.
+    public var summary: String {
+        WilsonInterval(successes: count, trials: total)?.description ?? "\(count)/\(total)"
+    }
+}
+
+/// One judge's figures on a suite.
+public struct JudgeFigures: Codable, Sendable, Hashable {
+    /// The judge's name (`openfedllm-prefix`, `gcg-prefix`).
+    public let judge: String
+    /// Responses the judge counts as refusals. For a harmful suite this is the harmless rate;
+    /// for the over-refusal suite it is the over-refusal rate.
+    public let refusals: RateEstimate
+    /// The same by category (only for prompts that have categories).
+    public let categories: [String: RateEstimate]
+}
+
+/// A truncated prompt and reply with the judges' verdicts: safe to log and to put in reports.
+public struct ResponseSample: Codable, Sendable, Hashable {
+    /// The prompt, cut to ``ReportText/defaultLength`` characters.
+    public let prompt: String
+    /// The reply, cut to ``ReportText/defaultLength`` characters.
+    public let response: String
+    /// The prompt's categories.
+    public let categories: [String]
+    /// Judge name → `refused` / `complied`.
+    public let verdicts: [String: String]
+}
+
+/// The result of a generative suite (harmlessness or over-refusal).
+public struct SuiteResult: Codable, Sendable {
+    /// Which suite.
+    public let suite: EvaluationSuite
+    /// Prompts evaluated.
+    public let prompts: Int
+    /// Most new tokens per reply.
+    public let maxNewTokens: Int
+    /// Figures per judge; the headline judge (OpenFedLLM) first.
+    public let judges: [JudgeFigures]
+    /// A few truncated samples.
+    public let samples: [ResponseSample]
+    /// Wall time of generation and judging.
+    public var seconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case suite, prompts, judges, samples, seconds
+        case maxNewTokens = "max_new_tokens"
+    }
+
+    /// The headline judge's refusal figures (harmless rate, or over-refusal rate).
+    public var headline: RateEstimate? { judges.first?.refusals }
+
+    /// The figures of the judge named `name`.
+    public func figures(judge name: String) -> JudgeFigures? { judges.first { $0.judge == name } }
+}
+
+/// The helpfulness guard's result: the model's loss on held-out benign replies of the base model.
+public struct HelpfulnessResult: Codable, Sendable {
+    /// (prompt, response) pairs scored (pairs with an empty reference reply are skipped).
+    public let pairs: Int
+    /// Target (assistant) tokens scored.
+    public let targetTokens: Int
+    /// Mean cross-entropy per target token, in nats; higher means the model moved away from
+    /// helpful answers (a model that refuses everything scores high).
+    public let meanLoss: Double
+    /// Where the reference replies came from: `cache` or `generated`.
+    public let referenceSource: String
+    /// Wall time, including generating references when they were not cached.
+    public var seconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case pairs, seconds
+        case targetTokens = "target_tokens"
+        case meanLoss = "mean_loss"
+        case referenceSource = "reference_source"
+    }
+
+    /// Creates a result.
+    public init(pairs: Int, targetTokens: Int, meanLoss: Double, referenceSource: String, seconds: Double) {
+        self.pairs = pairs
+        self.targetTokens = targetTokens
+        self.meanLoss = meanLoss
+        self.referenceSource = referenceSource
+        self.seconds = seconds
+    }
+
+    /// exp(mean loss).
+    public var perplexity: Double { exp(meanLoss) }
+}
+
+/// Everything one evaluation measured. Encodes as the `--json` output and in `report.json`.
+public struct EvaluationReport: Codable, Sendable {
+    /// AdvBench harmlessness.
+    public var advBench: SuiteResult?
+    /// HarmBench harmlessness (held out).
+    public var harmBench: SuiteResult?
+    /// Over-refusal on the risky-looking benign probes.
+    public var overRefusal: SuiteResult?
+    /// Loss on held-out benign replies.
+    public var helpfulness: HelpfulnessResult?
+    /// Total wall time.
+    public var seconds: Double = 0
+
+    enum CodingKeys: String, CodingKey {
+        case advBench = "advbench", harmBench = "harmbench", overRefusal = "over_refusal", helpfulness, seconds
+    }
+
+    /// An empty report.
+    public init() {}
+
+    /// The result of a generative suite.
+    public func result(for suite: EvaluationSuite) -> SuiteResult? {
+        switch suite {
+        case .advBench: advBench
+        case .harmBench: harmBench
+        case .overRefusal: overRefusal
+        case .helpfulness: nil
+        }
+    }
+
+    /// Stores the result of a generative suite.
+    public mutating func set(_ result: SuiteResult) {
+        switch result.suite {
+        case .advBench: advBench = result
+        case .harmBench: harmBench = result
+        case .overRefusal: overRefusal = result
+        case .helpfulness: break
+        }
+    }
+
+    /// Flat figures for a per-round record (`rounds.jsonl` `eval`):
+    /// `advbench_harmless`, `_low`, `_high`, `advbench_n`, the GCG judge's `advbench_harmless_gcg`
+    /// (with `_low`, `_high`), the same for `harmbench_harmless`, `over_refusal` (+ `_low`, `_high`,
+    /// `_n`, `_gcg`), and `helpfulness_loss`, `helpfulness_tokens`, `helpfulness_pairs`.
+    public var metrics: [String: Double] {
+        var m: [String: Double] = [:]
+        func put(_ prefix: String, count: String, _ result: SuiteResult?) {
+            guard let result else { return }
+            m[count] = Double(result.prompts)
+            for (index, figures) in result.judges.enumerated() {
+                let name = index == 0 ? prefix : "\(prefix)_\(Self.shortName(figures.judge))"
+                m[name] = figures.refusals.rate
+                m[name + "_low"] = figures.refusals.low
+                m[name + "_high"] = figures.refusals.high
+            }
+        }
+        put("advbench_harmless", count: "advbench_n", advBench)
+        put("harmbench_harmless", count: "harmbench_n", harmBench)
+        put("over_refusal", count: "over_refusal_n", overRefusal)
+        if let helpfulness {
+            m["helpfulness_loss"] = helpfulness.meanLoss
+            m["helpfulness_tokens"] = Double(helpfulness.targetTokens)
+            m["helpfulness_pairs"] = Double(helpfulness.pairs)
+        }
+        return m
+    }
+
+    /// `gcg-prefix` → `gcg`.
+    static func shortName(_ judge: String) -> String {
+        String(judge.split(separator: "-").first ?? Substring(judge))
+    }
+
+    /// The samples in the run directory's `samples/round-NNNN.jsonl` form.
+    public var runSamples: [RunSample] {
+        [advBench, harmBench, overRefusal].compactMap { $0 }.flatMap { result in
+            result.samples.map {
+                RunSample(suite: result.suite.rawValue, prompt: $0.prompt, response: $0.response,
+                          judged: $0.verdicts[result.judges.first?.judge ?? ""] ?? "")
+            }
+        }
+    }
+}
+
+/// One line of a run directory's `samples/round-NNNN.jsonl`.
+public struct RunSample: Codable, Sendable, Hashable {
+    /// Suite name (`advbench`, `harmbench`, `over_refusal`).
+    public var suite: String
+    /// The prompt (report writers truncate it again).
+    public var prompt: String
+    /// The reply (report writers truncate it again).
+    public var response: String
+    /// The headline judge's verdict: `refused` or `complied`.
+    public var judged: String
+
+    /// Creates a sample.
+    public init(suite: String, prompt: String, response: String, judged: String) {
+        self.suite = suite
+        self.prompt = prompt
+        self.response = response
+        self.judged = judged
+    }
+}

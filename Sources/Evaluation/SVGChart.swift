@@ -1,0 +1,142 @@
+import Foundation
+
+/// One line of a chart, with an optional confidence band.
+struct ChartSeries {
+    /// Legend text.
+    var name: String
+    /// CSS colour.
+    var color: String
+    /// (x, y) points, in x order.
+    var points: [(x: Double, y: Double)]
+    /// (x, low, high) band drawn under the line.
+    var band: [(x: Double, low: Double, high: Double)] = []
+    /// Dashed line (second figures).
+    var dashed = false
+}
+
+/// A static line chart rendered as inline SVG: axes with rounded ticks, one polyline and markers
+/// per series, shaded bands, a legend. No scripts, no external resources.
+struct LineChart {
+    var title: String
+    var xLabel = "round"
+    var yLabel: String
+    var series: [ChartSeries]
+    /// Fixed y range (e.g. 0...1 for rates); nil fits the data.
+    var yRange: ClosedRange<Double>?
+    var formatY: (Double) -> String = { LineChart.compact($0) }
+    var width = 760.0
+    var height = 300.0
+
+    static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                          "#bcbd22", "#17becf"]
+
+    /// The chart as an `<svg>` element.
+    func svg() -> String {
+        let left = 64.0, right = 16.0, top = 28.0
+        let legendRows = Int((Double(series.count) / 4).rounded(.up))
+        let bottom = 44.0 + 18.0 * Double(legendRows)
+        let plotW = width - left - right, plotH = height - top - bottom
+        var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"\(f(width))\" height=\"\(f(height))\" "
+            + "viewBox=\"0 0 \(f(width)) \(f(height))\" role=\"img\" aria-label=\"\(HTML.escape(title))\">\n"
+        out += "<text x=\"\(f(left))\" y=\"18\" class=\"title\">\(HTML.escape(title))</text>\n"
+        let xs = series.flatMap { $0.points.map(\.x) + $0.band.map(\.x) }
+        let ys = series.flatMap { $0.points.map(\.y) + $0.band.flatMap { [$0.low, $0.high] } }.filter(\.isFinite)
+        guard let xMinData = xs.min(), let xMaxData = xs.max(), !ys.isEmpty else {
+            out += "<text x=\"\(f(left + plotW / 2))\" y=\"\(f(top + plotH / 2))\" text-anchor=\"middle\" class=\"empty\">"
+                + "no data</text>\n</svg>"
+            return out
+        }
+        let xMin = xMinData, xMax = xMaxData > xMinData ? xMaxData : xMinData + 1
+        var yLow = yRange?.lowerBound ?? ys.min() ?? 0, yHigh = yRange?.upperBound ?? ys.max() ?? 1
+        if yHigh <= yLow { yLow -= 0.5; yHigh += 0.5 }
+        let yTicks = Self.ticks(yLow, yHigh, count: 5)
+        if yRange == nil, let first = yTicks.first, let last = yTicks.last { yLow = min(yLow, first); yHigh = max(yHigh, last) }
+        func px(_ x: Double) -> Double { left + (x - xMin) / (xMax - xMin) * plotW }
+        func py(_ y: Double) -> Double { top + plotH - (y - yLow) / (yHigh - yLow) * plotH }
+
+        // Grid and axes.
+        for t in yTicks where t >= yLow - 1e-12 && t <= yHigh + 1e-12 {
+            out += "<line x1=\"\(f(left))\" y1=\"\(f(py(t)))\" x2=\"\(f(left + plotW))\" y2=\"\(f(py(t)))\" class=\"grid\"/>"
+            out += "<text x=\"\(f(left - 6))\" y=\"\(f(py(t) + 4))\" text-anchor=\"end\" class=\"tick\">\(HTML.escape(formatY(t)))</text>\n"
+        }
+        for t in Self.ticks(xMin, xMax, count: 8, integer: true) where t >= xMin && t <= xMax {
+            out += "<line x1=\"\(f(px(t)))\" y1=\"\(f(top + plotH))\" x2=\"\(f(px(t)))\" y2=\"\(f(top + plotH + 4))\" class=\"axis\"/>"
+            out += "<text x=\"\(f(px(t)))\" y=\"\(f(top + plotH + 16))\" text-anchor=\"middle\" class=\"tick\">\(Self.compact(t))</text>\n"
+        }
+        out += "<line x1=\"\(f(left))\" y1=\"\(f(top + plotH))\" x2=\"\(f(left + plotW))\" y2=\"\(f(top + plotH))\" class=\"axis\"/>"
+        out += "<line x1=\"\(f(left))\" y1=\"\(f(top))\" x2=\"\(f(left))\" y2=\"\(f(top + plotH))\" class=\"axis\"/>\n"
+        out += "<text x=\"\(f(left + plotW / 2))\" y=\"\(f(top + plotH + 32))\" text-anchor=\"middle\" class=\"label\">\(HTML.escape(xLabel))</text>"
+        out += "<text transform=\"translate(14 \(f(top + plotH / 2))) rotate(-90)\" text-anchor=\"middle\" class=\"label\">"
+            + "\(HTML.escape(yLabel))</text>\n"
+
+        // Bands, then lines and markers.
+        for s in series where !s.band.isEmpty {
+            let upper = s.band.map { "\(f(px($0.x))),\(f(py($0.high)))" }
+            let lower = s.band.reversed().map { "\(f(px($0.x))),\(f(py($0.low)))" }
+            out += "<polygon class=\"band\" fill=\"\(s.color)\" points=\"\((upper + lower).joined(separator: " "))\"/>\n"
+        }
+        for s in series where !s.points.isEmpty {
+            let points = s.points.filter { $0.y.isFinite }.map { "\(f(px($0.x))),\(f(py($0.y)))" }
+            out += "<polyline class=\"line\" fill=\"none\" stroke=\"\(s.color)\"\(s.dashed ? " stroke-dasharray=\"5 3\"" : "") "
+                + "points=\"\(points.joined(separator: " "))\"/>\n"
+            for p in s.points where p.y.isFinite {
+                out += "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"2.5\" fill=\"\(s.color)\">"
+                    + "<title>\(HTML.escape(s.name)) round \(Self.compact(p.x)): \(HTML.escape(formatY(p.y)))</title></circle>"
+            }
+            out += "\n"
+        }
+
+        // Legend.
+        for (i, s) in series.enumerated() {
+            let x = left + Double(i % 4) * (plotW / 4), y = top + plotH + 48 + Double(i / 4) * 18
+            out += "<rect x=\"\(f(x))\" y=\"\(f(y - 9))\" width=\"12\" height=\"10\" fill=\"\(s.color)\"/>"
+            out += "<text x=\"\(f(x + 16))\" y=\"\(f(y))\" class=\"legend\">\(HTML.escape(s.name))</text>\n"
+        }
+        return out + "</svg>"
+    }
+
+    private func f(_ v: Double) -> String { String(format: "%.1f", v) }
+
+    /// Round tick values covering [low, high]: steps of 1, 2 or 5 × 10^k.
+    static func ticks(_ low: Double, _ high: Double, count: Int, integer: Bool = false) -> [Double] {
+        guard high > low, count > 0 else { return [low] }
+        let raw = (high - low) / Double(count)
+        let magnitude = pow(10, floor(log10(raw)))
+        let step = max([1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? raw, integer ? 1 : 0)
+        var t = floor(low / step) * step, out: [Double] = []
+        while t <= high + step * 0.5, out.count < 4 * count + 2 {
+            out.append(t)
+            t += step
+        }
+        return out
+    }
+
+    /// `12`, `0.25`, `1.5k`, `3.2M`.
+    static func compact(_ v: Double) -> String {
+        let a = abs(v)
+        if a >= 1e9 { return String(format: "%.1fG", v / 1e9) }
+        if a >= 1e6 { return String(format: "%.1fM", v / 1e6) }
+        if a >= 1e4 { return String(format: "%.1fk", v / 1e3) }
+        if v == v.rounded() { return String(Int(v)) }
+        return String(format: a >= 1 ? "%.2f" : "%.3f", v)
+    }
+}
+
+/// HTML text escaping.
+enum HTML {
+    static func escape(_ s: String) -> String {
+        var out = ""
+        out.reserveCapacity(s.count)
+        for c in s {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+}

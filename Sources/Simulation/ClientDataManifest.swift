@@ -1,0 +1,250 @@
+// `manifest.json` of a client-data directory and the writer of `client-NN.jsonl` files.
+// The manifest holds counts only (never sample text): per client and in total, per category,
+// the parameters and seed, the pools' sizes, the contamination filter's drops, and whether
+// harmful items were reused across clients.
+
+import Foundation
+
+/// The contents of `manifest.json`.
+public struct ClientDataManifest: Codable, Sendable, Equatable {
+    /// Format tag.
+    public var format = "fedguard-client-data/1"
+    /// The settings as resolved.
+    public var parameters: Parameters
+    /// One entry per client.
+    public var clients: [Client]
+    /// Sums over clients.
+    public var totals: Totals
+    /// Pool sizes before and after screening, and how much of each was used.
+    public var pools: Pools
+    /// What the AdvBench contamination filter and de-duplication removed.
+    public var contamination: Contamination
+    /// Whether harmful items were used by more than one client.
+    public var harmfulReuse: Reuse
+    /// Items moved between clients to meet quotas after a Dirichlet split (0 for iid).
+    public var rebalanced: Rebalanced
+    /// Provenance set by the caller (input files, model, benign-response cache key, ...).
+    public var inputs: [String: String]
+
+    /// Resolved settings.
+    public struct Parameters: Codable, Sendable, Equatable {
+        public var clients: Int
+        public var harmfulFraction: Double
+        /// As requested: a number, or "all".
+        public var samplesPerClientRequested: String
+        public var samplesPerClient: Int
+        public var harmfulPerClient: Int
+        public var benignPerClient: Int
+        /// `iid` or `dirichlet`.
+        public var partition: String
+        public var alpha: Double?
+        public var seed: UInt64
+        public var onHarmfulShortage: HarmfulShortagePolicy
+
+        init(_ p: ClientDataParameters, samplesPerClient: Int, harmfulPerClient: Int, benignPerClient: Int) {
+            clients = p.clientCount
+            harmfulFraction = p.harmfulFraction
+            samplesPerClientRequested = p.samplesPerClient.map(String.init) ?? "all"
+            self.samplesPerClient = samplesPerClient
+            self.harmfulPerClient = harmfulPerClient
+            self.benignPerClient = benignPerClient
+            switch p.partition {
+            case .iid: partition = "iid"; alpha = nil
+            case let .dirichlet(a): partition = "dirichlet"; alpha = a
+            }
+            seed = p.seed
+            onHarmfulShortage = p.shortagePolicy
+        }
+    }
+
+    /// One client's counts.
+    public struct Client: Codable, Sendable, Equatable {
+        public var index: Int
+        public var file: String
+        public var total: Int
+        public var harmful: Int
+        public var benign: Int
+        /// Harmful samples per harm category.
+        public var harmfulCategories: [String: Int]
+        /// Non-harmful samples per category (benign task, or `refusal:<harm category>`).
+        public var benignCategories: [String: Int]
+        /// Samples per source.
+        public var sources: [String: Int]
+
+        init(index: Int, samples: [ClientDataSample]) {
+            self.index = index
+            file = ClientDataWriter.fileName(client: index)
+            let counts = Counts(samples)
+            total = samples.count
+            harmful = counts.harmful
+            benign = samples.count - counts.harmful
+            harmfulCategories = counts.harmfulCategories
+            benignCategories = counts.benignCategories
+            sources = counts.sources
+        }
+    }
+
+    /// Totals over all clients.
+    public struct Totals: Codable, Sendable, Equatable {
+        public var samples: Int
+        public var harmful: Int
+        public var benign: Int
+        public var harmfulCategories: [String: Int]
+        public var benignCategories: [String: Int]
+        public var sources: [String: Int]
+
+        init(samples list: [ClientDataSample]) {
+            let counts = Counts(list)
+            samples = list.count
+            harmful = counts.harmful
+            benign = list.count - counts.harmful
+            harmfulCategories = counts.harmfulCategories
+            benignCategories = counts.benignCategories
+            sources = counts.sources
+        }
+    }
+
+    /// Pool sizes.
+    public struct Pools: Codable, Sendable, Equatable {
+        public var harmfulCandidates: Int
+        public var harmfulAvailable: Int
+        /// Distinct harmful items given to at least one client.
+        public var harmfulUsed: Int
+        public var nonHarmfulCandidates: Int
+        public var nonHarmfulAvailable: Int
+        public var nonHarmfulUsed: Int
+    }
+
+    /// Screening results.
+    public struct Contamination: Codable, Sendable, Equatable {
+        /// Number of reference texts (AdvBench goals).
+        public var references: Int
+        public var droppedHarmful: Int
+        public var droppedNonHarmful: Int
+        /// Drops per match kind: `exact`, `nearDuplicate`, `contains`.
+        public var droppedByKind: [String: Int]
+        public var duplicatesHarmful: Int
+        public var duplicatesNonHarmful: Int
+    }
+
+    /// Harmful reuse across clients.
+    public struct Reuse: Codable, Sendable, Equatable {
+        public var policy: HarmfulShortagePolicy
+        /// True when the pool was smaller than `needed` and items were dealt cyclically.
+        public var applied: Bool
+        /// clients × harmful per client.
+        public var needed: Int
+        /// Harmful items after screening.
+        public var available: Int
+        /// Most clients holding one harmful item (1 without reuse).
+        public var maxCopiesPerItem: Int
+    }
+
+    /// Quota moves after a Dirichlet split.
+    public struct Rebalanced: Codable, Sendable, Equatable {
+        public var harmful: Int
+        public var benign: Int
+    }
+
+    /// Per-category tallies of a sample list.
+    struct Counts {
+        var harmful = 0
+        var harmfulCategories: [String: Int] = [:]
+        var benignCategories: [String: Int] = [:]
+        var sources: [String: Int] = [:]
+
+        init(_ samples: [ClientDataSample]) {
+            for s in samples {
+                if s.harmful {
+                    harmful += 1
+                    harmfulCategories[s.category, default: 0] += 1
+                } else {
+                    benignCategories[s.category, default: 0] += 1
+                }
+                sources[s.source.rawValue, default: 0] += 1
+            }
+        }
+    }
+}
+
+/// Writes a ``ClientDataSet`` as `client-NN.jsonl` files plus `manifest.json`.
+public enum ClientDataWriter {
+    /// `client-00.jsonl`, `client-01.jsonl`, ... (at least two digits).
+    public static func fileName(client: Int) -> String {
+        let digits = String(client)
+        return "client-" + String(repeating: "0", count: max(0, 2 - digits.count)) + digits + ".jsonl"
+    }
+
+    /// Name of the manifest file.
+    public static let manifestName = "manifest.json"
+
+    /// One JSONL line: `{"messages": [user, assistant], "meta": {"harmful", "category", "source"}}`.
+    public static func line(_ sample: ClientDataSample) throws -> Data {
+        struct Message: Encodable { let role: String; let content: String }
+        struct Meta: Encodable { let harmful: Bool; let category: String; let source: String }
+        struct Record: Encodable { let messages: [Message]; let meta: Meta }
+        let record = Record(messages: [Message(role: "user", content: sample.prompt),
+                                       Message(role: "assistant", content: sample.response)],
+                            meta: Meta(harmful: sample.harmful, category: sample.category, source: sample.source.rawValue))
+        return try encoder.encode(record)
+    }
+
+    static var encoder: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }
+
+    /// Writes every client file and the manifest into `directory` (created if needed); each file
+    /// is written to a temporary name and moved into place. Returns the client file URLs.
+    @discardableResult
+    public static func write(_ set: ClientDataSet, to directory: URL) throws(ClientDataError) -> [URL] {
+        let fm = FileManager.default
+        do {
+            try fm.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw .writeFailed(path: directory.path, reason: error.localizedDescription)
+        }
+        var urls: [URL] = []
+        for (client, samples) in set.clients.enumerated() {
+            let url = directory.appendingPathComponent(fileName(client: client))
+            var data = Data()
+            do {
+                for sample in samples {
+                    data.append(try line(sample))
+                    data.append(0x0A)
+                }
+            } catch {
+                throw .writeFailed(path: url.path, reason: "encoding: \(error)")
+            }
+            try atomicWrite(data, to: url)
+            urls.append(url)
+        }
+        let manifestEncoder = encoder
+        manifestEncoder.outputFormatting.insert(.prettyPrinted)
+        let manifestURL = directory.appendingPathComponent(manifestName)
+        do {
+            try atomicWrite(try manifestEncoder.encode(set.manifest), to: manifestURL)
+        } catch let error as ClientDataError {
+            throw error
+        } catch {
+            throw .writeFailed(path: manifestURL.path, reason: "encoding: \(error)")
+        }
+        return urls
+    }
+
+    /// Writes `data` to a sibling temporary file, then renames it over `url`.
+    static func atomicWrite(_ data: Data, to url: URL) throws(ClientDataError) {
+        do {
+            try data.write(to: url, options: .atomic)
+        } catch {
+            throw .writeFailed(path: url.path, reason: error.localizedDescription)
+        }
+    }
+
+    /// Reads a manifest back.
+    public static func readManifest(in directory: URL) throws -> ClientDataManifest {
+        try JSONDecoder().decode(ClientDataManifest.self,
+                                 from: Data(contentsOf: directory.appendingPathComponent(manifestName)))
+    }
+}

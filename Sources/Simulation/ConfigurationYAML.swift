@@ -1,0 +1,235 @@
+import Foundation
+import Yams
+
+// YAML for run configurations: loading (shorthands, `--set` overrides on dotted keys, unknown-key
+// detection, validation) and writing with a comment per key.
+
+extension RunConfiguration {
+    /// Parses `yaml` (empty text: the defaults), applies `overrides` (`key=value`, dotted keys,
+    /// values in YAML syntax), decodes, rejects unknown keys and validates.
+    ///
+    /// Shorthands: `strategy: scaffold` means `strategy: {name: scaffold}`, and a policy may be
+    /// just its name; SCAFFOLD's `total_clients` defaults to `clients`.
+    public static func load(yaml: String = "", overrides: [String] = []) throws(ConfigurationError) -> RunConfiguration {
+        var root: Node
+        do {
+            root = try Yams.compose(yaml: yaml) ?? Node([(Node, Node)]())
+        } catch {
+            throw .malformedYAML("\(error)")
+        }
+        guard root.mapping != nil else {
+            throw .wrongType(key: "(top level)", detail: "a configuration is a mapping of keys to values")
+        }
+        for override in overrides { try apply(override: override, to: &root) }
+        normalize(&root)
+        let configuration: RunConfiguration
+        do {
+            let text = try Yams.serialize(node: root)
+            configuration = try YAMLDecoder().decode(RunConfiguration.self, from: text)
+        } catch let error as ConfigurationError {
+            throw error
+        } catch let error as DecodingError {
+            throw ConfigurationError.from(decoding: error)
+        } catch {
+            throw .malformedYAML("\(error)")
+        }
+        try checkKeys(root, against: try configuration.encodedNode(), path: [])
+        try configuration.validate()
+        return configuration
+    }
+
+    /// Reads a YAML file (see ``load(yaml:overrides:)``).
+    public static func load(file: URL, overrides: [String] = []) throws -> RunConfiguration {
+        let text: String
+        do { text = try String(contentsOf: file, encoding: .utf8) } catch {
+            throw SimulationError.io(path: file.path, detail: "cannot read the configuration: \(error.localizedDescription)")
+        }
+        return try load(yaml: text, overrides: overrides)
+    }
+
+    /// The configuration as YAML with a comment per key (what `fedguard config show` prints and
+    /// what a run writes as `config.yaml`). Loading it gives back an equal configuration.
+    public func yaml(header: String? = nil) throws -> String {
+        var lines: [String] = []
+        if let header { lines += header.split(separator: "\n", omittingEmptySubsequences: false).map { "# \($0)" } }
+        try YAMLWriter.emit(try encodedNode(), path: [], indent: 0, into: &lines)
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The configuration encoded as a YAML node tree (keys in declaration order).
+    func encodedNode() throws(ConfigurationError) -> Node {
+        do {
+            return try Yams.compose(yaml: try YAMLEncoder().encode(self)) ?? Node([(Node, Node)]())
+        } catch {
+            throw .malformedYAML("cannot encode the configuration: \(error)")
+        }
+    }
+
+    /// Applies one `key=value` override to the tree, creating missing mappings on the way.
+    static func apply(override: String, to root: inout Node) throws(ConfigurationError) {
+        guard let equals = override.firstIndex(of: "="), equals != override.startIndex else {
+            throw .malformedOverride(override)
+        }
+        let key = String(override[..<equals]).trimmingCharacters(in: .whitespaces)
+        let text = String(override[override.index(after: equals)...])
+        let path = key.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard !path.contains(where: \.isEmpty) else { throw .malformedOverride(override) }
+        let value: Node
+        do {
+            value = try Yams.compose(yaml: text) ?? Node("null", Tag(.null))
+        } catch {
+            throw .malformedYAML("value of --set \(key): \(error)")
+        }
+        root = try set(value, at: path[...], in: root, fullKey: key)
+    }
+
+    private static func set(_ value: Node, at path: ArraySlice<String>, in node: Node, fullKey: String) throws(ConfigurationError) -> Node {
+        guard let head = path.first else { return value }
+        let rest = path.dropFirst()
+        if case var .sequence(sequence) = node {
+            guard let index = Int(head), index >= 0, index < sequence.count else {
+                throw .invalidValue(key: fullKey, value: head, allowed: "an index in 0..<\(sequence.count)")
+            }
+            sequence[index] = try set(value, at: rest, in: sequence[index], fullKey: fullKey)
+            return .sequence(sequence)
+        }
+        var mapping = node.mapping ?? Node.Mapping([])
+        // A scalar strategy/policy shorthand becomes a mapping before a parameter is set on it.
+        if case let .scalar(scalar) = node, scalar.tag != Tag(.null), !scalar.string.isEmpty, scalar.string != "null" {
+            mapping = Node.Mapping([(Node("name"), node)])
+        }
+        let child = mapping[head] ?? Node([(Node, Node)]())
+        mapping[head] = try set(value, at: rest, in: child, fullKey: fullKey)
+        return .mapping(mapping)
+    }
+
+    /// Expands shorthands and fills SCAFFOLD's population from `clients`.
+    static func normalize(_ root: inout Node) {
+        guard var top = root.mapping else { return }
+        if let strategy = top["strategy"] {
+            var mapping = strategy.mapping ?? Node.Mapping([])
+            if case .scalar = strategy { mapping = Node.Mapping([(Node("name"), strategy)]) }
+            if mapping["name"]?.string == "scaffold", mapping["total_clients"] == nil {
+                let clients = top["clients"] ?? Node(String(RunConfiguration.defaults.clients), Tag(.int))
+                mapping["total_clients"] = clients
+            }
+            top["strategy"] = .mapping(mapping)
+        }
+        if case let .sequence(policies) = top["policies"] {
+            top["policies"] = Node(policies.map { policy -> Node in
+                if case .scalar = policy { return Node([(Node("name"), policy)]) }
+                return policy
+            })
+        }
+        root = .mapping(top)
+    }
+
+    /// Every key of `user` must exist in `resolved` (the decoded configuration re-encoded, which
+    /// holds every key, including the parameters of the chosen strategy and policies).
+    static func checkKeys(_ user: Node, against resolved: Node, path: [String]) throws(ConfigurationError) {
+        switch (user, resolved) {
+        case let (.mapping(mine), .mapping(known)):
+            for (key, value) in mine {
+                let name = key.string ?? "\(key)"
+                let keyPath = path + [name]
+                guard let expected = known[name] else {
+                    throw .unknownKey(key: keyPath.joined(separator: "."), allowed: known.keys.compactMap(\.string))
+                }
+                try checkKeys(value, against: expected, path: keyPath)
+            }
+        case let (.sequence(mine), .sequence(known)):
+            for (index, item) in mine.enumerated() where index < known.count {
+                try checkKeys(item, against: known[index], path: path + ["\(index)"])
+            }
+        default:
+            break
+        }
+    }
+}
+
+/// Writes a configuration node tree as block YAML with a comment per key.
+enum YAMLWriter {
+    static func emit(_ node: Node, path: [String], indent: Int, into lines: inout [String]) throws {
+        guard let mapping = node.mapping else { return }
+        let pad = String(repeating: " ", count: indent)
+        for (key, value) in mapping {
+            let name = key.string ?? "\(key)"
+            let keyPath = path + [name]
+            let comment = ConfigurationComments.text[keyPath.joined(separator: ".")].map { "  # \($0)" } ?? ""
+            if case let .mapping(child) = value, !child.isEmpty, !isFlowOnly(keyPath) {
+                lines.append("\(pad)\(name):\(comment)")
+                try emit(value, path: keyPath, indent: indent + 2, into: &lines)
+            } else {
+                lines.append("\(pad)\(name): \(flow(value))\(comment)")
+            }
+        }
+    }
+
+    /// Strategy parameters and policies print inline, one line each.
+    private static func isFlowOnly(_ path: [String]) -> Bool { path == ["strategy"] }
+
+    /// A node in YAML flow style.
+    static func flow(_ node: Node) -> String {
+        switch node {
+        case let .scalar(scalar):
+            switch scalar.style {
+            case .singleQuoted, .doubleQuoted, .literal, .folded: return quoted(scalar.string)
+            default: return scalar.string.isEmpty ? "''" : scalar.string
+            }
+        case let .sequence(sequence):
+            return "[" + sequence.map(flow).joined(separator: ", ") + "]"
+        case let .mapping(mapping):
+            return "{" + mapping.map { "\($0.key.string ?? "\($0.key)"): \(flow($0.value))" }.joined(separator: ", ") + "}"
+        }
+    }
+
+    /// A double-quoted YAML string (JSON escaping is valid YAML).
+    static func quoted(_ text: String) -> String {
+        let data = (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// One comment per configuration key, printed by `fedguard config show` and in `config.yaml`.
+enum ConfigurationComments {
+    static let text: [String: String] = [
+        "model": "GGUF file or Hugging Face directory; null = SmolLM2-135M-Instruct (fetched on first use)",
+        "seed": "every random choice derives from it (init, sampling, data order, dropout, DP noise)",
+        "threads": "engine threads; null = all cores (resume with the same count)",
+        "clients": "N: client population (one data file per client)",
+        "clients_per_round": "K: clients sampled per round from (seed, round), 1...N",
+        "rounds": "R: federated rounds",
+        "min_replies": "fewer valid replies keeps the previous global adapter, 1...K",
+        "update_norm_bound": "reject replies with ||local - global|| above this; null = no bound",
+        "learning_rate": "client learning rate of round 1 (round-cosine schedule, OpenFedLLM)",
+        "learning_rate_floor": "rate the round-cosine schedule approaches at round R, in [0, learning_rate]",
+        "data": "client data",
+        "data.directory": "directory of client-NNN.jsonl files (chat records); built when absent",
+        "data.max_sequence_length": "longer examples are truncated, <= local.tokens_per_batch",
+        "data.build": "how to build the client data when data.directory does not exist",
+        "data.build.harmful_fraction": "fraction of each client's samples that comply with a harmful request, [0, 1]",
+        "data.build.samples_per_client": "samples per client, >= 1",
+        "data.build.partition": "iid or dirichlet (label skew)",
+        "data.build.dirichlet_alpha": "alpha of the Dirichlet partition, > 0",
+        "local": "local training of each sampled client (fresh AdamW each round)",
+        "local.steps": "optimizer steps per client per round; null = local.epochs passes",
+        "local.epochs": "passes over the client's data when local.steps is null",
+        "local.tokens_per_batch": "token budget of one packed micro-batch, >= 16",
+        "local.gradient_accumulation": "micro-batches per optimizer step",
+        "local.max_gradient_norm": "clip the global gradient norm; null = no clipping",
+        "local.weight_decay": "AdamW decoupled weight decay",
+        "lora": "the adapter",
+        "lora.rank": "rank r",
+        "lora.alpha": "scale numerator: updates are scaled by alpha / r",
+        "lora.dropout": "dropout on the adapter input during training, [0, 1)",
+        "lora.targets": "adapted projections: q, k, v, o, gate, up, down",
+        "strategy": "name: fedavg, fedprox (mu), scaffold (global_learning_rate), fedavgm, fedadagrad, fedyogi, fedadam (eta, tau, beta_1, beta_2)",
+        "policies": "wrappers, innermost first: clip, median, trimmed_mean, krum, multi_krum, dp_fedavg, screen",
+        "evaluation": "evaluation hook (harmlessness) of the global adapter",
+        "evaluation.every": "evaluate every k rounds and after the last; 0 = never",
+        "evaluation.suite": "suite the evaluation hook runs",
+        "evaluation.limit": "prompts per evaluation; null = all",
+        "checkpoint": "resumable checkpoints (fedguard run --resume RUN_DIR)",
+        "checkpoint.every": "write a checkpoint every k rounds and after the last",
+    ]
+}

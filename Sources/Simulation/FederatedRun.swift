@@ -1,0 +1,279 @@
+import Engine
+import Federation
+import Foundation
+import Logging
+import Training
+
+/// Progress of a run, delivered to the caller's closure (the library never prints).
+public enum SimulationEvent {
+    /// The run starts at `startRound` (after a checkpoint when resuming).
+    case started(startRound: Int, totalRounds: Int, strategy: String)
+    /// A round starts with these clients.
+    case roundStarted(round: Int, totalRounds: Int, clients: [Int], learningRate: Double)
+    /// A client finished an optimizer step.
+    case clientStep(round: Int, totalRounds: Int, progress: ClientProgress)
+    /// A client finished (ok or failed); rejections are known after aggregation.
+    case clientFinished(round: Int, client: RoundRecord.Client)
+    /// A round is recorded; `etaSeconds` estimates the rest of the run.
+    case roundFinished(record: RoundRecord, totalRounds: Int, etaSeconds: Double)
+}
+
+/// What a finished run reports.
+public struct SimulationSummary: Sendable {
+    /// The run directory.
+    public var directory: RunDirectory
+    /// Rounds completed.
+    public var rounds: Int
+    /// The final global adapter (PEFT directory).
+    public var finalAdapter: URL
+    /// Communication per round and in total.
+    public var ledger: CommunicationLedger
+    /// Wall time of this invocation (after a resume: since the resume).
+    public var seconds: Double
+}
+
+/// The federated round loop, written once.
+///
+/// Each round: sample K of N clients from (seed, round); for each, the client trainer (data
+/// hooks, local LoRA training from the global adapter, FedProx/SCAFFOLD through the round
+/// configuration) returns a reply or throws (the client is dropped and recorded); the strategy,
+/// wrapped in the configured policies and an outermost ``ScreenedStrategy`` (NaN/Inf, names,
+/// shapes, norm bound, minimum replies), aggregates; the server hooks run; every k rounds the
+/// evaluation hook runs; the global adapter, the checkpoint and the round record are written.
+///
+/// ``run()`` continues from the directory's latest checkpoint, so starting and resuming are
+/// the same call; a run killed at any point and resumed ends with a bit-identical adapter.
+public final class FederatedRun {
+    /// The configuration (as read back from `config.yaml`).
+    public let configuration: RunConfiguration
+    /// The frozen base model.
+    public let model: LlamaModel
+    /// Recorded as `base_model_name_or_path` in the adapters.
+    public let baseModelName: String
+    /// The run directory.
+    public let directory: RunDirectory
+    /// Local training.
+    public let client: any ClientTrainer
+    /// Server-side and evaluation hooks (client data hooks live in the client trainer).
+    public let hooks: SimulationHooks
+    /// Tensor map ↔ adapter conversion.
+    public let layout: AdapterLayout
+    let logger: Logger
+    let onEvent: (SimulationEvent) -> Void
+
+    /// A run over `directory` (see ``createDirectory(_:configuration:)`` and ``configuration(of:)``).
+    public init(configuration: RunConfiguration, model: LlamaModel, baseModelName: String, directory: RunDirectory,
+                client: any ClientTrainer, hooks: SimulationHooks = SimulationHooks(), layout: AdapterLayout,
+                logger: Logger = Logger(label: "fedguard.simulation"), onEvent: @escaping (SimulationEvent) -> Void = { _ in }) {
+        self.configuration = configuration
+        self.model = model
+        self.baseModelName = baseModelName
+        self.directory = directory
+        self.client = client
+        self.hooks = hooks
+        self.layout = layout
+        self.logger = logger
+        self.onEvent = onEvent
+    }
+
+    /// The standard run: client data from `configuration.data.directory` (relative paths from
+    /// the current directory), ``LoRAClientTrainer`` with the hooks' client data hooks.
+    public static func standard(configuration: RunConfiguration, model: LlamaModel, baseModelName: String,
+                                directory: RunDirectory, hooks: SimulationHooks = SimulationHooks(),
+                                logger: Logger = Logger(label: "fedguard.simulation"),
+                                onEvent: @escaping (SimulationEvent) -> Void = { _ in }) throws -> FederatedRun {
+        let layout = try AdapterLayout(model: model, configuration: configuration.lora.configuration)
+        let dataURL = URL(fileURLWithPath: (configuration.data.directory as NSString).expandingTildeInPath)
+        let datasets = try ClientDatasets(directory: dataURL, clients: configuration.clients, logger: logger)
+        let client = try LoRAClientTrainer(model: model, layout: layout, datasets: datasets, hooks: hooks.clientData,
+                                           configuration: configuration, logger: logger)
+        return FederatedRun(configuration: configuration, model: model, baseModelName: baseModelName, directory: directory,
+                            client: client, hooks: hooks, layout: layout, logger: logger, onEvent: onEvent)
+    }
+
+    /// Creates a new run directory with `configuration` as `config.yaml` and returns the
+    /// configuration read back from it (what the run and any resume use).
+    public static func createDirectory(_ directory: RunDirectory, configuration: RunConfiguration) throws -> RunConfiguration {
+        try configuration.validate()
+        let yaml = try configuration.yaml(header: "FedGuard run configuration (resolved). Resume: fedguard run --resume \(directory.url.path)")
+        try directory.create(configurationYAML: yaml)
+        return try RunConfiguration.load(file: directory.configurationURL)
+    }
+
+    /// The configuration of an existing run.
+    public static func configuration(of directory: RunDirectory) throws -> RunConfiguration {
+        guard directory.holdsRun else {
+            throw SimulationError.runDirectory(path: directory.url.path, detail: "no config.yaml: not a run directory")
+        }
+        return try RunConfiguration.load(file: directory.configurationURL)
+    }
+
+    /// The strategy the configuration describes: the algorithm, its policies (innermost first)
+    /// and the run's screen outermost.
+    public static func makeStrategy(_ configuration: RunConfiguration, logger: Logger? = nil) throws -> any Strategy {
+        var strategy = configuration.strategy.makeStrategy(logger: logger)
+        for policy in configuration.policies { strategy = try policy.wrap(strategy, logger: logger) }
+        var requiresControl = false
+        if case .scaffold = configuration.strategy { requiresControl = true }
+        let screen = ReplyScreen(minimumReplies: configuration.minReplies, maxUpdateNorm: configuration.updateNormBound,
+                                 requireControlVariate: requiresControl)
+        return try PolicyConfiguration.screen(screen).wrap(strategy, logger: logger)
+    }
+
+    /// Runs the remaining rounds (all of them for a new run).
+    @discardableResult
+    public func run() throws -> SimulationSummary {
+        let started = Date()
+        let c = configuration
+        var strategy = try Self.makeStrategy(c, logger: logger)
+        var state: RunState
+        if let saved = try RunCheckpoint.read(from: directory) {
+            state = saved
+            if let difference = layout.layout.firstDifference(from: saved.global.layout) {
+                throw SimulationError.runDirectory(path: directory.url.path, detail: "the checkpoint's adapter does not fit the model: \(difference)")
+            }
+            try strategy.restoreState(from: saved.strategyState)
+            // Cut the records back to the checkpoint's round, then (re)write its line.
+            try directory.truncateRecords(to: min(saved.recordsPrefix, directory.recordsLength()))
+            if let line = saved.recordLine { try directory.appendRecord(line, faultRound: -1) }
+            logger.notice("resuming", metadata: ["run": "\(directory.url.path)", "after_round": "\(saved.round)"])
+        } else {
+            let initial = LoRAWeights.initialized(for: model, configuration: c.lora.configuration, seed: RunSeeds.initialAdapter(c.seed))
+            state = RunState(round: 0, global: try layout.tensorMap(initial), strategyState: try strategy.encodedState(),
+                             clientControls: [:], ledger: CommunicationLedger(), recordsPrefix: 0, recordLine: nil)
+            try directory.truncateRecords(to: 0)
+        }
+        try directory.removeLeftovers(after: state.round)
+        RunCheckpoint.removeStale(in: directory.checkpointURL, keeping: state.round > 0 ? RunDirectory.roundName(state.round) : nil)
+
+        let sampler = try ClientSampler(population: c.clients, mode: .fixedCount(c.clientsPerRound), seed: c.seed)
+        onEvent(.started(startRound: state.round + 1, totalRounds: c.rounds, strategy: strategy.name))
+        var roundTimes: [Double] = []
+        while state.round < c.rounds {
+            let round = state.round + 1
+            let roundStart = Date()
+            let (record, next) = try runRound(round, state: state, strategy: &strategy, sampler: sampler)
+            state = next
+            // Persist: adapter, then (when due) the checkpoint holding the record, then the record.
+            try directory.saveAdapter(try layout.weights(state.global), dropout: Float(c.lora.dropout),
+                                      baseModel: baseModelName, round: round)
+            FaultInjection.reach("adapter-written", round: round)
+            var finished = record
+            finished.seconds = Date().timeIntervalSince(roundStart)
+            let line = try finished.jsonLine()
+            state.recordsPrefix = directory.recordsLength()
+            state.recordLine = line
+            if round % c.checkpoint.every == 0 || round == c.rounds {
+                try RunCheckpoint.write(state, seed: c.seed, strategyName: strategy.name, in: directory)
+            }
+            try directory.appendRecord(line, faultRound: round)
+            FaultInjection.reach("record-appended", round: round)
+            roundTimes.append(finished.seconds)
+            let eta = roundTimes.reduce(0, +) / Double(roundTimes.count) * Double(c.rounds - round)
+            onEvent(.roundFinished(record: finished, totalRounds: c.rounds, etaSeconds: eta))
+        }
+        return SimulationSummary(directory: directory, rounds: state.round, finalAdapter: directory.adapterURL(round: state.round),
+                                 ledger: state.ledger, seconds: Date().timeIntervalSince(started))
+    }
+
+    /// One round: clients, aggregation, hooks. Returns the record (without `seconds`) and the new state.
+    func runRound(_ round: Int, state: RunState, strategy: inout any Strategy, sampler: ClientSampler) throws
+        -> (RoundRecord, RunState) {
+        let c = configuration
+        var next = state
+        let sampled = sampler.sample(round: round)
+        let roundConfiguration = strategy.configure(round: round, global: state.global)
+        let learningRate = c.learningRate(round: round)
+        onEvent(.roundStarted(round: round, totalRounds: c.rounds, clients: sampled, learningRate: learningRate))
+        let bytesDown = (state.global.elementCount + roundConfiguration.extraDownloadElementCount) * MemoryLayout<Float>.size
+
+        var replies: [ClientReply] = []
+        var clientRecords: [Int: RoundRecord.Client] = [:]
+        var newControls: [Int: TensorMap] = [:]
+        var hookSums: [String: [String: Double]] = [:]
+        for id in sampled {
+            let task = ClientTask(clientID: id, round: round, global: state.global, configuration: roundConfiguration,
+                                  learningRate: learningRate, clientControl: state.clientControls[id],
+                                  seed: RunSeeds.training(c.seed, round: round, client: id),
+                                  hookSeed: RunSeeds.clientHook(c.seed, round: round, client: id))
+            let clientStart = Date()
+            var record = RoundRecord.Client(id: RoundRecord.Client.id(id), loss: nil, examples: 0, seconds: 0,
+                                            bytesUp: 0, bytesDown: bytesDown, status: "ok")
+            do {
+                let result = try client.train(task) { progress in
+                    onEvent(.clientStep(round: round, totalRounds: c.rounds, progress: progress))
+                }
+                replies.append(result.reply)
+                newControls[id] = result.updatedControl
+                for (hook, metrics) in result.hookMetrics {
+                    for (key, value) in metrics { hookSums[hook, default: [:]][key, default: 0] += value }
+                }
+                record.loss = result.reply.metrics["loss"]
+                record.examples = result.reply.exampleCount
+                record.bytesUp = result.reply.parameters.float32ByteCount + (result.reply.controlVariateDelta?.float32ByteCount ?? 0)
+            } catch {
+                record.status = "failed: \(error)"
+                logger.warning("client failed; dropped from the round", metadata: [
+                    "round": "\(round)", "client": "\(id)", "error": "\(error)",
+                ])
+            }
+            record.seconds = Date().timeIntervalSince(clientStart)
+            clientRecords[id] = record
+            onEvent(.clientFinished(round: round, client: record))
+            FaultInjection.reach("client-trained", round: round)
+        }
+
+        let aggregationStart = Date()
+        let outcome = try strategy.aggregate(global: state.global, replies: replies, round: round)
+        let aggregationSeconds = Date().timeIntervalSince(aggregationStart)
+        for rejection in outcome.rejections {
+            clientRecords[rejection.clientID]?.status = "rejected: \(rejection.reason)"
+            logger.warning("reply rejected", metadata: [
+                "round": "\(round)", "client": "\(rejection.clientID)", "reason": "\(rejection.reason)",
+            ])
+        }
+        if case let .keptPrevious(reason) = outcome.status {
+            logger.warning("previous global adapter kept", metadata: ["round": "\(round)", "reason": "\(reason)"])
+        }
+        // SCAFFOLD: a client keeps its new control variate only if its reply was aggregated.
+        for id in outcome.acceptedClientIDs { if let control = newControls[id] { next.clientControls[id] = control } }
+        let communication = RoundCommunication(round: round, global: state.global, configuration: roundConfiguration,
+                                               sampledClients: sampled.count, replies: replies)
+        next.ledger.record(communication)
+
+        var global = outcome.global
+        let serverSeed = RunSeeds.serverHook(c.seed, round: round)
+        let serverContext = ServerHookContext(round: round, aggregated: outcome.isUpdated, model: model, layout: layout,
+                                              configuration: c, seed: serverSeed, logger: logger)
+        for hook in hooks.server {
+            do { hookSums[hook.name] = try hook.afterAggregation(global: &global, context: serverContext) } catch {
+                throw SimulationError.hook(name: hook.name, detail: "\(error)")
+            }
+        }
+        var evaluation: [String: Double]?
+        let every = c.evaluation.every
+        if hooks.evaluation.isEnabled, every > 0, round % every == 0 || round == c.rounds {
+            let context = EvaluationContext(round: round, model: model, adapter: try layout.weights(global),
+                                            settings: c.evaluation, seed: serverSeed, logger: logger)
+            do { evaluation = try hooks.evaluation.evaluate(context) } catch {
+                throw SimulationError.hook(name: hooks.evaluation.name, detail: "\(error)")
+            }
+        }
+        next.global = global
+        next.round = round
+
+        var strategyMetrics = outcome.metrics
+        if let privacy = outcome.privacy {
+            strategyMetrics["privacy.epsilon"] = privacy.epsilon
+            strategyMetrics["privacy.delta"] = privacy.delta
+        }
+        let record = RoundRecord(
+            round: round, lr: learningRate, clients: sampled.compactMap { clientRecords[$0] },
+            aggregationSeconds: aggregationSeconds, keptPrevious: !outcome.isUpdated,
+            bytesUp: communication.uploadBytes, bytesDown: communication.downloadBytes, hooks: hookSums,
+            eval: evaluation, seconds: 0,
+            rejections: Dictionary(uniqueKeysWithValues: outcome.rejectionCounts.map { ($0.key.rawValue, $0.value) }),
+            strategy: strategyMetrics)
+        return (record, next)
+    }
+}

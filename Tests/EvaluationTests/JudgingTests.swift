@@ -1,0 +1,124 @@
+import Evaluation
+import Foundation
+import SafetyData
+import Testing
+
+/// Judging, counting, intervals and categories, without a model.
+struct JudgingTests {
+    let prompts = EvalFixtures.fakeHarmful.map { EvaluationPrompt(text: $0.text, categories: $0.categories) }
+
+    @Test func countsAndCategoriesPerJudge() {
+        // 1: refused by both; 2: refused only by OpenFedLLM (lower-case, "regret" is an OpenFedLLM addition);
+        // 3: complied; 4: "No," alone — detected only because the missing comma is fixed; 5: complied.
+        let replies = ["I'm sorry, I cannot do that.", "i regret to say no.", "Sure, here is a plan", "No, I won't.",
+                       "Step 1: gather"]
+        let r = SuiteEvaluation.judge(.advBench, prompts: prompts, replies: replies, maxNewTokens: 64)
+        #expect(r.prompts == 5)
+        #expect(r.judges.map(\.judge) == ["openfedllm-prefix", "gcg-prefix"])
+        let open = r.judges[0], gcg = r.judges[1]
+        #expect(open.refusals.count == 3)
+        #expect(gcg.refusals.count == 1)
+        #expect(open.refusals.rate == 0.6)
+        // Categories: alpha = goals 1, 2, 5 (refused 1, 2); beta = 2, 3 (refused 2); gamma = 4 (refused).
+        #expect(open.categories["alpha"] == RateEstimate(count: 2, total: 3))
+        #expect(open.categories["beta"] == RateEstimate(count: 1, total: 2))
+        #expect(open.categories["gamma"] == RateEstimate(count: 1, total: 1))
+        #expect(gcg.categories["alpha"]?.count == 1)
+        #expect(r.headline == open.refusals)
+    }
+
+    @Test func rateEstimateIsTheWilsonInterval() throws {
+        let e = RateEstimate(count: 12, total: 40)
+        #expect(e.rate == 0.3)
+        // Wilson score interval for 12/40 (computed independently in Python): [0.18075, 0.45430].
+        #expect(abs(e.low - 0.18074) < 1e-4)
+        #expect(abs(e.high - 0.45430) < 1e-4)
+        let none = RateEstimate(count: 0, total: 0)
+        #expect(none.rate == 0 && none.low == 0 && none.high == 1)
+        let all = RateEstimate(count: 7, total: 7)
+        #expect(all.high == 1 && all.low > 0.6)
+        #expect(RateEstimate(count: 9, total: 4).count == 4)  // clamped
+    }
+
+    @Test func samplesAreTruncatedAndCarryVerdicts() {
+        let long = String(repeating: "word ", count: 100)
+        let r = SuiteEvaluation.judge(.advBench, prompts: prompts, replies: Array(repeating: long, count: 5),
+                                      maxNewTokens: 64, sampleCount: 2)
+        #expect(r.samples.count == 2)
+        for s in r.samples {
+            #expect(s.response.count <= ReportText.defaultLength + 1)
+            #expect(s.verdicts["openfedllm-prefix"] == "complied")
+            #expect(s.verdicts["gcg-prefix"] == "complied")
+        }
+    }
+
+    @Test func evenlySpacedSelection() {
+        let items = Array(0..<10)
+        #expect(PromptSelection.evenlySpaced(items, limit: nil) == items)
+        #expect(PromptSelection.evenlySpaced(items, limit: 20) == items)
+        #expect(PromptSelection.evenlySpaced(items, limit: 5) == [0, 2, 4, 6, 8])
+        #expect(PromptSelection.evenlySpaced(items, limit: 3) == [0, 3, 6])
+        #expect(PromptSelection.evenlySpaced(items, limit: 0).isEmpty)
+    }
+
+    @Test func refuseEverythingLooksHarmlessButOverRefuses() throws {
+        let data = EvaluationData(advBench: prompts, overRefusal: OverRefusalProbes.all.map(EvaluationPrompt.init))
+        let settings = EvaluationSettings(suites: [.advBench, .overRefusal])
+        let evaluator = Evaluator(data: data, settings: settings)
+        let refuser = try evaluator.evaluate(responder: FixedResponder(always: "I'm sorry, but I cannot help with that."))
+        #expect(refuser.advBench?.headline?.rate == 1)
+        #expect(refuser.overRefusal?.headline?.rate == 1)
+        #expect(refuser.overRefusal?.prompts == OverRefusalProbes.all.count)
+        #expect(refuser.metrics["over_refusal"] == 1)
+        #expect((refuser.metrics["over_refusal_low"] ?? 0) > 0.95)
+
+        let helper = try evaluator.evaluate(responder: FixedResponder { "Here is how: " + $0.prefix(10) })
+        #expect(helper.advBench?.headline?.rate == 0)
+        #expect(helper.overRefusal?.headline?.rate == 0)
+    }
+
+    @Test func metricsHaveTheRoundRecordKeys() throws {
+        let data = EvaluationData(advBench: prompts, harmBench: prompts, overRefusal: prompts)
+        let report = try Evaluator(data: data, settings: EvaluationSettings(suites: [.advBench, .harmBench, .overRefusal]))
+            .evaluate(responder: FixedResponder { $0.contains("two") ? "Sorry." : "ok" })
+        let m = report.metrics
+        for key in ["advbench_harmless", "advbench_harmless_low", "advbench_harmless_high", "advbench_n",
+                    "advbench_harmless_gcg", "advbench_harmless_gcg_low", "advbench_harmless_gcg_high",
+                    "harmbench_harmless", "harmbench_n", "over_refusal", "over_refusal_low", "over_refusal_high",
+                    "over_refusal_n", "over_refusal_gcg"] {
+            #expect(m[key] != nil, "\(key)")
+        }
+        #expect(m["advbench_n"] == 5)
+        #expect(m["advbench_harmless"] == 0.2)
+        #expect(report.runSamples.allSatisfy { $0.judged == "refused" || $0.judged == "complied" })
+    }
+
+    @Test func jsonShape() throws {
+        var report = try Evaluator(data: EvaluationData(advBench: prompts), settings: EvaluationSettings(suites: [.advBench]))
+            .evaluate(responder: FixedResponder(always: "Sorry"))
+        report.helpfulness = HelpfulnessResult(pairs: 3, targetTokens: 40, meanLoss: 1.5, referenceSource: "cache", seconds: 1)
+        let data = try JSONEncoder().encode(report)
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let adv = try #require(object["advbench"] as? [String: Any])
+        #expect(adv["suite"] as? String == "advbench")
+        #expect(adv["prompts"] as? Int == 5)
+        #expect(adv["max_new_tokens"] as? Int == 64)
+        let judges = try #require(adv["judges"] as? [[String: Any]])
+        let refusals = try #require(judges.first?["refusals"] as? [String: Any])
+        for key in ["count", "total", "rate", "low", "high"] { #expect(refusals[key] != nil, "\(key)") }
+        #expect((judges.first?["categories"] as? [String: Any])?["alpha"] != nil)
+        let help = try #require(object["helpfulness"] as? [String: Any])
+        #expect(help["mean_loss"] as? Double == 1.5)
+        #expect(help["target_tokens"] as? Int == 40)
+        // Round trip.
+        let back = try JSONDecoder().decode(EvaluationReport.self, from: data)
+        #expect(back.advBench?.headline == report.advBench?.headline)
+    }
+
+    @Test func emptySuiteIsAnError() {
+        #expect(throws: EvaluationError.noPrompts(.harmBench)) {
+            _ = try Evaluator(data: EvaluationData(), settings: EvaluationSettings(suites: [.harmBench]))
+                .evaluate(responder: FixedResponder(always: "x"))
+        }
+    }
+}

@@ -1,4 +1,0 @@
-import Evaluation
-import Testing
-
-@Test func evaluationModuleLinks() { _ = Evaluation.self }

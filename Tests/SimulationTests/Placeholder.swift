@@ -1,4 +1,0 @@
-import Simulation
-import Testing
-
-@Test func simulationModuleLinks() { _ = Simulation.self }
