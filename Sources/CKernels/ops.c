@@ -110,7 +110,7 @@ static inline __m256 hsum8x8(const __m256 v[8]) {
 }
 
 /* scores[j] = dot(q, k_j) * scale for j < n, k_j = k + j * stride; eight keys at a time. */
-static void attention_scores(float *scores, const float *q, const float *k, int64_t stride, int64_t n, int64_t D,
+void fg_attention_scores(float *scores, const float *q, const float *k, int64_t stride, int64_t n, int64_t D,
                              float scale) {
     int64_t j = 0;
     if (D % 8 == 0) {
@@ -129,7 +129,7 @@ static void attention_scores(float *scores, const float *q, const float *k, int6
 }
 
 /* out (D) = sum_j p[j] * v_j, v_j = v + j * stride; accumulates 64 columns at a time in registers. */
-static void attention_values(float *out, const float *p, const float *v, int64_t stride, int64_t n, int64_t D) {
+void fg_attention_values(float *out, const float *p, const float *v, int64_t stride, int64_t n, int64_t D) {
     if (D % 64 != 0) {
         memset(out, 0, (size_t)D * sizeof(float));
         for (int64_t j = 0; j < n; j++) axpy_f32(out, p[j], v + j * stride, D);
@@ -158,10 +158,10 @@ void fg_attention(float *out, int64_t out_stride, const float *q, int64_t q_stri
         for (int64_t h = h0; h < h1; h++) {
             const float *qh = q + i * q_stride + h * D;
             const int64_t kvh = h / group;
-            attention_scores(scratch, qh, k + kvh * D, kv_stride, visible, D, scale);
+            fg_attention_scores(scratch, qh, k + kvh * D, kv_stride, visible, D, scale);
             fg_softmax(scratch, visible);
             float *oh = out + i * out_stride + h * D;
-            attention_values(oh, scratch, v + kvh * D, kv_stride, visible, D);
+            fg_attention_values(oh, scratch, v + kvh * D, kv_stride, visible, D);
         }
     }
 }

@@ -88,6 +88,13 @@ public final class LoRAWeights: @unchecked Sendable {
         let r = rank
         let h = UnsafeMutablePointer<Float>.allocate(capacity: T * r)
         defer { h.deallocate() }
+        if T == 1 {  // one token: matrix-vector products (sgemm with one row is several times slower)
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(r), Int32(p.inFeatures), 1, p.a.pointer, Int32(p.inFeatures),
+                        x, 1, 0, h, 1)
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(p.outFeatures), Int32(r), scale, p.b.pointer, Int32(r),
+                        h, 1, 1, y, 1)
+            return
+        }
         // h (T, r) = x (T, in) · Aᵀ
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(T), Int32(r), Int32(p.inFeatures),
                     1, x, Int32(p.inFeatures), p.a.pointer, Int32(p.inFeatures), 0, h, Int32(r))

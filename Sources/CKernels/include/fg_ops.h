@@ -33,6 +33,13 @@ void fg_attention(float *out, int64_t out_stride, const float *q, int64_t q_stri
                   int64_t n_new, int64_t start, int64_t H, int64_t KVH, int64_t D,
                   int64_t h0, int64_t h1, float *scratch);
 
+/* scores[j] = dot(q, k_j) * scale for j < n, where k_j = k + j * stride (D floats each). */
+void fg_attention_scores(float *scores, const float *q, const float *k, int64_t stride, int64_t n, int64_t D,
+                         float scale);
+
+/* out (D) = sum over j < n of p[j] * v_j, where v_j = v + j * stride. */
+void fg_attention_values(float *out, const float *p, const float *v, int64_t stride, int64_t n, int64_t D);
+
 /* y[r] = dot(W[r, :], x) for r in [r0, r1), where W is a quantized (rows, C) matrix of ggml type
  * `type` (supported: Q4_0 = 2, Q4_1 = 3, Q8_0 = 8) stored row after row, and x is float (C).
  * The product is computed exactly as the dequantized float matrix times x, up to summation order.
