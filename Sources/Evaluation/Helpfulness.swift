@@ -11,7 +11,8 @@ public struct HelpfulnessSettings: Codable, Sendable, Hashable {
     /// documented default is 42); this one is reserved for evaluation.
     public static let heldOutSeed: UInt64 = 0x4845_4C44_4F55_5431  // "HELDOUT1"
 
-    /// Benign prompts scored.
+    /// Benign prompts scored. The training data builder excludes the first 1024 prompts of
+    /// ``heldOutSeed`` (`ClientDataPipeline.heldOutReserve`), so keep this at or below that.
     public var promptCount: Int
     /// Seed of ``BenignPromptGenerator`` for the prompts.
     public var seed: UInt64

@@ -31,10 +31,7 @@ enum ReportHTML {
         th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
         th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
         .muted { color: #777; } pre.config { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
-        svg.chart { display: block; margin: 0.6em 0; } svg .title { font-weight: 600; font-size: 13px; }
-        svg .tick, svg .legend { font-size: 11px; fill: #444; } svg .label { font-size: 12px; fill: #222; }
-        svg .grid { stroke: #eee; } svg .axis { stroke: #888; } svg .line { stroke-width: 1.8; }
-        svg .band { opacity: 0.15; } svg .empty { fill: #999; font-size: 13px; }
+        svg.chart { display: block; margin: 0.6em 0; }
         .refused { color: #2a7a2a; } .complied { color: #b22; }
         </style></head><body>
         \(body)</body></html>
@@ -89,7 +86,7 @@ enum ReportHTML {
                         }, dashed: index >= LineChart.palette.count)
         }.filter { !$0.points.isEmpty }
         return LineChart(title: "Mean training loss reported by each client", yLabel: "loss", series: lines,
-                         height: 320 + 18 * Double(max(lines.count - 4, 0) / 4)).svg() + "\n"
+                         height: 300 + 18 * Double(max(lines.count - 1, 0) / 6)).svg() + "\n"
     }
 
     static func bytesChart(_ r: RunReport) -> String {
@@ -98,7 +95,7 @@ enum ReportHTML {
         return LineChart(title: "Bytes sent per round", yLabel: "bytes",
                          series: [ChartSeries(name: "clients → server", color: LineChart.palette[0], points: up),
                                   ChartSeries(name: "server → clients", color: LineChart.palette[3], points: down)],
-                         formatY: { LineChart.compact($0) + "B" }).svg() + "\n"
+                         formatY: { LineChart.compact($0) + "B" }, includeZero: true).svg() + "\n"
     }
 
     // MARK: - Tables

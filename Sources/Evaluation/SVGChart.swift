@@ -23,7 +23,10 @@ struct LineChart {
     var series: [ChartSeries]
     /// Fixed y range (e.g. 0...1 for rates); nil fits the data.
     var yRange: ClosedRange<Double>?
-    var formatY: (Double) -> String = { LineChart.compact($0) }
+    /// Tick and tooltip text of a y value; nil: as many decimals as the tick step needs.
+    var formatY: ((Double) -> String)?
+    /// Whether the y axis starts at zero (for counts such as bytes).
+    var includeZero = false
     var width = 760.0
     var height = 300.0
 
@@ -33,66 +36,82 @@ struct LineChart {
     /// The chart as an `<svg>` element.
     func svg() -> String {
         let left = 64.0, right = 16.0, top = 28.0
-        let legendRows = Int((Double(series.count) / 4).rounded(.up))
+        let columns = legendColumns
+        let legendRows = Int((Double(series.count) / Double(columns)).rounded(.up))
         let bottom = 44.0 + 18.0 * Double(legendRows)
         let plotW = width - left - right, plotH = height - top - bottom
         var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"\(f(width))\" height=\"\(f(height))\" "
-            + "viewBox=\"0 0 \(f(width)) \(f(height))\" role=\"img\" aria-label=\"\(HTML.escape(title))\">\n"
-        out += "<text x=\"\(f(left))\" y=\"18\" class=\"title\">\(HTML.escape(title))</text>\n"
+            + "viewBox=\"0 0 \(f(width)) \(f(height))\" font-family=\"system-ui, sans-serif\" role=\"img\" aria-label=\"\(HTML.escape(title))\">\n"
+        out += "<text x=\"\(f(left))\" y=\"18\" font-size=\"13\" font-weight=\"600\">\(HTML.escape(title))</text>\n"
         let xs = series.flatMap { $0.points.map(\.x) + $0.band.map(\.x) }
         let ys = series.flatMap { $0.points.map(\.y) + $0.band.flatMap { [$0.low, $0.high] } }.filter(\.isFinite)
         guard let xMinData = xs.min(), let xMaxData = xs.max(), !ys.isEmpty else {
-            out += "<text x=\"\(f(left + plotW / 2))\" y=\"\(f(top + plotH / 2))\" text-anchor=\"middle\" class=\"empty\">"
+            out += "<text x=\"\(f(left + plotW / 2))\" y=\"\(f(top + plotH / 2))\" text-anchor=\"middle\" font-size=\"13\" fill=\"#999\">"
                 + "no data</text>\n</svg>"
             return out
         }
         let xMin = xMinData, xMax = xMaxData > xMinData ? xMaxData : xMinData + 1
         var yLow = yRange?.lowerBound ?? ys.min() ?? 0, yHigh = yRange?.upperBound ?? ys.max() ?? 1
-        if yHigh <= yLow { yLow -= 0.5; yHigh += 0.5 }
+        if includeZero { yLow = min(yLow, 0) }
+        if yHigh <= yLow {
+            let pad = max(abs(yHigh) * 0.1, 0.5)
+            yLow -= includeZero && yLow == 0 ? 0 : pad
+            yHigh += pad
+        }
         let yTicks = Self.ticks(yLow, yHigh, count: 5)
+        let step = yTicks.count > 1 ? yTicks[1] - yTicks[0] : 1
+        let decimals = max(0, min(6, Int((-log10(step)).rounded(.up))))
+        let label = formatY ?? { abs($0) >= 1e4 ? Self.compact($0) : String(format: "%.\(decimals)f", $0) }
+        let tooltip = formatY ?? { String(format: "%.4g", $0) }
         if yRange == nil, let first = yTicks.first, let last = yTicks.last { yLow = min(yLow, first); yHigh = max(yHigh, last) }
         func px(_ x: Double) -> Double { left + (x - xMin) / (xMax - xMin) * plotW }
         func py(_ y: Double) -> Double { top + plotH - (y - yLow) / (yHigh - yLow) * plotH }
 
         // Grid and axes.
         for t in yTicks where t >= yLow - 1e-12 && t <= yHigh + 1e-12 {
-            out += "<line x1=\"\(f(left))\" y1=\"\(f(py(t)))\" x2=\"\(f(left + plotW))\" y2=\"\(f(py(t)))\" class=\"grid\"/>"
-            out += "<text x=\"\(f(left - 6))\" y=\"\(f(py(t) + 4))\" text-anchor=\"end\" class=\"tick\">\(HTML.escape(formatY(t)))</text>\n"
+            out += "<line x1=\"\(f(left))\" y1=\"\(f(py(t)))\" x2=\"\(f(left + plotW))\" y2=\"\(f(py(t)))\" stroke=\"#e6e6e6\"/>"
+            out += "<text x=\"\(f(left - 6))\" y=\"\(f(py(t) + 4))\" text-anchor=\"end\" font-size=\"11\" fill=\"#444\">\(HTML.escape(label(t)))</text>\n"
         }
         for t in Self.ticks(xMin, xMax, count: 8, integer: true) where t >= xMin && t <= xMax {
-            out += "<line x1=\"\(f(px(t)))\" y1=\"\(f(top + plotH))\" x2=\"\(f(px(t)))\" y2=\"\(f(top + plotH + 4))\" class=\"axis\"/>"
-            out += "<text x=\"\(f(px(t)))\" y=\"\(f(top + plotH + 16))\" text-anchor=\"middle\" class=\"tick\">\(Self.compact(t))</text>\n"
+            out += "<line x1=\"\(f(px(t)))\" y1=\"\(f(top + plotH))\" x2=\"\(f(px(t)))\" y2=\"\(f(top + plotH + 4))\" stroke=\"#888\"/>"
+            out += "<text x=\"\(f(px(t)))\" y=\"\(f(top + plotH + 16))\" text-anchor=\"middle\" font-size=\"11\" fill=\"#444\">\(Self.compact(t))</text>\n"
         }
-        out += "<line x1=\"\(f(left))\" y1=\"\(f(top + plotH))\" x2=\"\(f(left + plotW))\" y2=\"\(f(top + plotH))\" class=\"axis\"/>"
-        out += "<line x1=\"\(f(left))\" y1=\"\(f(top))\" x2=\"\(f(left))\" y2=\"\(f(top + plotH))\" class=\"axis\"/>\n"
-        out += "<text x=\"\(f(left + plotW / 2))\" y=\"\(f(top + plotH + 32))\" text-anchor=\"middle\" class=\"label\">\(HTML.escape(xLabel))</text>"
-        out += "<text transform=\"translate(14 \(f(top + plotH / 2))) rotate(-90)\" text-anchor=\"middle\" class=\"label\">"
+        out += "<line x1=\"\(f(left))\" y1=\"\(f(top + plotH))\" x2=\"\(f(left + plotW))\" y2=\"\(f(top + plotH))\" stroke=\"#888\"/>"
+        out += "<line x1=\"\(f(left))\" y1=\"\(f(top))\" x2=\"\(f(left))\" y2=\"\(f(top + plotH))\" stroke=\"#888\"/>\n"
+        out += "<text x=\"\(f(left + plotW / 2))\" y=\"\(f(top + plotH + 32))\" text-anchor=\"middle\" font-size=\"12\">\(HTML.escape(xLabel))</text>"
+        out += "<text transform=\"translate(14 \(f(top + plotH / 2))) rotate(-90)\" text-anchor=\"middle\" font-size=\"12\">"
             + "\(HTML.escape(yLabel))</text>\n"
 
         // Bands, then lines and markers.
         for s in series where !s.band.isEmpty {
             let upper = s.band.map { "\(f(px($0.x))),\(f(py($0.high)))" }
             let lower = s.band.reversed().map { "\(f(px($0.x))),\(f(py($0.low)))" }
-            out += "<polygon class=\"band\" fill=\"\(s.color)\" points=\"\((upper + lower).joined(separator: " "))\"/>\n"
+            out += "<polygon class=\"band\" fill-opacity=\"0.15\" stroke=\"none\" fill=\"\(s.color)\" points=\"\((upper + lower).joined(separator: " "))\"/>\n"
         }
         for s in series where !s.points.isEmpty {
             let points = s.points.filter { $0.y.isFinite }.map { "\(f(px($0.x))),\(f(py($0.y)))" }
-            out += "<polyline class=\"line\" fill=\"none\" stroke=\"\(s.color)\"\(s.dashed ? " stroke-dasharray=\"5 3\"" : "") "
+            out += "<polyline class=\"line\" fill=\"none\" stroke-width=\"1.8\" stroke=\"\(s.color)\"\(s.dashed ? " stroke-dasharray=\"5 3\"" : "") "
                 + "points=\"\(points.joined(separator: " "))\"/>\n"
             for p in s.points where p.y.isFinite {
                 out += "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"2.5\" fill=\"\(s.color)\">"
-                    + "<title>\(HTML.escape(s.name)) round \(Self.compact(p.x)): \(HTML.escape(formatY(p.y)))</title></circle>"
+                    + "<title>\(HTML.escape(s.name)) round \(Self.compact(p.x)): \(HTML.escape(tooltip(p.y)))</title></circle>"
             }
             out += "\n"
         }
 
         // Legend.
         for (i, s) in series.enumerated() {
-            let x = left + Double(i % 4) * (plotW / 4), y = top + plotH + 48 + Double(i / 4) * 18
+            let x = left + Double(i % columns) * (plotW / Double(columns)), y = top + plotH + 48 + Double(i / columns) * 18
             out += "<rect x=\"\(f(x))\" y=\"\(f(y - 9))\" width=\"12\" height=\"10\" fill=\"\(s.color)\"/>"
-            out += "<text x=\"\(f(x + 16))\" y=\"\(f(y))\" class=\"legend\">\(HTML.escape(s.name))</text>\n"
+            out += "<text x=\"\(f(x + 16))\" y=\"\(f(y))\" font-size=\"11\" fill=\"#333\">\(HTML.escape(s.name))</text>\n"
         }
         return out + "</svg>"
+    }
+
+    /// Legend entries per row: as many as fit their longest name (about 6.5 px per character).
+    var legendColumns: Int {
+        let longest = Double(series.map(\.name.count).max() ?? 1)
+        return max(1, min(6, Int((width - 80) / (longest * 6.5 + 28))))
     }
 
     private func f(_ v: Double) -> String { String(format: "%.1f", v) }

@@ -3,7 +3,9 @@
 // ``Generator``), cached as JSONL under `$FEDGUARD_HOME/cache/benign-responses/<key>.jsonl` so
 // later builds reuse them. The key hashes the model file's name and size, the prompt-set seed,
 // the count and the maximum new tokens. Batches are appended to `<key>.partial.jsonl` as they
-// finish, so an interrupted run resumes where it stopped; the finished file is moved into place.
+// finish, so an interrupted run resumes where it stopped; the finished file is moved into place
+// with a `<key>.meta.json` beside it, so that a larger prompt set of the same model, seed and
+// token limit starts from the responses already cached.
 
 import Engine
 import Foundation
@@ -138,6 +140,7 @@ public struct BenignResponseStore: Sendable {
         // Resume from a partial file whose lines are a prefix of the wanted prompts.
         // A torn last line (killed mid-append) is dropped and the file rewritten without it.
         var done = Self.read(partialURL, dropTornTail: true).flatMap { Self.matches($0, prompts) ? $0 : nil } ?? []
+        if done.isEmpty { done = reusablePrefix(for: prompts, promptSeed: promptSeed) }
         try? FileManager.default.removeItem(at: partialURL)
         if !done.isEmpty {
             try Self.append(done, to: partialURL)
@@ -188,10 +191,43 @@ public struct BenignResponseStore: Sendable {
         do {
             if FileManager.default.fileExists(atPath: finalURL.path) { try FileManager.default.removeItem(at: finalURL) }
             try FileManager.default.moveItem(at: partialURL, to: finalURL)
+            let meta = CacheMeta(modelFile: modelFile.lastPathComponent, modelSize: Self.size(of: modelFile),
+                                 promptSeed: promptSeed, count: prompts.count, maxNewTokens: maxNewTokens)
+            try JSONEncoder().encode(meta).write(to: metaURL(key: key), options: .atomic)
         } catch {
             throw .writeFailed(path: finalURL.path, reason: error.localizedDescription)
         }
         return (done, false, key)
+    }
+
+    /// What a cache file holds, stored beside it as `<key>.meta.json`.
+    struct CacheMeta: Codable, Equatable {
+        var modelFile: String
+        var modelSize: Int
+        var promptSeed: UInt64
+        var count: Int
+        var maxNewTokens: Int
+    }
+
+    func metaURL(key: String) -> URL { directory.appendingPathComponent(key + ".meta.json") }
+
+    /// Responses cached for another count of the same model, seed and token limit whose prompts
+    /// are a prefix of (or extend) `prompts`: growing a prompt set only generates the new part.
+    func reusablePrefix(for prompts: [BenignPrompt], promptSeed: UInt64) -> [BenignResponse] {
+        let files = (try? FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)) ?? []
+        let size = Self.size(of: modelFile)
+        var best: [BenignResponse] = []
+        for file in files where file.lastPathComponent.hasSuffix(".meta.json") {
+            guard let data = try? Data(contentsOf: file), let meta = try? JSONDecoder().decode(CacheMeta.self, from: data),
+                  meta.modelFile == modelFile.lastPathComponent, meta.modelSize == size, meta.promptSeed == promptSeed,
+                  meta.maxNewTokens == maxNewTokens else { continue }
+            let key = String(file.lastPathComponent.dropLast(".meta.json".count))
+            guard let records = Self.read(cacheURL(key: key)) else { continue }
+            let usable = Array(zip(records, prompts).prefix { $0.prompt == $1.text }.map(\.0))
+            if usable.count > best.count { best = usable }
+        }
+        if !best.isEmpty { logger.info("reusing cached benign responses", metadata: ["count": "\(best.count)"]) }
+        return best
     }
 
     /// Whether `records` are responses to the first `records.count` of `prompts`, in order.

@@ -28,17 +28,25 @@ public struct ClientDataManifest: Codable, Sendable, Equatable {
 
     /// Resolved settings.
     public struct Parameters: Codable, Sendable, Equatable {
+        /// Number of clients.
         public var clients: Int
+        /// Requested harmful fraction F.
         public var harmfulFraction: Double
         /// As requested: a number, or "all".
         public var samplesPerClientRequested: String
+        /// Samples per client K as resolved.
         public var samplesPerClient: Int
+        /// round(F·K).
         public var harmfulPerClient: Int
+        /// K − round(F·K).
         public var benignPerClient: Int
         /// `iid` or `dirichlet`.
         public var partition: String
+        /// Dirichlet α (nil for iid).
         public var alpha: Double?
+        /// The split seed.
         public var seed: UInt64
+        /// Policy when the harmful pool runs out.
         public var onHarmfulShortage: HarmfulShortagePolicy
 
         init(_ p: ClientDataParameters, samplesPerClient: Int, harmfulPerClient: Int, benignPerClient: Int) {
@@ -59,10 +67,15 @@ public struct ClientDataManifest: Codable, Sendable, Equatable {
 
     /// One client's counts.
     public struct Client: Codable, Sendable, Equatable {
+        /// 0-based client index.
         public var index: Int
+        /// The client's JSONL file name.
         public var file: String
+        /// Samples.
         public var total: Int
+        /// Harmful samples.
         public var harmful: Int
+        /// Non-harmful samples.
         public var benign: Int
         /// Harmful samples per harm category.
         public var harmfulCategories: [String: Int]
@@ -86,11 +99,17 @@ public struct ClientDataManifest: Codable, Sendable, Equatable {
 
     /// Totals over all clients.
     public struct Totals: Codable, Sendable, Equatable {
+        /// Samples over all clients.
         public var samples: Int
+        /// Harmful samples.
         public var harmful: Int
+        /// Non-harmful samples.
         public var benign: Int
+        /// Harmful samples per harm category.
         public var harmfulCategories: [String: Int]
+        /// Non-harmful samples per category.
         public var benignCategories: [String: Int]
+        /// Samples per source.
         public var sources: [String: Int]
 
         init(samples list: [ClientDataSample]) {
@@ -106,12 +125,17 @@ public struct ClientDataManifest: Codable, Sendable, Equatable {
 
     /// Pool sizes.
     public struct Pools: Codable, Sendable, Equatable {
+        /// Harmful items read, before screening.
         public var harmfulCandidates: Int
+        /// Harmful items after screening.
         public var harmfulAvailable: Int
         /// Distinct harmful items given to at least one client.
         public var harmfulUsed: Int
+        /// Non-harmful items given, before screening.
         public var nonHarmfulCandidates: Int
+        /// Non-harmful items after screening.
         public var nonHarmfulAvailable: Int
+        /// Non-harmful items given to a client.
         public var nonHarmfulUsed: Int
     }
 
@@ -119,11 +143,15 @@ public struct ClientDataManifest: Codable, Sendable, Equatable {
     public struct Contamination: Codable, Sendable, Equatable {
         /// Number of reference texts (AdvBench goals).
         public var references: Int
+        /// Harmful items dropped as AdvBench copies.
         public var droppedHarmful: Int
+        /// Non-harmful items dropped as AdvBench copies.
         public var droppedNonHarmful: Int
         /// Drops per match kind: `exact`, `nearDuplicate`, `contains`.
         public var droppedByKind: [String: Int]
+        /// Harmful items dropped as (near) duplicates.
         public var duplicatesHarmful: Int
+        /// Non-harmful items dropped as (near) duplicates.
         public var duplicatesNonHarmful: Int
     }
 
@@ -142,7 +170,9 @@ public struct ClientDataManifest: Codable, Sendable, Equatable {
 
     /// Quota moves after a Dirichlet split.
     public struct Rebalanced: Codable, Sendable, Equatable {
+        /// Harmful items moved.
         public var harmful: Int
+        /// Non-harmful items moved.
         public var benign: Int
     }
 

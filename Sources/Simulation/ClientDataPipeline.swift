@@ -63,6 +63,9 @@ public struct ClientDataPipeline: Sendable {
     /// responses do not leave the pool short: 2% (at least 2).
     public static func slack(_ needed: Int) -> Int { needed == 0 ? 0 : max(2, needed / 50) }
 
+    /// Most rounds of growing the benign set when screening leaves it short.
+    public static let maximumTopUps = 4
+
     /// Held-out prompts reserved for evaluation that training never uses: the first this many
     /// prompts of the evaluation's seed (`HelpfulnessSettings.heldOutSeed`).
     public static let heldOutReserve = 1024
@@ -93,20 +96,29 @@ public struct ClientDataPipeline: Sendable {
         let refusalsAvailable = ClientDataBuilder.screen(refusals, filter: filter).kept.count
         let needed = max(0, builder.nonHarmfulNeeded(harmfulAvailable: harmfulAvailable) - refusalsAvailable)
 
-        let prompts = Self.benignPrompts(count: needed + Self.slack(needed), seed: benignPromptSeed, filter: filter)
-        progress(.benignPrompts(count: prompts.count))
+        // Degenerate replies (empty, or near copies of another reply) are dropped by screening,
+        // so the benign set grows until enough survive; cached prefixes make each round cheap.
+        let nonHarmfulNeeded = builder.nonHarmfulNeeded(harmfulAvailable: harmfulAvailable)
+        var count = needed + Self.slack(needed)
+        var prompts: [BenignPrompt] = []
         var benign: [BenignResponse] = []
         var fromCache = true
         var key = "-"
-        if !prompts.isEmpty {
-            var sawCache = false
+        for _ in 0..<Self.maximumTopUps {
+            prompts = Self.benignPrompts(count: count, seed: benignPromptSeed, filter: filter)
+            progress(.benignPrompts(count: prompts.count))
+            guard !prompts.isEmpty else { break }
             let result = try store.responses(for: prompts, promptSeed: benignPromptSeed, loadModel: loadModel) { p in
-                sawCache = p.generatedThisRun == 0 && p.done == p.total
-                progress(.benignResponses(p, fromCache: sawCache))
+                progress(.benignResponses(p, fromCache: p.generatedThisRun == 0 && p.done == p.total))
             }
             benign = result.responses
-            fromCache = result.fromCache
+            fromCache = fromCache && result.fromCache
             key = result.key
+            let samples = benign.filter { !$0.response.isEmpty }.map(\.sample) + refusals
+            let available = ClientDataBuilder.screen(samples, filter: filter).kept.count
+            if available >= nonHarmfulNeeded || prompts.count < count { break }
+            count += 2 * (nonHarmfulNeeded - available) + Self.slack(needed)
+            logger.info("topping up benign responses", metadata: ["available": "\(available)", "needed": "\(nonHarmfulNeeded)"])
         }
         let usable = benign.filter { !$0.response.isEmpty }
 

@@ -9,7 +9,8 @@ extension RunConfiguration {
     /// values in YAML syntax), decodes, rejects unknown keys and validates.
     ///
     /// Shorthands: `strategy: scaffold` means `strategy: {name: scaffold}`, and a policy may be
-    /// just its name; SCAFFOLD's `total_clients` defaults to `clients`.
+    /// just its name; SCAFFOLD's `total_clients` defaults to `clients`, DP-FedAvg's
+    /// `sampling_rate` to `clients_per_round / clients` and its `seed` to the run's seed.
     public static func load(yaml: String = "", overrides: [String] = []) throws(ConfigurationError) -> RunConfiguration {
         var root: Node
         do {
@@ -103,7 +104,8 @@ extension RunConfiguration {
         return .mapping(mapping)
     }
 
-    /// Expands shorthands and fills SCAFFOLD's population from `clients`.
+    /// Expands shorthands, fills SCAFFOLD's population from `clients`, and DP-FedAvg's sampling
+    /// rate (`clients_per_round / clients`) and noise seed (`seed`).
     static func normalize(_ root: inout Node) {
         guard var top = root.mapping else { return }
         if let strategy = top["strategy"] {
@@ -116,9 +118,22 @@ extension RunConfiguration {
             top["strategy"] = .mapping(mapping)
         }
         if case let .sequence(policies) = top["policies"] {
+            let defaults = RunConfiguration.defaults
+            let clients = top["clients"]?.int ?? defaults.clients
+            let perRound = top["clients_per_round"]?.int ?? defaults.clientsPerRound
+            let seed = top["seed"]?.string ?? String(defaults.seed)
             top["policies"] = Node(policies.map { policy -> Node in
-                if case .scalar = policy { return Node([(Node("name"), policy)]) }
-                return policy
+                var node = policy
+                if case .scalar = policy { node = Node([(Node("name"), policy)]) }
+                // DP-FedAvg's accountant needs the sampling rate K/N; its noise seed follows the run's.
+                if var mapping = node.mapping, mapping["name"]?.string == "dp_fedavg" {
+                    if mapping["sampling_rate"] == nil, clients > 0 {
+                        mapping["sampling_rate"] = Node(String(Double(perRound) / Double(clients)), Tag(.float))
+                    }
+                    if mapping["seed"] == nil { mapping["seed"] = Node(seed, Tag(.int)) }
+                    node = .mapping(mapping)
+                }
+                return node
             })
         }
         root = .mapping(top)
@@ -174,7 +189,14 @@ enum YAMLWriter {
         case let .scalar(scalar):
             switch scalar.style {
             case .singleQuoted, .doubleQuoted, .literal, .folded: return quoted(scalar.string)
-            default: return scalar.string.isEmpty ? "''" : scalar.string
+            default:
+                if scalar.string.isEmpty { return "''" }
+                // Floats in Swift's shortest round-trip form (0.0005, 1e-05, 16.0).
+                if Int(scalar.string) == nil, scalar.string.contains(where: { $0 == "." || $0 == "e" }),
+                   let value = Double(scalar.string), value.isFinite {
+                    return value.description
+                }
+                return scalar.string
             }
         case let .sequence(sequence):
             return "[" + sequence.map(flow).joined(separator: ", ") + "]"

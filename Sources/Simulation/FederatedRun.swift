@@ -164,6 +164,7 @@ public final class FederatedRun {
             state.recordsPrefix = directory.recordsLength()
             state.recordLine = line
             if round % c.checkpoint.every == 0 || round == c.rounds {
+                state.strategyState = try strategy.encodedState()
                 try RunCheckpoint.write(state, seed: c.seed, strategyName: strategy.name, in: directory)
             }
             try directory.appendRecord(line, faultRound: round)

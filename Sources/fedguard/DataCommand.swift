@@ -41,7 +41,7 @@ struct DataBuildCommand: ParsableCommand {
     @Option(help: "How samples spread over clients: iid or dirichlet (label skew over harm category / benign task).")
     var partition: String = "iid"
 
-    @Option(help: "Dirichlet concentration (> 0; small = strong skew). Only with --partition dirichlet.")
+    @Option(help: "Dirichlet concentration (> 0; small = strong skew; default 0.5). Only with --partition dirichlet.")
     var alpha: Double?
 
     @Option(help: "Seed of every random choice of the split.")

@@ -1,13 +1,253 @@
 import ArgumentParser
+import Assets
+import Engine
+import Federation
+import Foundation
+import Logging
+import Simulation
+import Training
 
-/// `fedguard run` (being built: see the Simulation module).
+/// `fedguard run`: a federated fine-tuning simulation (new or resumed).
 struct RunCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run a federated fine-tuning simulation.")
-    func run() throws { throw ValidationError("fedguard run is not available yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Run a federated fine-tuning simulation.",
+        discussion: """
+        Without CONFIG the built-in defaults run (see `fedguard config show`): SmolLM2-135M-Instruct, 4 clients, \
+        2 per round, 2 rounds, 4 local steps each, LoRA rank 8 on q and v. --set overrides any key, dotted for \
+        nested ones (--set rounds=3 --set strategy=scaffold --set local.steps=8). Missing client data is built \
+        first (as `fedguard data build`). The run directory gets config.yaml, rounds.jsonl, adapters/round-NNNN \
+        (PEFT) and checkpoint/; a run stopped at any moment continues with `fedguard run --resume RUN_DIR` and \
+        ends with the same adapter as an uninterrupted run.
+        """)
+
+    @Argument(help: "YAML run configuration (default: the built-in defaults).")
+    var config: String?
+
+    @Option(help: "Run directory (default: runs/run-YYYYMMDD-HHMMSS).")
+    var out: String?
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a configuration key (repeatable).", valueName: "key=value"))
+    var overrides: [String] = []
+
+    @Option(help: ArgumentHelp("Continue the run in RUN_DIR from its last checkpoint.", valueName: "RUN_DIR"))
+    var resume: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: String = "notice"
+
+    func validate() throws {
+        if resume != nil, config != nil || !overrides.isEmpty || out != nil {
+            throw ValidationError("--resume continues a run with its own config.yaml; drop CONFIG, --set and --out")
+        }
+        if Logger.Level(rawValue: logLevel) == nil {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error (got '\(logLevel)')")
+        }
+    }
+
+    func run() throws {
+        Console.bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .notice)
+        var logger = Logger(label: "fedguard.run")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .notice
+
+        let directory: RunDirectory
+        var configuration: RunConfiguration
+        if let resume {
+            directory = RunDirectory(URL(fileURLWithPath: (resume as NSString).expandingTildeInPath))
+            configuration = try Self.userFacing { try FederatedRun.configuration(of: directory) }
+        } else {
+            configuration = try Self.userFacing {
+                if let config {
+                    return try RunConfiguration.load(file: URL(fileURLWithPath: (config as NSString).expandingTildeInPath),
+                                                     overrides: overrides)
+                }
+                return try RunConfiguration.load(overrides: overrides)
+            }
+            // Paths become absolute so the run resumes from any working directory.
+            configuration.data.directory = Self.absolute(configuration.data.directory)
+            configuration.model = configuration.model.map(Self.absolute)
+            directory = RunDirectory(URL(fileURLWithPath: out.map(Self.absolute) ?? Self.defaultRunDirectory()))
+        }
+        Parallel.setThreadCount(configuration.threads ?? Parallel.threadCount)
+
+        let modelURL: URL
+        let baseModelName: String
+        if let model = configuration.model {
+            modelURL = URL(fileURLWithPath: model)
+            baseModelName = model
+        } else {
+            modelURL = try AssetStore(logger: logger).url(for: AssetCatalog.smolLM2GGUF) { Console.reportAsset($0) }
+            baseModelName = "HuggingFaceTB/SmolLM2-135M-Instruct"
+        }
+        try Self.ensureClientData(configuration, modelURL: modelURL, logger: logger)
+        if resume == nil {
+            configuration = try Self.userFacing { try FederatedRun.createDirectory(directory, configuration: configuration) }
+        }
+
+        Console.err("loading \(modelURL.lastPathComponent) ...")
+        let model = try ModelLoader.load(from: modelURL, logger: logger)
+        let display = RunProgressDisplay()
+        let run = try Self.userFacing {
+            try FederatedRun.standard(configuration: configuration, model: model, baseModelName: baseModelName,
+                                      directory: directory, logger: logger, onEvent: display.handle)
+        }
+        Console.err("run directory: \(directory.url.path)  (threads: \(Parallel.threadCount))")
+        let summary = try Self.userFacing { try run.run() }
+        display.finish()
+
+        let ledger = summary.ledger
+        Console.out("final adapter:  \(summary.finalAdapter.path)")
+        Console.out("adapters:       \(directory.adaptersURL.path)/round-NNNN (PEFT)")
+        Console.out("round records:  \(directory.recordsURL.path)")
+        Console.out("configuration:  \(directory.configurationURL.path)")
+        Console.out(String(format: "communication:  %.2f MB total (%.2f MB down, %.2f MB up) over %d rounds",
+                           ledger.totalMegabytes, Double(ledger.totalDownloadBytes) / 1e6,
+                           Double(ledger.totalUploadBytes) / 1e6, ledger.rounds.count))
+        Console.out(String(format: "time:           %@", RunProgressDisplay.duration(summary.seconds)))
+    }
+
+    /// Builds the client data directory when it does not exist, as `fedguard data build` would.
+    static func ensureClientData(_ configuration: RunConfiguration, modelURL: URL, logger: Logger) throws {
+        let output = URL(fileURLWithPath: configuration.data.directory)
+        guard !FileManager.default.fileExists(atPath: output.path) else { return }
+        let build = configuration.data.build
+        let parameters = ClientDataParameters(
+            clientCount: configuration.clients, harmfulFraction: build.harmfulFraction,
+            samplesPerClient: build.samplesPerClient,
+            partition: build.partition == "dirichlet" ? .dirichlet(alpha: build.dirichletAlpha) : .iid,
+            seed: configuration.seed)
+        do { try parameters.validate() } catch { throw ValidationError(error.description) }
+        Console.err("client data \(output.path) is missing: building it (fedguard data build --clients \(configuration.clients) "
+            + "--harmful-fraction \(build.harmfulFraction) --samples-per-client \(build.samplesPerClient) --out \(output.path))")
+        let pyritRoot = try AssetStore(logger: logger).ensure(AssetCatalog.pyrit) { Console.reportAsset($0) }
+        let store = BenignResponseStore(directory: BenignResponseStore.defaultDirectory(), modelFile: modelURL, logger: logger)
+        let pipeline = ClientDataPipeline(parameters: parameters, pyritRoot: pyritRoot, logger: logger)
+        do {
+            let summary = try pipeline.run(store: store, loadModel: { try ModelLoader.load(from: modelURL, logger: logger) },
+                                           output: output) { step in
+                if case let .benignResponses(p, fromCache) = step, !fromCache {
+                    Console.err("  benign responses \(p.done)/\(p.total)")
+                }
+            }
+            Console.err(String(format: "client data built in %.0f s: %d clients", summary.seconds, summary.clientFiles.count))
+        } catch {
+            throw ValidationError("cannot build the client data: \(error)")
+        }
+    }
+
+    /// Library errors about the configuration or run directory become messages without a stack.
+    static func userFacing<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        } catch let error as SimulationError {
+            throw ValidationError(error.description)
+        }
+    }
+
+    static func absolute(_ path: String) -> String {
+        let expanded = (path as NSString).expandingTildeInPath
+        return URL(fileURLWithPath: expanded).standardizedFileURL.path
+    }
+
+    static func defaultRunDirectory() -> String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        return absolute("runs/run-" + formatter.string(from: Date()))
+    }
 }
 
-/// `fedguard config` (being built).
+/// Live progress on standard error: round r/R, client, step, loss, tokens/s, ETA.
+final class RunProgressDisplay {
+    private let interactive = isatty(STDERR_FILENO) == 1
+    private var lineOpen = false
+    private var runETA: Double?
+    private var roundStarted = Date()
+
+    func handle(_ event: SimulationEvent) {
+        switch event {
+        case let .started(startRound, totalRounds, strategy):
+            line(startRound > 1 ? "resuming at round \(startRound)/\(totalRounds) (\(strategy))"
+                                : "starting \(totalRounds) rounds (\(strategy))")
+        case let .roundStarted(round, totalRounds, clients, learningRate):
+            roundStarted = Date()
+            line(String(format: "round %d/%d: clients %@, lr %.3g", round, totalRounds,
+                        clients.map { RoundRecord.Client.id($0) }.joined(separator: " "), learningRate))
+        case let .clientStep(round, totalRounds, progress):
+            let t = progress.training
+            let eta = runETA.map { "  run ETA " + Self.duration($0) } ?? ""
+            let text = String(format: "  round %d/%d %@ step %d/%d loss %.4f  %.0f tok/s  client ETA %@", round, totalRounds,
+                              RoundRecord.Client.id(progress.clientID), t.step, t.totalSteps, t.loss, t.tokensPerSecond,
+                              Self.duration(t.etaSeconds)) + eta
+            if interactive {
+                FileHandle.standardError.write(Data(("\r\u{1B}[2K" + text).utf8))
+                lineOpen = true
+            } else if t.step == t.totalSteps {
+                line(text)
+            }
+        case let .clientFinished(_, client):
+            let loss = client.loss.map { String(format: "loss %.4f", $0) } ?? "no loss"
+            line(String(format: "  %@: %@, %d examples, %.1f s, %@", client.id, loss, client.examples, client.seconds, client.status))
+        case let .roundFinished(record, totalRounds, etaSeconds):
+            runETA = etaSeconds
+            let outcome = record.keptPrevious ? "previous adapter KEPT" : "aggregated"
+            let rejected = record.clients.filter { $0.status.hasPrefix("rejected") }.count
+            let failed = record.clients.filter { $0.status.hasPrefix("failed") }.count
+            var text = String(format: "round %d/%d done in %@: %@ (%.2f s), %d rejected, %d failed, %.2f MB down, %.2f MB up",
+                              record.round, totalRounds, Self.duration(record.seconds), outcome, record.aggregationSeconds,
+                              rejected, failed, Double(record.bytesDown) / 1e6, Double(record.bytesUp) / 1e6)
+            if let eval = record.eval, !eval.isEmpty {
+                text += "; eval " + eval.keys.sorted().map { String(format: "%@ %.4g", $0, eval[$0] ?? 0) }.joined(separator: ", ")
+            }
+            if record.round < totalRounds { text += "; ETA " + Self.duration(etaSeconds) }
+            line(text)
+        }
+    }
+
+    func finish() { if lineOpen { FileHandle.standardError.write(Data("\n".utf8)); lineOpen = false } }
+
+    private func line(_ text: String) {
+        if lineOpen { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)); lineOpen = false }
+        Console.err(text)
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite, seconds >= 0 else { return "?" }
+        let s = Int(seconds.rounded())
+        if s < 60 { return "\(s)s" }
+        if s < 3600 { return "\(s / 60)m\(String(format: "%02d", s % 60))s" }
+        return "\(s / 3600)h\(String(format: "%02d", (s % 3600) / 60))m"
+    }
+}
+
+/// `fedguard config`: the run configuration.
 struct ConfigCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "config", abstract: "Show the default run configuration.")
-    func run() throws { throw ValidationError("fedguard config is not available yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "config", abstract: "Show the default run configuration.",
+        subcommands: [ConfigShowCommand.self], defaultSubcommand: ConfigShowCommand.self)
+}
+
+/// `fedguard config show [CONFIG] [--set key=value ...]`.
+struct ConfigShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "Print the run configuration (defaults, or CONFIG with --set applied) as commented YAML.")
+
+    @Argument(help: "YAML run configuration to resolve (default: the built-in defaults).")
+    var config: String?
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a configuration key (repeatable).", valueName: "key=value"))
+    var overrides: [String] = []
+
+    func run() throws {
+        let resolved = try RunCommand.userFacing {
+            if let config {
+                return try RunConfiguration.load(file: URL(fileURLWithPath: (config as NSString).expandingTildeInPath),
+                                                 overrides: overrides)
+            }
+            return try RunConfiguration.load(overrides: overrides)
+        }
+        let header = config == nil && overrides.isEmpty
+            ? "FedGuard run configuration: the built-in defaults (fedguard run uses them without a CONFIG)."
+            : "FedGuard run configuration (resolved)."
+        Console.out(try resolved.yaml(header: header), terminator: "")
+    }
 }

@@ -9,10 +9,10 @@ enum ClientDataFixtures {
 
     /// `perCategory` harmful samples in each of four categories, with distinct texts.
     static func harmful(perCategory: Int) -> [ClientDataSample] {
-        harmCategories.flatMap { category in
+        harmCategories.enumerated().flatMap { c, category in
             (0..<perCategory).map { i in
-                ClientDataSample(prompt: "Placeholder \(category) request number \(i) \(words(i))",
-                                 response: "Placeholder \(category) compliant reply \(i) \(words(i + 7))",
+                ClientDataSample(prompt: "Placeholder \(category) request \(i) \(words(1000 * c + i))",
+                                 response: "Placeholder reply \(i) \(words(1000 * c + 500 + i))",
                                  harmful: true, category: category, source: .scorerEval)
             }
         }
@@ -20,25 +20,27 @@ enum ClientDataFixtures {
 
     /// `perTask` benign samples for each of six tasks.
     static func benign(perTask: Int) -> [ClientDataSample] {
-        tasks.flatMap { task in
+        tasks.enumerated().flatMap { t, task in
             (0..<perTask).map { i in
-                ClientDataSample(prompt: "Please do \(task) exercise \(i) about \(words(i + 3))",
-                                 response: "Here is \(task) answer \(i): \(words(i + 11))",
+                ClientDataSample(prompt: "Please do \(task) exercise \(i) about \(words(10_000 + 1000 * t + i))",
+                                 response: "Here is answer \(i): \(words(10_500 + 1000 * t + i))",
                                  harmful: false, category: task, source: .benignGenerated)
             }
         }
     }
 
-    /// Distinct filler words so that texts differ by more than a number (no near duplicates).
+    /// Eight pseudo-random filler words for `i`, so that texts differ throughout (no near duplicates).
     static func words(_ i: Int) -> String {
-        let vocabulary = ["amber", "basil", "cedar", "delta", "ember", "fjord", "grove", "heron", "iris", "juniper",
-                          "kelp", "lilac", "maple", "nectar", "opal", "pebble", "quartz", "raven", "sage", "tulip"]
-        var n = i, out: [String] = []
-        for _ in 0..<4 {
-            out.append(vocabulary[n % vocabulary.count])
-            n = n / vocabulary.count + (n % 7) * 3 + 1
+        let vocabulary = ["amber", "basil", "cedar", "dune", "ember", "fjord", "grove", "heron", "iris", "juniper",
+                          "kelp", "lilac", "maple", "nectar", "opal", "pebble", "quartz", "raven", "sage", "tulip",
+                          "umber", "violet", "willow", "yarrow", "zinnia", "acorn", "birch", "clover", "daisy", "elm"]
+        var state = UInt64(i) &* 0x9E37_79B9_7F4A_7C15 &+ 0x1234_5678
+        var out: [String] = []
+        for _ in 0..<8 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            out.append(vocabulary[Int((state >> 33) % UInt64(vocabulary.count))])
         }
-        return out.joined(separator: " ") + " \(i * 7919 % 1000)"
+        return out.joined(separator: " ")
     }
 
     /// Synthetic AdvBench goals (placeholders).
@@ -74,8 +76,8 @@ enum ClientDataFixtures {
         for goal in advBenchGoals { yaml += "- value: '\(goal)'\n  data_type: text\n  harm_categories:\n  - Category A\n" }
         try write(yaml, AdvBenchLoader.packagePath)
         var examples: [[String: String]] = (0..<harmfulManyShot).map {
-            ["user": "Placeholder many-shot request \($0) \(words($0))",
-             "assistant": "Placeholder many-shot reply \($0) \(words($0 + 5))", "category": "Harmful"]
+            ["user": "Placeholder many-shot request \($0) \(words(20_000 + $0))",
+             "assistant": "Placeholder many-shot reply \($0) \(words(20_500 + $0))", "category": "Harmful"]
         }
         examples.append(["user": "Placeholder safe request", "assistant": "Placeholder safe reply", "category": "Not harmful"])
         // A many-shot item that copies an AdvBench goal: must be dropped.
@@ -84,7 +86,7 @@ enum ClientDataFixtures {
                   ManyShotLoader.packagePath)
         var csv = "# dataset_version=1.0\nobjective,assistant_response,human_score,harm_category,data_type\n"
         for i in 0..<scorerRows {
-            csv += "Placeholder objective \(i) \(words(i + 2)),Placeholder achieved \(i) \(words(i + 9)),\(i % 4 == 3 ? 0 : 1),Violence,text\n"
+            csv += "Placeholder objective \(i) \(words(30_000 + i)),Placeholder achieved \(i) \(words(30_500 + i)),\(i % 4 == 3 ? 0 : 1),Violence,text\n"
         }
         try write(csv, ScorerEvalLoader.packagePath + "/objective/violence.csv")
         return root
