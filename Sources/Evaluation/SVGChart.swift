@@ -35,7 +35,7 @@ struct LineChart {
 
     /// The chart as an `<svg>` element.
     func svg() -> String {
-        let left = 64.0, right = 16.0, top = 28.0
+        let left = 74.0, right = 16.0, top = 28.0
         let columns = legendColumns
         let legendRows = Int((Double(series.count) / Double(columns)).rounded(.up))
         let bottom = 44.0 + 18.0 * Double(legendRows)
@@ -123,7 +123,7 @@ struct LineChart {
         let magnitude = pow(10, floor(log10(raw)))
         let step = max([1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? raw, integer ? 1 : 0)
         var t = floor(low / step) * step, out: [Double] = []
-        while t <= high + step * 0.5, out.count < 4 * count + 2 {
+        while out.last.map({ $0 < high - step * 1e-9 }) ?? true, out.count < 4 * count + 2 {
             out.append(t)
             t += step
         }
@@ -133,9 +133,9 @@ struct LineChart {
     /// `12`, `0.25`, `1.5k`, `3.2M`.
     static func compact(_ v: Double) -> String {
         let a = abs(v)
-        if a >= 1e9 { return String(format: "%.1fG", v / 1e9) }
-        if a >= 1e6 { return String(format: "%.1fM", v / 1e6) }
-        if a >= 1e4 { return String(format: "%.1fk", v / 1e3) }
+        if a >= 1e9 { return String(format: "%.3gG", v / 1e9) }
+        if a >= 1e6 { return String(format: "%.3gM", v / 1e6) }
+        if a >= 1e4 { return String(format: "%.3gk", v / 1e3) }
         if v == v.rounded() { return String(Int(v)) }
         return String(format: a >= 1 ? "%.2f" : "%.3f", v)
     }

@@ -65,6 +65,8 @@ struct RunCommand: ParsableCommand {
             // Paths become absolute so the run resumes from any working directory.
             configuration.data.directory = Self.absolute(configuration.data.directory)
             configuration.model = configuration.model.map(Self.absolute)
+            // The thread count is recorded so a resume uses the same one (bit-identical results).
+            configuration.threads = configuration.threads ?? Parallel.threadCount
             directory = RunDirectory(URL(fileURLWithPath: out.map(Self.absolute) ?? Self.defaultRunDirectory()))
         }
         Parallel.setThreadCount(configuration.threads ?? Parallel.threadCount)

@@ -47,6 +47,25 @@ struct ClientDataPipelineTests {
                      store.key(promptSeed: 42, count: 6), longer.key(promptSeed: 42, count: 5)]).count == 4)
     }
 
+    @Test func aLargerPromptSetStartsFromTheCachedPrefix() throws {
+        let home = try F.temporaryDirectory("home")
+        defer { try? FileManager.default.removeItem(at: home) }
+        let store = BenignResponseStore(directory: BenignResponseStore.defaultDirectory(home: home), modelFile: F.tinyModel,
+                                        maxNewTokens: 3, batchSize: 4)
+        let prompts = BenignPromptGenerator(seed: 42).generate(count: 5)
+        let small = try store.responses(for: Array(prompts.prefix(3)), promptSeed: 42,
+                                        loadModel: { try ModelLoader.load(from: F.tinyModel) })
+        var generated = 0
+        let large = try store.responses(for: prompts, promptSeed: 42, loadModel: { try ModelLoader.load(from: F.tinyModel) },
+                                        progress: { generated = $0.generatedThisRun })
+        #expect(!large.fromCache)
+        #expect(generated == 2)
+        #expect(Array(large.responses.prefix(3)) == small.responses)
+        #expect(large.key != small.key)
+        // Another seed shares nothing.
+        #expect(store.reusablePrefix(for: BenignPromptGenerator(seed: 7).generate(count: 5), promptSeed: 7).isEmpty)
+    }
+
     @Test func anInterruptedGenerationResumesFromThePartialFile() throws {
         let home = try F.temporaryDirectory("home")
         defer { try? FileManager.default.removeItem(at: home) }
