@@ -90,7 +90,8 @@ struct RunCommand: ParsableCommand {
         let display = RunProgressDisplay()
         let run = try Self.userFacing {
             try FederatedRun.standard(configuration: configuration, model: model, baseModelName: baseModelName,
-                                      directory: directory, logger: logger, onEvent: display.handle)
+                                      directory: directory, hooks: try Self.hooks(configuration, modelURL: modelURL, logger: logger),
+                                      logger: logger, onEvent: display.handle)
         }
         Console.err("run directory: \(directory.url.path)  (threads: \(Parallel.threadCount))")
         let summary = try Self.userFacing { try run.run() }
@@ -105,6 +106,13 @@ struct RunCommand: ParsableCommand {
                            ledger.totalMegabytes, Double(ledger.totalDownloadBytes) / 1e6,
                            Double(ledger.totalUploadBytes) / 1e6, ledger.rounds.count))
         Console.out(String(format: "time:           %@", RunProgressDisplay.duration(summary.seconds)))
+    }
+
+    /// The run's hooks: the configured evaluation suites every `evaluation.every` rounds.
+    static func hooks(_ configuration: RunConfiguration, modelURL: URL, logger: Logger) throws -> SimulationHooks {
+        guard configuration.evaluation.every > 0 else { return SimulationHooks() }
+        return SimulationHooks(evaluation: try SuiteEvaluationHook(configuration: configuration.evaluation, modelURL: modelURL,
+                                                                   store: AssetStore(logger: logger)))
     }
 
     /// Builds the client data directory when it does not exist, as `fedguard data build` would.

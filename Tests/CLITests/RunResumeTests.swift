@@ -31,7 +31,7 @@ struct RunResumeTests {
          "--set", "model=\(tinyModel)", "--set", "data.directory=\(workspace.appendingPathComponent("clients").path)",
          "--set", "clients=3", "--set", "clients_per_round=2", "--set", "rounds=3", "--set", "strategy=scaffold",
          "--set", "local.steps=2", "--set", "local.tokens_per_batch=256", "--set", "data.max_sequence_length=256",
-         "--set", "threads=1"]
+         "--set", "threads=1", "--set", "evaluation.every=0"]
     }
 
     static func finalAdapter(_ run: URL) throws -> Data {
