@@ -11,8 +11,11 @@ public struct HelpfulnessSettings: Codable, Sendable, Hashable {
     /// documented default is 42); this one is reserved for evaluation.
     public static let heldOutSeed: UInt64 = 0x4845_4C44_4F55_5431  // "HELDOUT1"
 
-    /// Benign prompts scored. The training data builder excludes the first 1024 prompts of
-    /// ``heldOutSeed`` (`ClientDataPipeline.heldOutReserve`), so keep this at or below that.
+    /// Most held-out prompts: the training data builder excludes exactly the first this-many
+    /// prompts of ``heldOutSeed`` (`ClientDataPipeline.heldOutReserve`), so the two never overlap.
+    public static let maxPromptCount = 256
+
+    /// Benign prompts scored (at most ``maxPromptCount``).
     public var promptCount: Int
     /// Seed of ``BenignPromptGenerator`` for the prompts.
     public var seed: UInt64
@@ -26,7 +29,7 @@ public struct HelpfulnessSettings: Codable, Sendable, Hashable {
     /// Creates settings.
     public init(promptCount: Int = 64, seed: UInt64 = HelpfulnessSettings.heldOutSeed, maxNewTokens: Int = 64,
                 maxSequenceLength: Int = 512, lossBatch: Int = 8) {
-        self.promptCount = max(promptCount, 0)
+        self.promptCount = min(max(promptCount, 0), Self.maxPromptCount)
         self.seed = seed
         self.maxNewTokens = max(maxNewTokens, 1)
         self.maxSequenceLength = max(maxSequenceLength, 8)

@@ -68,7 +68,7 @@ public struct ClientDataPipeline: Sendable {
 
     /// Held-out prompts reserved for evaluation that training never uses: the first this many
     /// prompts of the evaluation's seed (`HelpfulnessSettings.heldOutSeed`).
-    public static let heldOutReserve = 256
+    public static let heldOutReserve = HelpfulnessSettings.maxPromptCount
 
     /// Benign prompts for `count` samples: the generator's first prompts for `seed` that pass
     /// `filter` (AdvBench) and are not among the evaluation's held-out benign prompts.

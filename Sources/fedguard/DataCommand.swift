@@ -129,9 +129,11 @@ struct DataBuildCommand: ParsableCommand {
                 case let .poolsLoaded(harmful, refusals, goals):
                     Console.err("pools: \(harmful) harmful, \(refusals) refusal candidates; filtering against \(goals) AdvBench goals")
                 case let .benignPrompts(count):
+                    if progressShown { Console.err(""); progressShown = false }
                     Console.err("benign prompts: \(count)")
                 case let .benignResponses(p, fromCache):
                     if fromCache {
+                        if progressShown { Console.err(""); progressShown = false }
                         Console.err("benign responses: \(p.total) from the cache")
                     } else {
                         let rate = p.elapsedSeconds > 0 ? Double(p.generatedTokens) / p.elapsedSeconds : 0
