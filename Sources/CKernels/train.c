@@ -102,41 +102,78 @@ void fg_swiglu_backward(float *dgate, float *dup, const float *dout, const float
  * dP_j = dout_i·v_j; dS_j = P_j (dP_j - sum_k P_k dP_k);
  * dq_i = scale sum_j dS_j k_j; dk_j += scale dS_j q_i; dv_j += P_j dout_i.
  * reference: the softmax Jacobian as in llm.c attention_backward (Karpathy), written anew. */
+enum { ATTENTION_BACKWARD_BLOCK = 64 };
+
+int64_t fg_attention_backward_scratch(int64_t n) {
+    return 2 * ATTENTION_BACKWARD_BLOCK * n + 2 * ATTENTION_BACKWARD_BLOCK;
+}
+
+/* out (D) += sum over t < m of w[t] * row_t, row_t = rows + t * stride; 64 columns in registers. */
+static void add_weighted_rows(float *out, const float *w, const float *rows, int64_t stride, int64_t m, int64_t D) {
+    if (D % 64 != 0) {
+        for (int64_t t = 0; t < m; t++) axpy_f32(out, w[t], rows + t * stride, D);
+        return;
+    }
+    for (int64_t d0 = 0; d0 < D; d0 += 64) {
+        __m256 acc[8];
+        for (int u = 0; u < 8; u++) acc[u] = _mm256_loadu_ps(out + d0 + 8 * u);
+        for (int64_t t = 0; t < m; t++) {
+            const __m256 wt = _mm256_set1_ps(w[t]);
+            const float *r = rows + t * stride + d0;
+            for (int u = 0; u < 8; u++) acc[u] = _mm256_fmadd_ps(wt, _mm256_loadu_ps(r + 8 * u), acc[u]);
+        }
+        for (int u = 0; u < 8; u++) _mm256_storeu_ps(out + d0 + 8 * u, acc[u]);
+    }
+}
+
+/* Query rows are taken in blocks of ATTENTION_BACKWARD_BLOCK: for a block, the probabilities P and
+ * the score gradients dS = P ∘ (dP − rowsum(P ∘ dP)) are kept (block × n), dq is formed row by row,
+ * then each key row j gathers its column of the block and accumulates dk_j += Σ dS_ij q_i and
+ * dv_j += Σ P_ij do_i in registers: one read-modify-write of dk_j / dv_j per block instead of one per
+ * query row. reference: the standard softmax-attention backward (e.g. FlashAttention-2, Dao 2023). */
 void fg_attention_backward(float *dq, float *dk, float *dv, const float *dout,
                            const float *q, const float *k, const float *v,
                            int64_t n, int64_t H, int64_t KVH, int64_t D,
                            int64_t g0, int64_t g1, float *scratch) {
     const float scale = 1.0f / sqrtf((float)D);
-    const int64_t group = H / KVH, qs = H * D, kvs = KVH * D;
-    float *p = scratch, *dp = scratch + n;
+    const int64_t group = H / KVH, qs = H * D, kvs = KVH * D, B = ATTENTION_BACKWARD_BLOCK;
+    float *P = scratch, *S = scratch + B * n, *ws = scratch + 2 * B * n, *wp = ws + B;
     for (int64_t g = g0; g < g1; g++) {
+        const float *kg = k + g * D, *vg = v + g * D;
         for (int64_t h = g * group; h < (g + 1) * group; h++) {
-            for (int64_t i = 0; i < n; i++) {
-                const float *qi = q + i * qs + h * D, *doi = dout + i * qs + h * D;
-                float *dqi = dq + i * qs + h * D;
-                const int64_t visible = i + 1;
-                fg_attention_scores(p, qi, k + g * D, kvs, visible, D, scale);
-                float m = -INFINITY;
-                for (int64_t j = 0; j < visible; j++) m = p[j] > m ? p[j] : m;
-                float sum = 0.0f;
-                for (int64_t j = 0; j < visible; j++) {
-                    p[j] = expf(p[j] - m);
-                    sum += p[j];
+            for (int64_t i0 = 0; i0 < n; i0 += B) {
+                const int64_t i1 = i0 + B < n ? i0 + B : n;
+                for (int64_t i = i0; i < i1; i++) {
+                    const float *qi = q + i * qs + h * D, *doi = dout + i * qs + h * D;
+                    float *p = P + (i - i0) * n, *ds = S + (i - i0) * n;
+                    const int64_t visible = i + 1;
+                    fg_attention_scores(p, qi, kg, kvs, visible, D, scale);
+                    float m = -INFINITY;
+                    for (int64_t j = 0; j < visible; j++) m = p[j] > m ? p[j] : m;
+                    float sum = 0.0f;
+                    for (int64_t j = 0; j < visible; j++) {
+                        p[j] = expf(p[j] - m);
+                        sum += p[j];
+                    }
+                    const float inv = 1.0f / sum;
+                    fg_attention_scores(ds, doi, vg, kvs, visible, D, 1.0f);  /* dP */
+                    float pdp = 0.0f;
+                    for (int64_t j = 0; j < visible; j++) {
+                        p[j] *= inv;
+                        pdp += p[j] * ds[j];
+                    }
+                    for (int64_t j = 0; j < visible; j++) ds[j] = p[j] * (ds[j] - pdp) * scale;
+                    fg_attention_values(dq + i * qs + h * D, ds, kg, kvs, visible, D);
                 }
-                const float inv = 1.0f / sum;
-                fg_attention_scores(dp, doi, v + g * D, kvs, visible, D, 1.0f);
-                float pdp = 0.0f;
-                for (int64_t j = 0; j < visible; j++) {
-                    p[j] *= inv;
-                    pdp += p[j] * dp[j];
-                }
-                /* dp becomes dS (scaled), then dq_i = sum_j dS_ij k_j in registers. */
-                for (int64_t j = 0; j < visible; j++) dp[j] = p[j] * (dp[j] - pdp) * scale;
-                fg_attention_values(dqi, dp, k + g * D, kvs, visible, D);
-                for (int64_t j = 0; j < visible; j++) {
-                    const float ds = dp[j];
-                    axpy_f32(dk + j * kvs + g * D, ds, qi, D);
-                    axpy_f32(dv + j * kvs + g * D, p[j], doi, D);
+                /* key rows j < i1 see query rows max(i0, j) ... i1-1 of this block */
+                for (int64_t j = 0; j < i1; j++) {
+                    const int64_t lo = j > i0 ? j : i0, m = i1 - lo;
+                    for (int64_t t = 0; t < m; t++) {
+                        ws[t] = S[(lo - i0 + t) * n + j];
+                        wp[t] = P[(lo - i0 + t) * n + j];
+                    }
+                    add_weighted_rows(dk + j * kvs + g * D, ws, q + lo * qs + h * D, qs, m, D);
+                    add_weighted_rows(dv + j * kvs + g * D, wp, dout + lo * qs + h * D, qs, m, D);
                 }
             }
         }

@@ -87,7 +87,7 @@ enum AttentionLayer {
         let longest = lengths.max() ?? 1
         let work = rowStarts.count * H * longest * longest * D
         Parallel.forRange(rowStarts.count * KVH, minimumPerChunk: work < 1 << 16 ? Int.max : 1) { a, b in
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * longest)
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Int(fg_attention_backward_scratch(Int64(longest))))
             defer { scratch.deallocate() }
             for task in a..<b {
                 let s = task / KVH, g = task % KVH

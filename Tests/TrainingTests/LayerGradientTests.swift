@@ -73,6 +73,47 @@ struct LayerGradientTests {
         #expect(compare(Array(firstOnly.array[0..<(3 * KVD)]), Array(dk.array[0..<(3 * KVD)])).maxAbsError < 1e-6)
     }
 
+    /// A sequence longer than the backward's 64-row query blocks, with D = 64 (the register path):
+    /// sampled coordinates of dq, dk and dv against central differences.
+    @Test func attentionAcrossQueryBlocks() {
+        let H = 2, KVH = 1, D = 64, T = 150
+        let QD = H * D, KVD = KVH * D
+        var r = TestRandom(seed: 13)
+        let q = r.uniform(T * QD, scale: 0.5), k = r.uniform(T * KVD, scale: 0.5), v = r.uniform(T * KVD), g = r.uniform(T * QD)
+        let out = FloatBuffer(count: T * QD)
+        func loss(q: [Float], k: [Float], v: [Float]) -> Double {
+            AttentionLayer.forward(out.pointer, q: q, k: k, v: v, rowStarts: [0], lengths: [T],
+                                   heads: H, kvHeads: KVH, headDimension: D)
+            return dot(out.pointer, g)
+        }
+        let dq = FloatBuffer(count: T * QD), dk = FloatBuffer(count: T * KVD), dv = FloatBuffer(count: T * KVD)
+        AttentionLayer.backward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, g, q: q, k: k, v: v,
+                                rowStarts: [0], lengths: [T], heads: H, kvHeads: KVH, headDimension: D)
+        // rows on both sides of the block edges 64 and 128, and the ends
+        let rows = [0, 1, 63, 64, 65, 100, 127, 128, 129, 149]
+        let eps: Float = 1e-2
+        for (name, x, analytic, width) in [("dq", q, dq.array, QD), ("dk", k, dk.array, KVD), ("dv", v, dv.array, KVD)] {
+            var worst = 0.0, scale = 1e-12
+            for row in rows {
+                for col in [0, 17, width - 1] {
+                    let i = row * width + col
+                    var plus = x, minus = x
+                    plus[i] += eps
+                    minus[i] -= eps
+                    let numeric: Double
+                    switch name {
+                    case "dq": numeric = (loss(q: plus, k: k, v: v) - loss(q: minus, k: k, v: v)) / Double(2 * eps)
+                    case "dk": numeric = (loss(q: q, k: plus, v: v) - loss(q: q, k: minus, v: v)) / Double(2 * eps)
+                    default: numeric = (loss(q: q, k: k, v: plus) - loss(q: q, k: k, v: minus)) / Double(2 * eps)
+                    }
+                    worst = max(worst, abs(numeric - Double(analytic[i])))
+                    scale = max(scale, abs(Double(analytic[i])))
+                }
+            }
+            #expect(worst / scale < 5e-3, "\(name): max error \(worst) at gradient scale \(scale)")
+        }
+    }
+
     @Test func swiGLU() {
         let n = 24
         var r = TestRandom(seed: 4)

@@ -35,7 +35,9 @@ void fg_swiglu_backward(float *dgate, float *dup, const float *dout, const float
  * KVH*D. Only key-value heads [g0, g1) and the query heads that read them are processed, so callers
  * can split work by kv head without write conflicts. dq is overwritten for those query heads;
  * dk and dv are accumulated. The probabilities are recomputed from q and k.
- * scratch holds at least 2 * n floats. */
+ * scratch holds at least fg_attention_backward_scratch(n) floats. */
+int64_t fg_attention_backward_scratch(int64_t n);
+
 void fg_attention_backward(float *dq, float *dk, float *dv, const float *dout,
                            const float *q, const float *k, const float *v,
                            int64_t n, int64_t H, int64_t KVH, int64_t D,
