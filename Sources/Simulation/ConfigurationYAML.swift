@@ -249,7 +249,7 @@ enum ConfigurationComments {
         "policies": "wrappers, innermost first: clip, median, trimmed_mean, krum, multi_krum, dp_fedavg, screen",
         "evaluation": "evaluation hook (harmlessness) of the global adapter",
         "evaluation.every": "evaluate every k rounds and after the last; 0 = never",
-        "evaluation.suite": "suite the evaluation hook runs",
+        "evaluation.suite": "suites, comma-separated: advbench, harmbench, over_refusal, helpfulness, or all",
         "evaluation.limit": "prompts per evaluation; null = all",
         "checkpoint": "resumable checkpoints (fedguard run --resume RUN_DIR)",
         "checkpoint.every": "write a checkpoint every k rounds and after the last",
