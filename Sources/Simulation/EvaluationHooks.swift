@@ -3,6 +3,7 @@ import Engine
 import Evaluation
 import Foundation
 import Logging
+import SafetyData
 
 /// The per-round evaluation hook: runs the configured suites (AdvBench harmlessness, HarmBench,
 /// over-refusal, helpfulness loss) on the global adapter with the `Evaluation` module and reports
@@ -14,11 +15,17 @@ public final class SuiteEvaluationHook: EvaluationHook {
     public let settings: EvaluationSettings
     let store: AssetStore
     let modelIdentity: String
+    /// Where `round-NNNN.jsonl` sample files go (the run directory's `samples/`), if anywhere.
+    let samplesDirectory: URL?
     private var evaluator: Evaluator?
 
     /// Creates the hook from the run configuration's `evaluation` section; `suite` is a
     /// comma-separated list of suite names or `all`.
-    public init(configuration: RunConfiguration.EvaluationSettings, modelURL: URL, store: AssetStore) throws {
+    /// Samples (prompt and reply, both cut to ``sampleLength`` characters, so no full harmful
+    /// completion is ever stored) are written to `samplesDirectory/round-NNNN.jsonl`.
+    public init(configuration: RunConfiguration.EvaluationSettings, modelURL: URL, store: AssetStore,
+                samplesDirectory: URL? = nil) throws {
+        self.samplesDirectory = samplesDirectory
         let names = configuration.suite.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         var suites = Set<EvaluationSuite>()
         for name in names {
@@ -43,6 +50,25 @@ public final class SuiteEvaluationHook: EvaluationHook {
                                   cache: .standard(home: store.root), logger: context.logger)
         }
         guard let evaluator else { return [:] }
-        return try evaluator.metrics(model: context.model, adapter: context.adapter)
+        let result = try evaluator.evaluate(model: context.model, adapter: context.adapter)
+        if let directory = samplesDirectory { try writeSamples(result.runSamples, round: context.round, to: directory) }
+        return result.metrics
+    }
+
+    /// Characters kept of a sample's prompt and reply.
+    public static let sampleLength = 120
+
+    /// Writes the round's samples atomically (a resumed run rewrites the same file).
+    func writeSamples(_ samples: [RunSample], round: Int, to directory: URL) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var data = Data()
+        for s in samples {
+            let cut = RunSample(suite: s.suite, prompt: ReportText.truncate(s.prompt, to: Self.sampleLength),
+                                response: ReportText.truncate(s.response, to: Self.sampleLength), judged: s.judged)
+            data += try encoder.encode(cut) + Data("\n".utf8)
+        }
+        try data.write(to: directory.appendingPathComponent(String(format: "round-%04d.jsonl", round)), options: .atomic)
     }
 }

@@ -90,7 +90,8 @@ struct RunCommand: ParsableCommand {
         let display = RunProgressDisplay()
         let run = try Self.userFacing {
             try FederatedRun.standard(configuration: configuration, model: model, baseModelName: baseModelName,
-                                      directory: directory, hooks: try Self.hooks(configuration, modelURL: modelURL, logger: logger),
+                                      directory: directory,
+                                      hooks: try Self.hooks(configuration, modelURL: modelURL, runDirectory: directory.url, logger: logger),
                                       logger: logger, onEvent: display.handle)
         }
         Console.err("run directory: \(directory.url.path)  (threads: \(Parallel.threadCount))")
@@ -109,10 +110,11 @@ struct RunCommand: ParsableCommand {
     }
 
     /// The run's hooks: the configured evaluation suites every `evaluation.every` rounds.
-    static func hooks(_ configuration: RunConfiguration, modelURL: URL, logger: Logger) throws -> SimulationHooks {
+    static func hooks(_ configuration: RunConfiguration, modelURL: URL, runDirectory: URL, logger: Logger) throws -> SimulationHooks {
         guard configuration.evaluation.every > 0 else { return SimulationHooks() }
-        return SimulationHooks(evaluation: try SuiteEvaluationHook(configuration: configuration.evaluation, modelURL: modelURL,
-                                                                   store: AssetStore(logger: logger)))
+        return SimulationHooks(evaluation: try SuiteEvaluationHook(
+            configuration: configuration.evaluation, modelURL: modelURL, store: AssetStore(logger: logger),
+            samplesDirectory: runDirectory.appendingPathComponent("samples")))
     }
 
     /// Builds the client data directory when it does not exist, as `fedguard data build` would.
