@@ -39,9 +39,9 @@ func delegateCollapsed<Base: Strategy>(
 /// reference: McMahan et al. 2018, "Learning Differentially Private Recurrent Language Models",
 /// flat clipping; Sun et al. 2019, "Can You Really Backdoor Federated Learning?" (norm bounding
 /// as a defence).
-public struct ClippedStrategy<Base: Strategy>: Strategy {
+public struct ClippedStrategy<Base: Strategy>: StrategyDecorator {
     /// The wrapped strategy.
-    public private(set) var base: Base
+    public var base: Base
     /// The clipping bound C > 0.
     public let maxNorm: Double
 
@@ -53,10 +53,6 @@ public struct ClippedStrategy<Base: Strategy>: Strategy {
     }
 
     public var name: String { "clipped(\(base.name))" }
-
-    public func configure(round: Int, global: TensorMap) -> RoundConfiguration {
-        base.configure(round: round, global: global)
-    }
 
     public mutating func aggregate(global: TensorMap, replies: [ClientReply], round: Int) throws
         -> AggregationOutcome
@@ -77,30 +73,20 @@ public struct ClippedStrategy<Base: Strategy>: Strategy {
         return outcome
     }
 
-    public func aggregateEvaluation(_ results: [ClientEvaluation], round: Int) -> [String: Double] {
-        base.aggregateEvaluation(results, round: round)
-    }
-
-    public var state: Base.State { base.state }
-    public mutating func restore(_ state: Base.State) throws { try base.restore(state) }
 }
 
 /// Replaces the replies by their coordinate-wise median, then delegates.
 ///
 /// reference: Yin et al. 2018, "Byzantine-Robust Distributed Learning: Towards Optimal
 /// Statistical Rates" (ICML); Flower `FedMedian`.
-public struct MedianStrategy<Base: Strategy>: Strategy {
+public struct MedianStrategy<Base: Strategy>: StrategyDecorator {
     /// The wrapped strategy.
-    public private(set) var base: Base
+    public var base: Base
 
     /// Wraps `base`.
     public init(base: Base) { self.base = base }
 
     public var name: String { "median(\(base.name))" }
-
-    public func configure(round: Int, global: TensorMap) -> RoundConfiguration {
-        base.configure(round: round, global: global)
-    }
 
     public mutating func aggregate(global: TensorMap, replies: [ClientReply], round: Int) throws
         -> AggregationOutcome
@@ -114,20 +100,14 @@ public struct MedianStrategy<Base: Strategy>: Strategy {
             rejections: screened.rejections, round: round)
     }
 
-    public func aggregateEvaluation(_ results: [ClientEvaluation], round: Int) -> [String: Double] {
-        base.aggregateEvaluation(results, round: round)
-    }
-
-    public var state: Base.State { base.state }
-    public mutating func restore(_ state: Base.State) throws { try base.restore(state) }
 }
 
 /// Replaces the replies by their coordinate-wise β-trimmed mean, then delegates.
 ///
 /// reference: Yin et al. 2018 (coordinate-wise trimmed mean); Flower `FedTrimmedAvg`.
-public struct TrimmedMeanStrategy<Base: Strategy>: Strategy {
+public struct TrimmedMeanStrategy<Base: Strategy>: StrategyDecorator {
     /// The wrapped strategy.
-    public private(set) var base: Base
+    public var base: Base
     /// Fraction β cut at each end, in [0, 0.5).
     public let beta: Double
 
@@ -139,10 +119,6 @@ public struct TrimmedMeanStrategy<Base: Strategy>: Strategy {
     }
 
     public var name: String { "trimmed_mean(\(base.name))" }
-
-    public func configure(round: Int, global: TensorMap) -> RoundConfiguration {
-        base.configure(round: round, global: global)
-    }
 
     public mutating func aggregate(global: TensorMap, replies: [ClientReply], round: Int) throws
         -> AggregationOutcome
@@ -156,12 +132,6 @@ public struct TrimmedMeanStrategy<Base: Strategy>: Strategy {
             rejections: screened.rejections, round: round)
     }
 
-    public func aggregateEvaluation(_ results: [ClientEvaluation], round: Int) -> [String: Double] {
-        base.aggregateEvaluation(results, round: round)
-    }
-
-    public var state: Base.State { base.state }
-    public mutating func restore(_ state: Base.State) throws { try base.restore(state) }
 }
 
 /// Krum (``selectCount`` = 1) or multi-Krum (``selectCount`` = m > 1): keeps the m replies with
@@ -170,9 +140,9 @@ public struct TrimmedMeanStrategy<Base: Strategy>: Strategy {
 ///
 /// reference: Blanchard et al. 2017, "Machine Learning with Adversaries: Byzantine Tolerant
 /// Gradient Descent" (NeurIPS), Sections 4 and 5 (multi-Krum); Flower `Krum`.
-public struct KrumStrategy<Base: Strategy>: Strategy {
+public struct KrumStrategy<Base: Strategy>: StrategyDecorator {
     /// The wrapped strategy.
-    public private(set) var base: Base
+    public var base: Base
     /// f: the number of Byzantine clients tolerated.
     public let byzantineCount: Int
     /// m: how many replies to keep.
@@ -194,10 +164,6 @@ public struct KrumStrategy<Base: Strategy>: Strategy {
         n > 2 * byzantineCount + 2 ? nil : "krum: \(n) replies do not exceed 2f + 2 = \(2 * byzantineCount + 2)"
     }
 
-    public func configure(round: Int, global: TensorMap) -> RoundConfiguration {
-        base.configure(round: round, global: global)
-    }
-
     public mutating func aggregate(global: TensorMap, replies: [ClientReply], round: Int) throws
         -> AggregationOutcome
     {
@@ -212,10 +178,4 @@ public struct KrumStrategy<Base: Strategy>: Strategy {
         return outcome
     }
 
-    public func aggregateEvaluation(_ results: [ClientEvaluation], round: Int) -> [String: Double] {
-        base.aggregateEvaluation(results, round: round)
-    }
-
-    public var state: Base.State { base.state }
-    public mutating func restore(_ state: Base.State) throws { try base.restore(state) }
 }

@@ -36,6 +36,30 @@ public protocol Strategy: Sendable {
     mutating func restore(_ state: State) throws
 }
 
+/// A policy that wraps another strategy and changes only how replies are aggregated: round
+/// configuration, evaluation aggregation and state pass through to ``base`` (Flower's strategy
+/// wrappers follow the same pattern).
+public protocol StrategyDecorator: Strategy where State == Base.State {
+    /// The wrapped strategy's type.
+    associatedtype Base: Strategy
+    /// The wrapped strategy.
+    var base: Base { get set }
+}
+
+extension StrategyDecorator {
+    public func configure(round: Int, global: TensorMap) -> RoundConfiguration {
+        base.configure(round: round, global: global)
+    }
+
+    public func aggregateEvaluation(_ results: [ClientEvaluation], round: Int) -> [String: Double] {
+        base.aggregateEvaluation(results, round: round)
+    }
+
+    public var state: Base.State { base.state }
+
+    public mutating func restore(_ state: Base.State) throws { try base.restore(state) }
+}
+
 extension Strategy {
     public func aggregateEvaluation(_ results: [ClientEvaluation], round: Int) -> [String: Double] {
         Aggregation.weightedMetrics(results.map { ($0.metrics, $0.exampleCount) })
