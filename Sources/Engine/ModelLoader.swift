@@ -6,20 +6,35 @@ import ModelFiles
 /// Builds `LlamaModel`s from checkpoints: llama.cpp GGUF files and Hugging Face directories
 /// (`config.json` + `*.safetensors`).
 public enum ModelLoader {
+    /// What to keep in memory besides the float32 weights.
+    public struct Options: Sendable {
+        /// Keep the checkpoint's quantized rows for fast single-token and small-batch products
+        /// (inference). Training reads only the float32 weights and can drop them (~0.1 GB for
+        /// SmolLM2-135M Q4_1).
+        public var keepQuantizedWeights = true
+
+        /// Defaults: everything inference needs.
+        public init(keepQuantizedWeights: Bool = true) { self.keepQuantizedWeights = keepQuantizedWeights }
+    }
+
     /// Loads a GGUF (a file) or a Hugging Face checkpoint (a directory).
-    public static func load(from url: URL, logger: Logger = Logger(label: "fedguard.engine")) throws -> LlamaModel {
+    public static func load(from url: URL, options: Options = Options(),
+                            logger: Logger = Logger(label: "fedguard.engine")) throws -> LlamaModel {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
             throw EngineError.modelFile("\(url.path): no such file or directory; run `fedguard setup` or pass --model PATH")
         }
-        return isDirectory.boolValue ? try loadHuggingFace(directory: url, logger: logger) : try loadGGUF(url: url, logger: logger)
+        return isDirectory.boolValue
+            ? try loadHuggingFace(directory: url, logger: logger)
+            : try loadGGUF(url: url, options: options, logger: logger)
     }
 
     // MARK: - GGUF
 
     /// Loads a llama.cpp GGUF conversion. Q/K rows are un-permuted into the Hugging Face layout, so
     /// adapters and references use transformers' conventions.
-    public static func loadGGUF(url: URL, logger: Logger = Logger(label: "fedguard.engine")) throws -> LlamaModel {
+    public static func loadGGUF(url: URL, options: Options = Options(),
+                                logger: Logger = Logger(label: "fedguard.engine")) throws -> LlamaModel {
         let file: GGUFFile
         do { file = try GGUFFile(url: url) } catch { throw EngineError.modelFile("\(error)") }
         let config = try LlamaConfiguration(gguf: file)
@@ -45,7 +60,8 @@ public enum ModelLoader {
             var values: [Float]
             do { values = try file.floats(of: t) } catch { throw EngineError.modelFile("\(error)") }
             if let order = rowOrder { values = permuteRows(values, cols: inF, order: order) }
-            let quantized = quantizedRows(file: file, tensor: t, rows: out, cols: inF, order: rowOrder)
+            let quantized = options.keepQuantizedWeights
+                ? quantizedRows(file: file, tensor: t, rows: out, cols: inF, order: rowOrder) : nil
             return LinearWeight(outFeatures: out, inFeatures: inF, dense: FloatBuffer(values), quantized: quantized)
         }
 

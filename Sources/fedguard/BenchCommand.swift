@@ -111,7 +111,7 @@ struct BenchFigures {
     var load, prefill, decode, batched, peakMB: Double
 
     func row(name: String) -> String {
-        String(format: "%-13@ load %5.2fs  prefill %7.1f tok/s  decode %6.1f tok/s  batched %7.1f tok/s  peak %6.0f MB",
+        String(format: "%-13@ load %5.2fs  prefill %7.1f tok/s  decode %6.1f tok/s  batched %7.1f tok/s  peak %6.0f MiB",
                name as NSString, load, prefill, decode, batched, peakMB)
     }
 }

@@ -29,7 +29,7 @@ struct BenchTrainCommand: ParsableCommand {
     func run() throws {
         let logger = engine.prepare()
         let modelURL = try engine.modelURL(logger: logger)
-        let model = try ModelLoader.load(from: modelURL, logger: logger)
+        let model = try ModelLoader.load(from: modelURL, options: .init(keepQuantizedWeights: false), logger: logger)
         let lora = LoRAConfiguration(rank: 8, alpha: 16, dropout: 0, targets: [.query, .value])
         var parameters = TrainerParameters()
         parameters.learningRate = 1e-4
@@ -78,7 +78,7 @@ struct BenchTrainCommand: ParsableCommand {
         }
         let peak = PeakMemory.residentMB()
         Console.out("threads: \(Parallel.threadCount)  model: \(modelURL.lastPathComponent)  LoRA r=8 on q,v, AdamW")
-        Console.out(String(format: "fedguard      (a) padded 4x256: %7.1f tok/s   (b) SFT samples: %7.1f loss tok/s   peak %6.0f MB",
+        Console.out(String(format: "fedguard      (a) padded 4x256: %7.1f tok/s   (b) SFT samples: %7.1f loss tok/s   peak %6.0f MiB",
                            paddedRate, sftRate, peak))
         guard peer else { return }
         Console.err("running the PyTorch + PEFT peer (a few minutes) ...")
@@ -97,7 +97,7 @@ struct BenchTrainCommand: ParsableCommand {
         let theirA = (obj["padded_tokens_per_s"] as? NSNumber)?.doubleValue ?? .nan
         let theirB = (obj["sft_loss_tokens_per_s"] as? NSNumber)?.doubleValue ?? .nan
         let theirPeak = (obj["peak_rss_mb"] as? NSNumber)?.doubleValue ?? .nan
-        Console.out(String(format: "pytorch+peft  (a) padded 4x256: %7.1f tok/s   (b) SFT samples: %7.1f loss tok/s   peak %6.0f MB",
+        Console.out(String(format: "pytorch+peft  (a) padded 4x256: %7.1f tok/s   (b) SFT samples: %7.1f loss tok/s   peak %6.0f MiB",
                            theirA, theirB, theirPeak))
         Console.out(String(format: "ratio fedguard/pytorch+peft: (a) %.1f vs %.1f tok/s = %.2fx; (b) %.1f vs %.1f loss tok/s = %.2fx",
                            paddedRate, theirA, paddedRate / theirA, sftRate, theirB, sftRate / theirB))

@@ -98,7 +98,7 @@ struct TrainCommand: ParsableCommand {
         let outURL = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
         let modelURL = try engine.modelURL(logger: logger)
-        let model = try ModelLoader.load(from: modelURL, logger: logger)
+        let model = try ModelLoader.load(from: modelURL, options: .init(keepQuantizedWeights: false), logger: logger)
         let builder = try SequenceBuilder(modelTokenizer: try model.requireTokenizer(), maxLength: maxSeqLen)
         let objective = TrainingObjective(rawValue: mode) ?? .sft
 

@@ -104,6 +104,21 @@ struct TinyModelGoldenTests {
         #expect(plain.ropeInverseFrequencies() != c.ropeInverseFrequencies(), "the scaling must change some frequencies")
     }
 
+    /// Without the quantized rows (training loads), every product uses the float32 weights and
+    /// still matches the reference.
+    @Test func floatOnlyLoadingMatchesTheReference() throws {
+        let c = try #require(Self.cases.first { $0.model == "tiny_llama.q4_1.gguf" })
+        let model = try ModelLoader.load(from: Fixtures.url(c.source), options: .init(keepQuantizedWeights: false))
+        #expect(!model.layers[0].query.isQuantized && !model.output.isQuantized)
+        let V = model.configuration.vocabularySize
+        let ids = c.prompts[0]
+        let cache = model.makeCache(capacity: ids.count)
+        for (p, id) in ids.enumerated() {
+            let row = try model.forward([ForwardRequest(tokens: [id], cache: cache)])[0]
+            #expect(maxAbsDiff(row, Array(c.logits[0][(p * V)..<((p + 1) * V)])) < Self.tolerance)
+        }
+    }
+
     @Test func outOfVocabularyTokenIsRejected() throws {
         let model = try ModelLoader.load(from: Fixtures.url("tiny_llama.f32.gguf"))
         #expect(throws: EngineError.self) {
