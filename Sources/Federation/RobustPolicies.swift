@@ -20,6 +20,21 @@ func collapsedReply(_ replies: [ClientReply], parameters: TensorMap) throws -> C
         metrics: [:], controlVariateDelta: control)
 }
 
+extension StrategyDecorator {
+    /// Screens `replies`, replaces the accepted ones by one reply whose parameters are
+    /// `combine(their parameters)`, and delegates that reply to ``base``.
+    mutating func aggregateCombined(global: TensorMap, replies: [ClientReply], round: Int,
+                                    combine: ([TensorMap]) throws -> TensorMap) throws -> AggregationOutcome {
+        let screened = screenForAggregation(global: global, replies: replies)
+        if let kept = screened.kept { return kept }
+        let combined = try combine(screened.accepted.map(\.parameters))
+        return try delegateCollapsed(
+            &base, global: global, original: screened.accepted,
+            collapsed: try collapsedReply(screened.accepted, parameters: combined),
+            rejections: screened.rejections, round: round)
+    }
+}
+
 /// Delegates `collapsed` replies to `base` and reports the original replies as accepted.
 func delegateCollapsed<Base: Strategy>(
     _ base: inout Base, global: TensorMap, original: [ClientReply], collapsed: ClientReply,
@@ -72,7 +87,6 @@ public struct ClippedStrategy<Base: Strategy>: StrategyDecorator {
         outcome.metrics["clip.clipped_count"] = Double(clippedCount)
         return outcome
     }
-
 }
 
 /// Replaces the replies by their coordinate-wise median, then delegates.
@@ -91,15 +105,8 @@ public struct MedianStrategy<Base: Strategy>: StrategyDecorator {
     public mutating func aggregate(global: TensorMap, replies: [ClientReply], round: Int) throws
         -> AggregationOutcome
     {
-        let screened = screenForAggregation(global: global, replies: replies)
-        if let kept = screened.kept { return kept }
-        let median = try Aggregation.coordinateMedian(screened.accepted.map(\.parameters))
-        return try delegateCollapsed(
-            &base, global: global, original: screened.accepted,
-            collapsed: try collapsedReply(screened.accepted, parameters: median),
-            rejections: screened.rejections, round: round)
+        try aggregateCombined(global: global, replies: replies, round: round, combine: Aggregation.coordinateMedian)
     }
-
 }
 
 /// Replaces the replies by their coordinate-wise β-trimmed mean, then delegates.
@@ -123,15 +130,11 @@ public struct TrimmedMeanStrategy<Base: Strategy>: StrategyDecorator {
     public mutating func aggregate(global: TensorMap, replies: [ClientReply], round: Int) throws
         -> AggregationOutcome
     {
-        let screened = screenForAggregation(global: global, replies: replies)
-        if let kept = screened.kept { return kept }
-        let trimmed = try Aggregation.trimmedMean(screened.accepted.map(\.parameters), beta: beta)
-        return try delegateCollapsed(
-            &base, global: global, original: screened.accepted,
-            collapsed: try collapsedReply(screened.accepted, parameters: trimmed),
-            rejections: screened.rejections, round: round)
+        let beta = self.beta
+        return try aggregateCombined(global: global, replies: replies, round: round) {
+            try Aggregation.trimmedMean($0, beta: beta)
+        }
     }
-
 }
 
 /// Krum (``selectCount`` = 1) or multi-Krum (``selectCount`` = m > 1): keeps the m replies with
@@ -177,5 +180,4 @@ public struct KrumStrategy<Base: Strategy>: StrategyDecorator {
         outcome.metrics["krum.dropped_count"] = Double(accepted.count - chosen.count)
         return outcome
     }
-
 }
