@@ -69,8 +69,10 @@ def main() -> None:
     padded = args.batch_size * args.seq * args.steps / (time.perf_counter() - t0)
     log(f"padded: {padded:.1f} tokens/s")
 
+    # peak resident memory of (a), as FedGuard reports it
     result = {"peer": "pytorch+peft", "torch": torch.__version__, "threads": args.threads,
-              "padded_tokens_per_s": padded, "sft_loss_tokens_per_s": None}
+              "padded_tokens_per_s": padded, "sft_loss_tokens_per_s": None,
+              "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
     # (b) realistic SFT samples, padded per batch, loss on response tokens
     if args.sft_data:
@@ -104,7 +106,6 @@ def main() -> None:
         result["sft_loss_tokens_per_s"] = tokens / (time.perf_counter() - t0)
         log(f"sft: {result['sft_loss_tokens_per_s']:.1f} loss tokens/s")
 
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))
 
 

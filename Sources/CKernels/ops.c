@@ -43,9 +43,17 @@ void fg_rope(float *x, int64_t H, int64_t D, const float *inv_freq, int64_t posi
 }
 
 void fg_silu_mul(float *out, const float *gate, const float *up, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        float g = gate[i];
-        out[i] = (g / (1.0f + expf(-g))) * up[i];
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 g = _mm256_loadu_ps(gate + i);
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_mul_ps(g, sigmoid256(g)), _mm256_loadu_ps(up + i)));
+    }
+    if (i < n) {
+        float g[8] = {0}, u[8] = {0}, o[8];
+        for (int64_t k = 0; i + k < n; k++) g[k] = gate[i + k], u[k] = up[i + k];
+        const __m256 vg = _mm256_loadu_ps(g);
+        _mm256_storeu_ps(o, _mm256_mul_ps(_mm256_mul_ps(vg, sigmoid256(vg)), _mm256_loadu_ps(u)));
+        for (int64_t k = 0; i + k < n; k++) out[i + k] = o[k];
     }
 }
 
@@ -56,84 +64,17 @@ void fg_add(float *y, const float *x, int64_t n) {
     for (; i < n; i++) y[i] += x[i];
 }
 
+void fg_add3(float *out, const float *a, const float *b, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_add_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+    for (; i < n; i++) out[i] = a[i] + b[i];
+}
+
 void fg_softmax(float *x, int64_t n) {
     if (n <= 0) return;
-    float m = x[0];
-    for (int64_t i = 1; i < n; i++) m = x[i] > m ? x[i] : m;
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n; i++) {
-        x[i] = expf(x[i] - m);
-        sum += x[i];
-    }
-    float inv = 1.0f / sum;
-    for (int64_t i = 0; i < n; i++) x[i] *= inv;
-}
-
-/* Sums of eight vectors, lane-reduced: result[i] = sum of the lanes of v[i]. */
-static inline __m256 hsum8x8(const __m256 v[8]) {
-    __m256 s01 = _mm256_hadd_ps(v[0], v[1]), s23 = _mm256_hadd_ps(v[2], v[3]);
-    __m256 s45 = _mm256_hadd_ps(v[4], v[5]), s67 = _mm256_hadd_ps(v[6], v[7]);
-    __m256 s0123 = _mm256_hadd_ps(s01, s23), s4567 = _mm256_hadd_ps(s45, s67);
-    /* s0123 = [v0 v1 v2 v3 (low halves) | v0 v1 v2 v3 (high halves)], likewise s4567 */
-    __m256 lo = _mm256_permute2f128_ps(s0123, s4567, 0x20), hi = _mm256_permute2f128_ps(s0123, s4567, 0x31);
-    return _mm256_add_ps(lo, hi);
-}
-
-/* scores[j] = dot(q, k_j) * scale for j < n, k_j = k + j * stride; eight keys at a time. */
-void fg_attention_scores(float *scores, const float *q, const float *k, int64_t stride, int64_t n, int64_t D,
-                             float scale) {
-    int64_t j = 0;
-    if (D % 8 == 0) {
-        const __m256 vs = _mm256_set1_ps(scale);
-        for (; j + 8 <= n; j += 8) {
-            __m256 acc[8];
-            for (int t = 0; t < 8; t++) acc[t] = _mm256_setzero_ps();
-            for (int64_t d = 0; d < D; d += 8) {
-                __m256 qv = _mm256_loadu_ps(q + d);
-                for (int t = 0; t < 8; t++) acc[t] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k + (j + t) * stride + d), acc[t]);
-            }
-            _mm256_storeu_ps(scores + j, _mm256_mul_ps(hsum8x8(acc), vs));
-        }
-    }
-    for (; j < n; j++) scores[j] = dot_f32(q, k + j * stride, D) * scale;
-}
-
-/* out (D) = sum_j p[j] * v_j, v_j = v + j * stride; accumulates 64 columns at a time in registers. */
-void fg_attention_values(float *out, const float *p, const float *v, int64_t stride, int64_t n, int64_t D) {
-    if (D % 64 != 0) {
-        memset(out, 0, (size_t)D * sizeof(float));
-        for (int64_t j = 0; j < n; j++) axpy_f32(out, p[j], v + j * stride, D);
-        return;
-    }
-    for (int64_t d0 = 0; d0 < D; d0 += 64) {
-        __m256 acc[8];
-        for (int t = 0; t < 8; t++) acc[t] = _mm256_setzero_ps();
-        for (int64_t j = 0; j < n; j++) {
-            const __m256 pj = _mm256_set1_ps(p[j]);
-            const float *vj = v + j * stride + d0;
-            for (int t = 0; t < 8; t++) acc[t] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 8 * t), acc[t]);
-        }
-        for (int t = 0; t < 8; t++) _mm256_storeu_ps(out + d0 + 8 * t, acc[t]);
-    }
-}
-
-void fg_attention(float *out, int64_t out_stride, const float *q, int64_t q_stride,
-                  const float *k, const float *v, int64_t kv_stride,
-                  int64_t n_new, int64_t start, int64_t H, int64_t KVH, int64_t D,
-                  int64_t h0, int64_t h1, float *scratch) {
-    const float scale = 1.0f / sqrtf((float)D);
-    const int64_t group = H / KVH;
-    for (int64_t i = 0; i < n_new; i++) {
-        const int64_t visible = start + i + 1;
-        for (int64_t h = h0; h < h1; h++) {
-            const float *qh = q + i * q_stride + h * D;
-            const int64_t kvh = h / group;
-            fg_attention_scores(scratch, qh, k + kvh * D, kv_stride, visible, D, scale);
-            fg_softmax(scratch, visible);
-            float *oh = out + i * out_stride + h * D;
-            fg_attention_values(oh, scratch, v + kvh * D, kv_stride, visible, D);
-        }
-    }
+    const float sum = exp_shifted_sum(x, n, max_f32(x, n));
+    scale_f32(x, 1.0f / sum, n);
 }
 
 /* ---- quantized matrix-vector products (float activations, exact dequantized math) ---- */
@@ -246,61 +187,90 @@ static inline void dequantize_block(uint32_t type, const uint8_t *blk, __m256 w[
     for (int k = 0; k < 4; k++) w[k] = _mm256_fmadd_ps(w[k], vd, vm);
 }
 
-/* Dense microkernel: two float weight rows (w, w + C) against four X rows; every X load feeds two FMAs. */
-static inline void dense2x4(const float *w, int64_t C, const float *x, int64_t ldx, float *y, int64_t ldy) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-    for (int64_t k = 0; k < C; k += 8) {
-        __m256 wa = _mm256_loadu_ps(w + k), wb = _mm256_loadu_ps(w + C + k);
-        __m256 x0 = _mm256_loadu_ps(x + k), x1 = _mm256_loadu_ps(x + ldx + k);
-        a0 = _mm256_fmadd_ps(wa, x0, a0); b0 = _mm256_fmadd_ps(wb, x0, b0);
-        a1 = _mm256_fmadd_ps(wa, x1, a1); b1 = _mm256_fmadd_ps(wb, x1, b1);
-        __m256 x2 = _mm256_loadu_ps(x + 2 * ldx + k), x3 = _mm256_loadu_ps(x + 3 * ldx + k);
-        a2 = _mm256_fmadd_ps(wa, x2, a2); b2 = _mm256_fmadd_ps(wb, x2, b2);
-        a3 = _mm256_fmadd_ps(wa, x3, a3); b3 = _mm256_fmadd_ps(wb, x3, b3);
+/* The outputs of `R` (≤ 6) dequantized weight rows (tile, row stride C) for 8·W (W = 1 or 2) X rows,
+ * from X packed k-major (xp: C steps of `xw` floats, this group starting at column 0):
+ * out[r][m] = Σ_k tile[r][k] · xp[k][m], summed in order k = 0, 1, ... in one accumulator per output.
+ * Always inlined with constant R and W, so the accumulators stay in registers. */
+static inline __attribute__((always_inline)) void tile_outer(int R, int W, const float *tile, int64_t C,
+                                                             const float *xp, int64_t xw, float out[6][16]) {
+    __m256 c[6][2];
+    for (int r = 0; r < R; r++)
+        for (int w = 0; w < W; w++) c[r][w] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < C; k++) {
+        __m256 x[2];
+        for (int w = 0; w < W; w++) x[w] = _mm256_loadu_ps(xp + k * xw + 8 * w);
+        for (int r = 0; r < R; r++) {
+            const __m256 a = _mm256_broadcast_ss(tile + r * C + k);
+            for (int w = 0; w < W; w++) c[r][w] = _mm256_fmadd_ps(a, x[w], c[r][w]);
+        }
     }
-    y[0] = hsum256(a0); y[ldy] = hsum256(a1); y[2 * ldy] = hsum256(a2); y[3 * ldy] = hsum256(a3);
-    y[1] = hsum256(b0); y[ldy + 1] = hsum256(b1); y[2 * ldy + 1] = hsum256(b2); y[3 * ldy + 1] = hsum256(b3);
+    for (int r = 0; r < R; r++)
+        for (int w = 0; w < W; w++) _mm256_storeu_ps(out[r] + 8 * w, c[r][w]);
 }
 
-/* Three float weight rows against four X rows: 12 accumulators, 7 loads per 12 FMAs. */
-static inline void dense3x4(const float *w, int64_t C, const float *x, int64_t ldx, float *y, int64_t ldy) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-    __m256 c0 = a0, c1 = a0, c2 = a0, c3 = a0;
-    for (int64_t k = 0; k < C; k += 8) {
-        __m256 wa = _mm256_load_ps(w + k), wb = _mm256_load_ps(w + C + k), wc = _mm256_load_ps(w + 2 * C + k);
-        __m256 xv = _mm256_loadu_ps(x + k);
-        a0 = _mm256_fmadd_ps(wa, xv, a0); b0 = _mm256_fmadd_ps(wb, xv, b0); c0 = _mm256_fmadd_ps(wc, xv, c0);
-        xv = _mm256_loadu_ps(x + ldx + k);
-        a1 = _mm256_fmadd_ps(wa, xv, a1); b1 = _mm256_fmadd_ps(wb, xv, b1); c1 = _mm256_fmadd_ps(wc, xv, c1);
-        xv = _mm256_loadu_ps(x + 2 * ldx + k);
-        a2 = _mm256_fmadd_ps(wa, xv, a2); b2 = _mm256_fmadd_ps(wb, xv, b2); c2 = _mm256_fmadd_ps(wc, xv, c2);
-        xv = _mm256_loadu_ps(x + 3 * ldx + k);
-        a3 = _mm256_fmadd_ps(wa, xv, a3); b3 = _mm256_fmadd_ps(wb, xv, b3); c3 = _mm256_fmadd_ps(wc, xv, c3);
+static inline __attribute__((always_inline)) void tile_outer_rows(int W, int64_t n, const float *tile, int64_t C,
+                                                                  const float *xp, int64_t xw, float out[6][16]) {
+    switch (n) {
+    case 6: tile_outer(6, W, tile, C, xp, xw, out); break;
+    case 5: tile_outer(5, W, tile, C, xp, xw, out); break;
+    case 4: tile_outer(4, W, tile, C, xp, xw, out); break;
+    case 3: tile_outer(3, W, tile, C, xp, xw, out); break;
+    case 2: tile_outer(2, W, tile, C, xp, xw, out); break;
+    default: tile_outer(1, W, tile, C, xp, xw, out); break;
     }
-    y[0] = hsum256(a0); y[ldy] = hsum256(a1); y[2 * ldy] = hsum256(a2); y[3 * ldy] = hsum256(a3);
-    y[1] = hsum256(b0); y[ldy + 1] = hsum256(b1); y[2 * ldy + 1] = hsum256(b2); y[3 * ldy + 1] = hsum256(b3);
-    y[2] = hsum256(c0); y[ldy + 2] = hsum256(c1); y[2 * ldy + 2] = hsum256(c2); y[3 * ldy + 2] = hsum256(c3);
-}
-
-/* One float weight row against one X row, accumulated in the same order as the tiles above, so a
- * result does not depend on where the tile boundaries (and so the thread split) fall. */
-static inline float dense1x1(const float *w, int64_t C, const float *x) {
-    __m256 a = _mm256_setzero_ps();
-    for (int64_t k = 0; k < C; k += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(w + k), _mm256_loadu_ps(x + k), a);
-    return hsum256(a);
 }
 
 enum { TILE_ROWS = 6 };
 
-int fg_matmul_quantized(uint32_t type, const void *W, int64_t C, const float *X, int64_t M, int64_t ldx,
-                        float *Y, int64_t ldy, int64_t r0, int64_t r1) {
+int64_t fg_packed_rows(int64_t M) { return (M + 7) / 8 * 8; }
+
+void fg_pack_kmajor(const float *X, int64_t M, int64_t ldx, int64_t C, float *xp) {
+    const int64_t Mp = fg_packed_rows(M);
+    int64_t m0 = 0;
+    /* eight rows at a time: 8x8 blocks transposed in registers */
+    for (; m0 + 8 <= M; m0 += 8) {
+        int64_t k = 0;
+        for (; k + 8 <= C; k += 8) {
+            __m256 r[8], t[8];
+            for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(X + (m0 + i) * ldx + k);
+            for (int i = 0; i < 8; i += 2) {
+                t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+                t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+            }
+            for (int i = 0; i < 8; i += 4) {
+                r[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+                r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+                r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+                r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+            }
+            /* r[0..3] hold columns (0,1,2,3) of rows 0-3 in the low halves and (4,5,6,7) in the high
+             * halves; r[4..7] the same for rows 4-7 */
+            for (int c = 0; c < 4; c++) {
+                _mm256_storeu_ps(xp + (k + c) * Mp + m0, _mm256_permute2f128_ps(r[c], r[c + 4], 0x20));
+                _mm256_storeu_ps(xp + (k + c + 4) * Mp + m0, _mm256_permute2f128_ps(r[c], r[c + 4], 0x31));
+            }
+        }
+        for (; k < C; k++)
+            for (int64_t i = 0; i < 8; i++) xp[k * Mp + m0 + i] = X[(m0 + i) * ldx + k];
+    }
+    for (int64_t k = 0; k < C; k++) {
+        for (int64_t m = m0; m < M; m++) xp[k * Mp + m] = X[m * ldx + k];
+        for (int64_t m = M; m < Mp; m++) xp[k * Mp + m] = 0.0f;
+    }
+}
+
+/* Weight rows are dequantized six at a time into an L1-sized tile; X comes packed k-major (padded to
+ * a multiple of eight rows), so the microkernel broadcasts one weight and multiplies it into 16 X rows
+ * with two FMAs (no horizontal sums). */
+int fg_matmul_quantized_packed(uint32_t type, const void *W, int64_t C, const float *xp, int64_t M,
+                               float *Y, int64_t ldy, int64_t r0, int64_t r1) {
     const int64_t row_bytes = fg_quantized_row_bytes(type, C);
     if (row_bytes == 0) return -1;
-    const int64_t nb = C / 32, block_bytes = row_bytes / nb;
+    const int64_t nb = C / 32, block_bytes = row_bytes / nb, Mp = fg_packed_rows(M);
     const uint8_t *base = (const uint8_t *)W;
-    /* A few weight rows dequantized into an L1-sized tile, then used by every X row. */
     float *tile = (float *)aligned_alloc(64, (size_t)(TILE_ROWS * C) * sizeof(float));
     if (!tile) return -1;
+    float out[TILE_ROWS][16];
     for (int64_t rb = r0; rb < r1; rb += TILE_ROWS) {
         const int64_t n = rb + TILE_ROWS < r1 ? TILE_ROWS : r1 - rb;
         for (int64_t r = 0; r < n; r++) {
@@ -312,19 +282,26 @@ int fg_matmul_quantized(uint32_t type, const void *W, int64_t C, const float *X,
                 for (int k = 0; k < 4; k++) _mm256_store_ps(t + 8 * k, w[k]);
             }
         }
-        int64_t m0 = 0;
-        for (; m0 + 4 <= M; m0 += 4) {
-            int64_t r = 0;
-            for (; r + 3 <= n; r += 3) dense3x4(tile + r * C, C, X + m0 * ldx, ldx, Y + m0 * ldy + rb + r, ldy);
-            for (; r + 2 <= n; r += 2) dense2x4(tile + r * C, C, X + m0 * ldx, ldx, Y + m0 * ldy + rb + r, ldy);
-            for (; r < n; r++)
-                for (int64_t j = 0; j < 4; j++) Y[(m0 + j) * ldy + rb + r] = dense1x1(tile + r * C, C, X + (m0 + j) * ldx);
+        for (int64_t m0 = 0; m0 < M; m0 += 16) {
+            if (Mp - m0 >= 16) tile_outer_rows(2, n, tile, C, xp + m0, Mp, out);
+            else tile_outer_rows(1, n, tile, C, xp + m0, Mp, out);
+            const int64_t mm = M - m0 < 16 ? M - m0 : 16;
+            for (int64_t j = 0; j < mm; j++)
+                for (int64_t r = 0; r < n; r++) Y[(m0 + j) * ldy + rb + r] = out[r][j];
         }
-        for (; m0 < M; m0++)
-            for (int64_t r = 0; r < n; r++) Y[m0 * ldy + rb + r] = dense1x1(tile + r * C, C, X + m0 * ldx);
     }
     free(tile);
     return 0;
+}
+
+int fg_matmul_quantized(uint32_t type, const void *W, int64_t C, const float *X, int64_t M, int64_t ldx,
+                        float *Y, int64_t ldy, int64_t r0, int64_t r1) {
+    float *xp = (float *)aligned_alloc(64, (size_t)(fg_packed_rows(M) * C) * sizeof(float));
+    if (!xp) return -1;
+    fg_pack_kmajor(X, M, ldx, C, xp);
+    const int status = fg_matmul_quantized_packed(type, W, C, xp, M, Y, ldy, r0, r1);
+    free(xp);
+    return status;
 }
 
 #pragma clang attribute pop

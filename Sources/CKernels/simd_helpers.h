@@ -4,6 +4,7 @@
 #define FG_SIMD_HELPERS_H
 
 #include <immintrin.h>
+#include <math.h>
 #include <stdint.h>
 
 #define FG_AVX2 __attribute__((target("avx2,fma,f16c")))
@@ -39,6 +40,80 @@ static inline FG_AVX2 void axpy_f32(float *y, float alpha, const float *x, int64
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
     for (; i < n; i++) y[i] += alpha * x[i];
+}
+
+/* exp(x) for eight lanes: x = n·ln2 + r with |r| ≤ ln2/2, exp(r) by a degree-6 polynomial (Cephes
+ * expf coefficients), 2^n through the exponent bits. Relative error ~2e-7 (about 1-2 ulp) for
+ * x in [-87, 88]; inputs below are flushed to 0. reference: Cephes `expf.c` (S. Moshier). */
+static inline FG_AVX2 __m256 exp256(__m256 x) {
+    const __m256 lo = _mm256_set1_ps(-87.3f), hi = _mm256_set1_ps(88.3f);
+    const __m256 below = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
+    y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+    return _mm256_andnot_ps(below, y);
+}
+
+/* Largest of n >= 1 floats. */
+static inline FG_AVX2 float max_f32(const float *x, int64_t n) {
+    float m = x[0];
+    int64_t j = 0;
+    if (n >= 8) {
+        __m256 vm = _mm256_loadu_ps(x);
+        for (j = 8; j + 8 <= n; j += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(x + j));
+        float t[8];
+        _mm256_storeu_ps(t, vm);
+        for (int k = 0; k < 8; k++) m = t[k] > m ? t[k] : m;
+    }
+    for (; j < n; j++) m = x[j] > m ? x[j] : m;
+    return m;
+}
+
+/* x[j] = exp(x[j] - m) in place over n floats; returns their sum (eight lane sums, then the lanes).
+ * The tail goes through exp256 too, padded with -inf, so every entry gets the same arithmetic. */
+static inline FG_AVX2 float exp_shifted_sum(float *x, int64_t n, float m) {
+    const __m256 vm = _mm256_set1_ps(m);
+    __m256 acc = _mm256_setzero_ps();
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + j), vm));
+        _mm256_storeu_ps(x + j, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    if (j < n) {
+        float t[8];
+        for (int k = 0; k < 8; k++) t[k] = j + k < n ? x[j + k] : -INFINITY;
+        __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(t), vm));
+        _mm256_storeu_ps(t, e);
+        acc = _mm256_add_ps(acc, e);
+        for (int k = 0; j + k < n; k++) x[j + k] = t[k];
+    }
+    return hsum256(acc);
+}
+
+/* x[i] *= a over n floats. */
+static inline FG_AVX2 void scale_f32(float *x, float a, int64_t n) {
+    const __m256 va = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(va, _mm256_loadu_ps(x + i)));
+    for (; i < n; i++) x[i] *= a;
+}
+
+/* sigmoid(g) = 1 / (1 + exp(-g)) for eight lanes. */
+static inline FG_AVX2 __m256 sigmoid256(__m256 g) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    return _mm256_div_ps(one, _mm256_add_ps(one, exp256(_mm256_sub_ps(_mm256_setzero_ps(), g))));
 }
 
 #endif

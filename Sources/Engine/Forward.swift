@@ -76,6 +76,7 @@ extension LlamaModel {
         }
 
         let maxVisible = requests.map { $0.cache.length + $0.tokens.count }.max() ?? 1
+        let scratchFloats = requests.map { Int(fg_attention_scratch(Int64($0.tokens.count), Int64($0.cache.length))) }.max() ?? 1
         for (l, layer) in layers.enumerated() {
             fg_rmsnorm(xn.pointer, x.pointer, layer.attentionNorm.pointer, Int64(T), Int64(C), eps)
             // q (T, H·D), k and v (T, KVH·D)
@@ -105,7 +106,7 @@ extension LlamaModel {
             // Attention, one task per (sequence, head); short contexts stay on this thread.
             let attentionWork = requests.count * H * maxVisible * D
             Parallel.forRange(requests.count * H, minimumPerChunk: attentionWork < 1 << 18 ? Int.max : 1) { a, b in
-                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: maxVisible)
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchFloats)
                 defer { scratch.deallocate() }
                 for task in a..<b {
                     let s = task / H, h = task % H

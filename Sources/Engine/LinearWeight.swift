@@ -82,10 +82,14 @@ public final class LinearWeight: @unchecked Sendable {
             }
         } else if T <= Self.quantizedBatchLimit, let q = quantized {
             // Small batches (batched decoding): OpenBLAS would repack the whole weight each call.
-            let xBox = UncheckedSendable(x), yBox = UncheckedSendable(y)
+            // x is packed once here; the threads split the weight rows.
+            let packed = UnsafeMutablePointer<Float>.allocate(capacity: Int(fg_packed_rows(Int64(T))) * inFeatures)
+            defer { packed.deallocate() }
+            fg_pack_kmajor(x, Int64(T), Int64(inFeatures), Int64(inFeatures), packed)
+            let xBox = UncheckedSendable(UnsafePointer(packed)), yBox = UncheckedSendable(y)
             Parallel.forRange(outFeatures, minimumPerChunk: Self.rowsWorthAThread(inFeatures: inFeatures, rows: T)) { r0, r1 in
-                _ = fg_matmul_quantized(q.type, q.data, Int64(inFeatures), xBox.value, Int64(T), Int64(inFeatures),
-                                        yBox.value, Int64(outFeatures), Int64(r0), Int64(r1))
+                _ = fg_matmul_quantized_packed(q.type, q.data, Int64(inFeatures), xBox.value, Int64(T),
+                                               yBox.value, Int64(outFeatures), Int64(r0), Int64(r1))
             }
         } else if T == 1 {
             cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(outFeatures), Int32(inFeatures), 1,

@@ -9,19 +9,39 @@ import Engine
 // forward writes what the backward needs into buffers the caller keeps, the backward writes or
 // accumulates input gradients and says which. Frozen weights never receive gradients.
 
+/// Work sizes for splitting the O(T·C) kernels over the thread team.
+enum Elementwise {
+    /// Fewest elements worth handing to a thread (below this the hand-off costs more than it saves).
+    static let minimumPerChunk = 1 << 14
+
+    /// Fewest rows of `channels` floats worth handing to a thread.
+    static func rowsPerChunk(channels C: Int) -> Int { max(1, minimumPerChunk / max(C, 1)) }
+
+    /// out (n) = a + b, split over the team.
+    static func add(_ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count n: Int) {
+        Parallel.forRange(n, minimumPerChunk: minimumPerChunk) { lo, hi in
+            fg_add3(out + lo, a + lo, b + lo, Int64(hi - lo))
+        }
+    }
+}
+
 /// RMSNorm: out = weight ⊙ x / rms(x). reference: Zhang & Sennrich 2019; HF LlamaRMSNorm.
 enum RMSNormLayer {
     /// out (T, C) = rmsnorm(x (T, C)); keeps rstd (T). Bit-identical to the inference `fg_rmsnorm`.
     static func forward(_ out: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
                         _ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, rows T: Int, channels C: Int,
                         eps: Float) {
-        fg_rmsnorm_forward_train(out, rstd, x, weight, Int64(T), Int64(C), eps)
+        Parallel.forRange(T, minimumPerChunk: Elementwise.rowsPerChunk(channels: C)) { a, b in
+            fg_rmsnorm_forward_train(out + a * C, rstd + a, x + a * C, weight, Int64(b - a), Int64(C), eps)
+        }
     }
 
     /// dx (T, C) += dout (T, C) back through the norm of x (T, C) with the kept rstd (T).
     static func backward(_ dx: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>, x: UnsafePointer<Float>,
                          weight: UnsafePointer<Float>, rstd: UnsafePointer<Float>, rows T: Int, channels C: Int) {
-        fg_rmsnorm_backward(dx, dout, x, weight, rstd, Int64(T), Int64(C))
+        Parallel.forRange(T, minimumPerChunk: Elementwise.rowsPerChunk(channels: C)) { a, b in
+            fg_rmsnorm_backward(dx + a * C, dout + a * C, x + a * C, weight, rstd + a, Int64(b - a), Int64(C))
+        }
     }
 }
 
@@ -62,7 +82,7 @@ enum AttentionLayer {
         let longest = lengths.max() ?? 1
         let work = rowStarts.count * H * longest * longest * D
         Parallel.forRange(rowStarts.count * H, minimumPerChunk: work < 1 << 18 ? Int.max : 1) { a, b in
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: longest)
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Int(fg_attention_scratch(Int64(longest), 0)))
             defer { scratch.deallocate() }
             for task in a..<b {
                 let s = task / H, h = task % H
@@ -105,14 +125,18 @@ enum SwiGLULayer {
     /// out (n) = silu(gate) ⊙ up; the same kernel as inference. Keeps nothing beyond gate and up.
     static func forward(_ out: UnsafeMutablePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>,
                         count n: Int) {
-        fg_silu_mul(out, gate, up, Int64(n))
+        Parallel.forRange(n, minimumPerChunk: Elementwise.minimumPerChunk) { a, b in
+            fg_silu_mul(out + a, gate + a, up + a, Int64(b - a))
+        }
     }
 
     /// dgate and dup (n) overwritten from dout (n).
     static func backward(dGate: UnsafeMutablePointer<Float>, dUp: UnsafeMutablePointer<Float>,
                          _ dout: UnsafePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>,
                          count n: Int) {
-        fg_swiglu_backward(dGate, dUp, dout, gate, up, Int64(n))
+        Parallel.forRange(n, minimumPerChunk: Elementwise.minimumPerChunk) { a, b in
+            fg_swiglu_backward(dGate + a, dUp + a, dout + a, gate + a, up + a, Int64(b - a))
+        }
     }
 }
 
@@ -132,7 +156,12 @@ enum OutputHeadLayer {
         logProbabilities = Array(repeating: 0, count: R)
         logSumExp.withUnsafeMutableBufferPointer { lse in
             logProbabilities.withUnsafeMutableBufferPointer { lp in
-                fg_target_log_softmax(logits, targets, Int64(R), Int64(V), lse.baseAddress, lp.baseAddress)
+                targets.withUnsafeBufferPointer { targets in
+                    let lse = lse.baseAddress!, lp = lp.baseAddress!, targets = targets.baseAddress!
+                    Parallel.forRange(R) { a, b in
+                        fg_target_log_softmax(logits + a * V, targets + a, Int64(b - a), Int64(V), lse + a, lp + a)
+                    }
+                }
             }
         }
     }
@@ -144,7 +173,17 @@ enum OutputHeadLayer {
                          channels C: Int, vocabulary V: Int, targets: [Int32], rstd: UnsafePointer<Float>,
                          logits: UnsafeMutablePointer<Float>, logSumExp: [Double],
                          dNormed: UnsafeMutablePointer<Float>) {
-        fg_target_log_softmax_backward(logits, logSumExp, targets, rowWeights, Int64(R), Int64(V))
+        logSumExp.withUnsafeBufferPointer { lse in
+            targets.withUnsafeBufferPointer { targets in
+                rowWeights.withUnsafeBufferPointer { weights in
+                    let lse = lse.baseAddress!, targets = targets.baseAddress!, weights = weights.baseAddress!
+                    Parallel.forRange(R) { a, b in
+                        fg_target_log_softmax_backward(logits + a * V, lse + a, targets + a, weights + a,
+                                                       Int64(b - a), Int64(V))
+                    }
+                }
+            }
+        }
         // dNormed (R, C) = dlogits (R, V) · W (V, C)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(R), Int32(C), Int32(V),
                     1, logits, Int32(V), W, Int32(C), 0, dNormed, Int32(C))

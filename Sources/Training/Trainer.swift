@@ -112,6 +112,8 @@ public final class LoRATrainer {
     var rng: SeededGenerator
     let gradients: LoRAWeights
     let logger: Logger
+    /// Activation buffers reused by every micro-step (allocated on first use, grown as needed).
+    private lazy var workspace = TrainingWorkspace(model: model, tokens: parameters.tokensPerBatch)
 
     /// A fresh run.
     public init(model: LlamaModel, adapter: LoRAWeights, loraConfiguration: LoRAConfiguration,
@@ -158,7 +160,8 @@ public final class LoRATrainer {
         try run(lengths: sequences.map(\.tokens.count), afterStep: afterStep) { items, scale, rng in
             let batch = items.map { sequences[$0] }
             let r = try sftLossAndGradients(model: model, adapter: adapter, sequences: batch, gradients: gradients,
-                                            dropout: loraConfiguration.dropout, rng: &rng, lossScale: scale)
+                                            dropout: loraConfiguration.dropout, rng: &rng, lossScale: scale,
+                                            workspace: workspace)
             return (r.loss, r.targetTokens, nil)
         } targets: { items in items.reduce(0) { $0 + sequences[$1].targetCount } }
     }
@@ -168,7 +171,8 @@ public final class LoRATrainer {
         let dpoPairs = pairs.map(DPOPair.init)
         return try run(lengths: pairs.map { $0.chosen.tokens.count + $0.rejected.tokens.count }, afterStep: afterStep) { items, scale, rng in
             let r = try dpoLossAndGradients(model: model, adapter: adapter, pairs: items.map { dpoPairs[$0] }, gradients: gradients,
-                                            beta: parameters.dpoBeta, dropout: loraConfiguration.dropout, rng: &rng, lossScale: scale)
+                                            beta: parameters.dpoBeta, dropout: loraConfiguration.dropout, rng: &rng, lossScale: scale,
+                                            workspace: workspace)
             return (r.loss, items.count, r.accuracy)
         } targets: { items in items.count }
     }

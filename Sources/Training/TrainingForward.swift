@@ -69,8 +69,7 @@ enum TrainingPass {
                                    heads: H, kvHeads: KVH, headDimension: D)
             FrozenLinear.forward(projected, a.attention.pointer, weight: layer.attentionOutput, rows: T)  // (T, C)
             addLoRA(.output, input: a.attention.pointer, into: projected)
-            xMid.update(from: xIn, count: T * C)
-            fg_add(xMid, projected, Int64(T * C))
+            Elementwise.add(xMid, xIn, projected, count: T * C)
 
             // MLP block: normed (T, C) = rmsnorm(xMid); gate and up (T, F) kept.
             RMSNormLayer.forward(normed, rstd: a.mlpRstd.pointer, xMid, weight: layer.mlpNorm.pointer,
@@ -82,8 +81,7 @@ enum TrainingPass {
             SwiGLULayer.forward(ws.activation.pointer, gate: a.gate.pointer, up: a.up.pointer, count: T * F)
             FrozenLinear.forward(projected, ws.activation.pointer, weight: layer.down, rows: T)  // (T, C)
             addLoRA(.down, input: ws.activation.pointer, into: projected)
-            xOut.update(from: xMid, count: T * C)
-            fg_add(xOut, projected, Int64(T * C))
+            Elementwise.add(xOut, xMid, projected, count: T * C)
         }
 
         // Output head on the R head rows only: headInput (R, C) gathered from stream[2L].

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Foundation
+import Logging
 import Training
 
 /// `fedguard bench train`: LoRA training throughput beside PyTorch + PEFT.
@@ -26,6 +27,21 @@ struct BenchTrainCommand: ParsableCommand {
     @Option(help: "Python interpreter for the peer.")
     var python: String = "python3"
 
+    /// Trains on the padded batch for `parameters.maxSteps` steps; tokens/s over all but the first.
+    private func timePadded(model: LlamaModel, sequences: [TrainingSequence], lora: LoRAConfiguration,
+                            parameters: TrainerParameters, logger: Logger) throws -> Double {
+        let trainer = LoRATrainer(model: model, adapter: .initialized(for: model, configuration: lora, seed: 1),
+                                  loraConfiguration: lora, parameters: parameters, logger: logger)
+        var start = Date()
+        _ = try trainer.trainSFT(sequences) { p in
+            if p.step == 1 { start = Date() }  // the first step is the warm-up
+            Console.progress("(a) step \(p.step)/\(p.totalSteps) loss \(String(format: "%.3f", p.loss))")
+            return true
+        }
+        Console.progressDone()
+        return Double(4 * 256 * steps) / Date().timeIntervalSince(start)
+    }
+
     func run() throws {
         let logger = engine.prepare()
         let modelURL = try engine.modelURL(logger: logger)
@@ -44,16 +60,9 @@ struct BenchTrainCommand: ParsableCommand {
             try TrainingSequence(tokens: (0..<256).map { _ in Int(rng.next() % V) }, targetMask: [false] + Array(repeating: true, count: 255))
         }
         parameters.maxSteps = steps + 1
-        let trainerA = LoRATrainer(model: model, adapter: .initialized(for: model, configuration: lora, seed: 1),
-                                   loraConfiguration: lora, parameters: parameters, logger: logger)
-        var start = Date()
-        _ = try trainerA.trainSFT(padded) { p in
-            if p.step == 1 { start = Date() }  // the first step is the warm-up
-            Console.progress("(a) step \(p.step)/\(p.totalSteps) loss \(String(format: "%.3f", p.loss))")
-            return true
-        }
-        Console.progressDone()
-        let paddedRate = Double(4 * 256 * steps) / Date().timeIntervalSince(start)
+        // In a function, so trainer (a) and its buffers are released before (b); the peak is (a)'s.
+        let paddedRate = try timePadded(model: model, sequences: padded, lora: lora, parameters: parameters, logger: logger)
+        let peak = PeakMemory.residentMB()
 
         // (b) real chat samples, packed, counting loss-carrying tokens.
         var sftRate = Double.nan
@@ -76,7 +85,6 @@ struct BenchTrainCommand: ParsableCommand {
         } else {
             Console.err("(b) skipped: \(sftData) not found (run from the repository root)")
         }
-        let peak = PeakMemory.residentMB()
         Console.out("threads: \(Parallel.threadCount)  model: \(modelURL.lastPathComponent)  LoRA r=8 on q,v, AdamW")
         Console.out(String(format: "fedguard      (a) padded 4x256: %7.1f tok/s   (b) SFT samples: %7.1f loss tok/s   peak %6.0f MiB",
                            paddedRate, sftRate, peak))

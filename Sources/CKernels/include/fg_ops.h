@@ -23,11 +23,18 @@ void fg_silu_mul(float *out, const float *gate, const float *up, int64_t n);
 /* y[i] += x[i] */
 void fg_add(float *y, const float *x, int64_t n);
 
+/* out[i] = a[i] + b[i] for i < n (out may alias a or b). */
+void fg_add3(float *out, const float *a, const float *b, int64_t n);
+
 /* Causal attention of n_new query rows against a key/value cache of `start + n_new` rows.
  * q: (n_new, H, D) with row stride q_stride floats; k, v: (start + n_new, KVH, D) with row stride kv_stride;
  * out: (n_new, H, D) with row stride out_stride. Query row i sits at position start + i and sees
  * cache rows 0 ... start + i. Grouped-query: head h reads kv head h / (H / KVH).
- * scratch holds at least start + n_new floats. Heads [h0, h1) only, so callers can split work. */
+ * scratch holds at least fg_attention_scratch(n_new, start) floats. Heads [h0, h1) only, so callers
+ * can split work. Query rows go in blocks of up to 64 (attention.c); a single row (decoding) costs
+ * the same as before blocking. */
+int64_t fg_attention_scratch(int64_t n_new, int64_t start);
+
 void fg_attention(float *out, int64_t out_stride, const float *q, int64_t q_stride,
                   const float *k, const float *v, int64_t kv_stride,
                   int64_t n_new, int64_t start, int64_t H, int64_t KVH, int64_t D,
@@ -49,11 +56,23 @@ int fg_matvec_quantized(uint32_t type, const void *W, int64_t C, const float *x,
 
 /* Y[m, r] = dot(W[r, :], X[m, :]) for m < M and r in [r0, r1): the multi-row form of
  * fg_matvec_quantized for small batches (batched decoding). X is (M, C) with row stride ldx, Y is
- * (M, rows) with row stride ldy. Each weight block is unpacked once per group of four X rows, and
- * rows are walked in blocks that stay in cache while every X row passes over them.
+ * (M, rows) with row stride ldy. Weight rows are dequantized a few at a time into a tile that stays
+ * in cache while every X row passes over it.
  * Returns 0, or -1 for an unsupported type. */
 int fg_matmul_quantized(uint32_t type, const void *W, int64_t C, const float *X, int64_t M, int64_t ldx,
                         float *Y, int64_t ldy, int64_t r0, int64_t r1);
+
+/* Rows of X once packed for fg_matmul_quantized_packed: M rounded up to a multiple of 8. */
+int64_t fg_packed_rows(int64_t M);
+
+/* xp (C, fg_packed_rows(M)) = Xᵀ for X (M, C) with row stride ldx, the padding rows zero. */
+void fg_pack_kmajor(const float *X, int64_t M, int64_t ldx, int64_t C, float *xp);
+
+/* fg_matmul_quantized with X already packed by fg_pack_kmajor, so that threads splitting the weight
+ * rows share one packing. Each Y element sums its C products in order, in one accumulator: the result
+ * depends neither on M nor on the row split. */
+int fg_matmul_quantized_packed(uint32_t type, const void *W, int64_t C, const float *xp, int64_t M,
+                               float *Y, int64_t ldy, int64_t r0, int64_t r1);
 
 /* Bytes of one quantized row of C elements for the supported matvec types; 0 if unsupported. */
 int64_t fg_quantized_row_bytes(uint32_t type, int64_t C);
