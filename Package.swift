@@ -51,7 +51,7 @@ let package = Package(
         // LoRA fine-tuning: backward pass, losses (SFT, DPO), optimiser, data, PEFT adapter files.
         .target(
             name: "Training",
-            dependencies: ["Engine", "ModelFiles", "Tokenizers", "CKernels", "COpenBLAS",
+            dependencies: ["Engine", "ModelFiles", "Tokenizers", "CKernels",
                            .product(name: "Logging", package: "swift-log")]
         ),
         // Federated learning core: updates, strategies, robust/private policies, sampling, partitioning.

@@ -1,5 +1,4 @@
 import CKernels
-import COpenBLAS
 
 /// A frozen linear layer `y = x · Wᵀ` with `W` of shape (out, in), row-major (PyTorch layout).
 ///
@@ -92,11 +91,10 @@ public final class LinearWeight: @unchecked Sendable {
                                                yBox.value, Int64(outFeatures), Int64(r0), Int64(r1))
             }
         } else if T == 1 {
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(outFeatures), Int32(inFeatures), 1,
-                        dense.pointer, Int32(inFeatures), x, 1, 0, y, 1)
+            Matmul.sgemv(M: outFeatures, N: inFeatures, A: dense.pointer, lda: inFeatures, x: x, y: y)
         } else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(T), Int32(outFeatures), Int32(inFeatures),
-                        1, x, Int32(inFeatures), dense.pointer, Int32(inFeatures), 0, y, Int32(outFeatures))
+            Matmul.sgemm(transposeB: true, M: T, N: outFeatures, K: inFeatures, A: x, lda: inFeatures,
+                         B: dense.pointer, ldb: inFeatures, C: y, ldc: outFeatures)
         }
     }
 }

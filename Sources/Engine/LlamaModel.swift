@@ -1,5 +1,4 @@
 import CKernels
-import COpenBLAS
 
 /// Weights of one transformer block.
 public struct LlamaLayer: Sendable {

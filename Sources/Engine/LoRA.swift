@@ -1,4 +1,3 @@
-import COpenBLAS
 
 /// The seven linear projections of a Llama block, named as in Hugging Face / PEFT.
 public enum Projection: String, CaseIterable, Sendable, Codable {
@@ -89,17 +88,15 @@ public final class LoRAWeights: @unchecked Sendable {
         let h = UnsafeMutablePointer<Float>.allocate(capacity: T * r)
         defer { h.deallocate() }
         if T == 1 {  // one token: matrix-vector products (sgemm with one row is several times slower)
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(r), Int32(p.inFeatures), 1, p.a.pointer, Int32(p.inFeatures),
-                        x, 1, 0, h, 1)
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(p.outFeatures), Int32(r), scale, p.b.pointer, Int32(r),
-                        h, 1, 1, y, 1)
+            Matmul.sgemv(M: r, N: p.inFeatures, A: p.a.pointer, lda: p.inFeatures, x: x, y: h)
+            Matmul.sgemv(M: p.outFeatures, N: r, alpha: scale, A: p.b.pointer, lda: r, x: h, beta: 1, y: y)
             return
         }
         // h (T, r) = x (T, in) · Aᵀ
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(T), Int32(r), Int32(p.inFeatures),
-                    1, x, Int32(p.inFeatures), p.a.pointer, Int32(p.inFeatures), 0, h, Int32(r))
+        Matmul.sgemm(transposeB: true, M: T, N: r, K: p.inFeatures, A: x, lda: p.inFeatures,
+                     B: p.a.pointer, ldb: p.inFeatures, C: h, ldc: r)
         // y (T, out) += scale · h · Bᵀ
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(T), Int32(p.outFeatures), Int32(r),
-                    scale, h, Int32(r), p.b.pointer, Int32(r), 1, y, Int32(p.outFeatures))
+        Matmul.sgemm(transposeB: true, M: T, N: p.outFeatures, K: r, alpha: scale, A: h, lda: r,
+                     B: p.b.pointer, ldb: r, beta: 1, C: y, ldc: p.outFeatures)
     }
 }

@@ -4,13 +4,15 @@ import Foundation
 
 /// Thread settings shared by BLAS and the engine's own kernels.
 ///
-/// OpenBLAS runs the large matrix products; the engine's kernels (quantized products, attention)
-/// split their work over a small fork-join team (`fg_pool.h`) whose workers spin only briefly between
-/// the closely spaced jobs of a decode step and then sleep, so they do not fight OpenBLAS's threads.
+/// Everything parallel runs on one small fork-join team (`fg_pool.h`): the engine's kernels
+/// (quantized products, attention, element-wise work) and the OpenBLAS products, which `Matmul`
+/// splits into single-threaded OpenBLAS calls. The workers spin briefly between the closely spaced
+/// jobs of a step and then sleep; OpenBLAS's own threads are never woken.
 public enum Parallel {
     nonisolated(unsafe) private static var threads: Int = {
         let n = ProcessInfoCores.count
         fg_pool_set_threads(Int32(n))
+        openblas_set_num_threads(1)  // products are split over the team by `Matmul`
         return n
     }()
 
@@ -21,7 +23,7 @@ public enum Parallel {
     public static func setThreadCount(_ n: Int) {
         threads = max(1, n)
         fg_pool_set_threads(Int32(threads))
-        openblas_set_num_threads(Int32(threads))
+        openblas_set_num_threads(1)
     }
 
     /// The OpenBLAS kernel family in use (for the start-up log).

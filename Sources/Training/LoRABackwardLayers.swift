@@ -1,5 +1,4 @@
 import CKernels
-import COpenBLAS
 import Engine
 
 // Shape legend: T = rows, C = channels, H / KVH = query / key-value heads, D = head size,
@@ -150,8 +149,7 @@ enum OutputHeadLayer {
                         logits: UnsafeMutablePointer<Float>, logSumExp: inout [Double], logProbabilities: inout [Double]) {
         RMSNormLayer.forward(normed, rstd: rstd, x, weight: normWeight, rows: R, channels: C, eps: eps)
         // logits (R, V) = normed (R, C) · Wᵀ
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(R), Int32(V), Int32(C),
-                    1, normed, Int32(C), W, Int32(C), 0, logits, Int32(V))
+        Matmul.sgemm(transposeB: true, M: R, N: V, K: C, A: normed, lda: C, B: W, ldb: C, C: logits, ldc: V)
         logSumExp = Array(repeating: 0, count: R)
         logProbabilities = Array(repeating: 0, count: R)
         logSumExp.withUnsafeMutableBufferPointer { lse in
@@ -185,8 +183,7 @@ enum OutputHeadLayer {
             }
         }
         // dNormed (R, C) = dlogits (R, V) · W (V, C)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(R), Int32(C), Int32(V),
-                    1, logits, Int32(V), W, Int32(C), 0, dNormed, Int32(C))
+        Matmul.sgemm(transposeB: false, M: R, N: C, K: V, A: logits, lda: V, B: W, ldb: C, C: dNormed, ldc: C)
         dx.update(repeating: 0, count: R * C)
         RMSNormLayer.backward(dx, dNormed, x: x, weight: normWeight, rstd: rstd, rows: R, channels: C)
     }

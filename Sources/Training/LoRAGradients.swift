@@ -1,5 +1,4 @@
 import CKernels
-import COpenBLAS
 import Engine
 
 // Shape legend: T = rows, in / out = features of a projection, r = LoRA rank.
@@ -8,16 +7,15 @@ import Engine
 enum FrozenLinear {
     /// y (T, out) = x (T, in) · Wᵀ, overwriting y. The same sgemm call as the inference engine.
     static func forward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, weight w: LinearWeight, rows T: Int) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(T), Int32(w.outFeatures), Int32(w.inFeatures),
-                    1, x, Int32(w.inFeatures), w.dense.pointer, Int32(w.inFeatures), 0, y, Int32(w.outFeatures))
+        Matmul.sgemm(transposeB: true, M: T, N: w.outFeatures, K: w.inFeatures, A: x, lda: w.inFeatures,
+                     B: w.dense.pointer, ldb: w.inFeatures, C: y, ldc: w.outFeatures)
     }
 
     /// dx (T, in) = dy (T, out) · W, overwriting (accumulate: false) or adding to dx.
     static func backward(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, weight w: LinearWeight,
                          rows T: Int, accumulate: Bool) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(T), Int32(w.inFeatures), Int32(w.outFeatures),
-                    1, dy, Int32(w.outFeatures), w.dense.pointer, Int32(w.inFeatures), accumulate ? 1 : 0,
-                    dx, Int32(w.inFeatures))
+        Matmul.sgemm(transposeB: false, M: T, N: w.inFeatures, K: w.outFeatures, A: dy, lda: w.outFeatures,
+                     B: w.dense.pointer, ldb: w.inFeatures, beta: accumulate ? 1 : 0, C: dx, ldc: w.inFeatures)
     }
 }
 
@@ -43,11 +41,10 @@ enum LoRALinear {
             input = UnsafePointer(scratch.dropped)
         }
         // h (T, r) = dropout(x) (T, in) · Aᵀ
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(T), Int32(r), Int32(n),
-                    1, input, Int32(n), pair.a.pointer, Int32(n), 0, h, Int32(r))
+        Matmul.sgemm(transposeB: true, M: T, N: r, K: n, A: input, lda: n, B: pair.a.pointer, ldb: n, C: h, ldc: r)
         // y (T, out) += scale · h · Bᵀ
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(T), Int32(m), Int32(r),
-                    scale, h, Int32(r), pair.b.pointer, Int32(r), 1, y, Int32(m))
+        Matmul.sgemm(transposeB: true, M: T, N: m, K: r, alpha: scale, A: h, lda: r, B: pair.b.pointer, ldb: r,
+                     beta: 1, C: y, ldc: m)
     }
 
     /// Given dy (T, out): accumulates dB (out, r) += scale·dyᵀ·h and dA (r, in) += dhᵀ·dropout(x) with
@@ -64,23 +61,23 @@ enum LoRALinear {
             input = UnsafePointer(scratch.dropped)
         }
         // dB (out, r) += scale · dyᵀ (out, T) · h (T, r)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(m), Int32(r), Int32(T),
-                    scale, dy, Int32(m), h, Int32(r), 1, gradient.b.pointer, Int32(r))
+        Matmul.sgemm(transposeA: true, transposeB: false, M: m, N: r, K: T, alpha: scale, A: dy, lda: m,
+                     B: h, ldb: r, beta: 1, C: gradient.b.pointer, ldc: r)
         // dh (T, r) = scale · dy (T, out) · B (out, r)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(T), Int32(r), Int32(m),
-                    scale, dy, Int32(m), pair.b.pointer, Int32(r), 0, dh, Int32(r))
+        Matmul.sgemm(transposeB: false, M: T, N: r, K: m, alpha: scale, A: dy, lda: m, B: pair.b.pointer, ldb: r,
+                     C: dh, ldc: r)
         // dA (r, in) += dhᵀ (r, T) · dropout(x) (T, in)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(r), Int32(n), Int32(T),
-                    1, dh, Int32(r), input, Int32(n), 1, gradient.a.pointer, Int32(n))
+        Matmul.sgemm(transposeA: true, transposeB: false, M: r, N: n, K: T, A: dh, lda: r, B: input, ldb: n,
+                     beta: 1, C: gradient.a.pointer, ldc: n)
         if dropoutSeed != nil {
             // dx (T, in) += (dh · A) ⊙ mask
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(T), Int32(n), Int32(r),
-                        1, dh, Int32(r), pair.a.pointer, Int32(n), 0, scratch.inputGradient, Int32(n))
+            Matmul.sgemm(transposeB: false, M: T, N: n, K: r, A: dh, lda: r, B: pair.a.pointer, ldb: n,
+                         C: scratch.inputGradient, ldc: n)
             fg_mul_add(dx, scratch.inputGradient, scratch.mask, Int64(T * n))
         } else {
             // dx (T, in) += dh · A
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(T), Int32(n), Int32(r),
-                        1, dh, Int32(r), pair.a.pointer, Int32(n), 1, dx, Int32(n))
+            Matmul.sgemm(transposeB: false, M: T, N: n, K: r, A: dh, lda: r, B: pair.a.pointer, ldb: n,
+                         beta: 1, C: dx, ldc: n)
         }
     }
 }

@@ -1,4 +1,3 @@
-import COpenBLAS
 import Engine
 
 /// Errors of merging an adapter into base weights.
@@ -30,8 +29,8 @@ public enum LoRAMerge {
         let result = FloatBuffer(count: out * inFeatures)
         result.pointer.update(from: weight.pointer, count: out * inFeatures)
         // result (out, in) += scale · B (out, r) · A (r, in)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(out), Int32(inFeatures), Int32(r),
-                    scale, pair.b.pointer, Int32(r), pair.a.pointer, Int32(inFeatures), 1, result.pointer, Int32(inFeatures))
+        Matmul.sgemm(transposeB: false, M: out, N: inFeatures, K: r, alpha: scale, A: pair.b.pointer, lda: r,
+                     B: pair.a.pointer, ldb: inFeatures, beta: 1, C: result.pointer, ldc: inFeatures)
         return result
     }
 

@@ -1,0 +1,57 @@
+import COpenBLAS
+
+/// Single-precision matrix products for the engine and for training, run on the engine's thread team.
+///
+/// OpenBLAS is kept single-threaded (`Parallel` sets it so) and a large product is split into a few
+/// pieces of output rows (or, when there are too few rows, output columns), each piece one OpenBLAS
+/// call on one of the team's threads. One team for everything: OpenBLAS's own worker threads spin
+/// for a while after every product, and on a 2-core machine that spinning takes a core from the
+/// attention and element-wise kernels that run between products (ENGINE.md, pitfall 7). A piece's
+/// elements are summed exactly as in an unsplit call, so results do not depend on the split.
+public enum Matmul {
+    /// Multiply-adds below which a product stays on the calling thread.
+    static let parallelWork = 1 << 21
+    /// Fewest rows (or columns) a piece gets, so each OpenBLAS call still runs its full kernels.
+    static let minimumPiece = 32
+
+    /// C (M, N) = alpha · op(A) · op(B) + beta · C, all row-major. op(A) is A (M, K) with row stride
+    /// lda, or with `transposeA` Aᵀ where A is stored (K, M); likewise op(B) is B (K, N) or, with
+    /// `transposeB`, Bᵀ where B is stored (N, K).
+    public static func sgemm(transposeA: Bool = false, transposeB: Bool, M: Int, N: Int, K: Int, alpha: Float = 1,
+                             A: UnsafePointer<Float>, lda: Int, B: UnsafePointer<Float>, ldb: Int,
+                             beta: Float = 0, C: UnsafeMutablePointer<Float>, ldc: Int) {
+        guard M > 0, N > 0 else { return }
+        let ta = transposeA ? CblasTrans : CblasNoTrans, tb = transposeB ? CblasTrans : CblasNoTrans
+        func call(_ m0: Int, _ m1: Int, _ n0: Int, _ n1: Int) {
+            let a = transposeA ? A + m0 : A + m0 * lda
+            let b = transposeB ? B + n0 * ldb : B + n0
+            cblas_sgemm(CblasRowMajor, ta, tb, Int32(m1 - m0), Int32(n1 - n0), Int32(K), alpha, a, Int32(lda),
+                        b, Int32(ldb), beta, C + m0 * ldc + n0, Int32(ldc))
+        }
+        let pieces = Parallel.threadCount * 2
+        if Parallel.threadCount <= 1 || M * N * K < parallelWork {
+            call(0, M, 0, N)
+        } else if M >= 2 * minimumPiece {
+            Parallel.forRange(M, minimumPerChunk: max(minimumPiece, M / pieces)) { m0, m1 in call(m0, m1, 0, N) }
+        } else if N >= 2 * minimumPiece {
+            Parallel.forRange(N, minimumPerChunk: max(minimumPiece, N / pieces)) { n0, n1 in call(0, M, n0, n1) }
+        } else {
+            call(0, M, 0, N)
+        }
+    }
+
+    /// y (M) = alpha · A (M, N) · x (N) + beta · y, A row-major with row stride lda; split by rows of A.
+    public static func sgemv(M: Int, N: Int, alpha: Float = 1, A: UnsafePointer<Float>, lda: Int,
+                             x: UnsafePointer<Float>, beta: Float = 0, y: UnsafeMutablePointer<Float>) {
+        guard M > 0 else { return }
+        func call(_ m0: Int, _ m1: Int) {
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(m1 - m0), Int32(N), alpha, A + m0 * lda, Int32(lda),
+                        x, 1, beta, y + m0, 1)
+        }
+        if Parallel.threadCount <= 1 || M * N < parallelWork / 8 {
+            call(0, M)
+        } else {
+            Parallel.forRange(M, minimumPerChunk: max(minimumPiece, M / (Parallel.threadCount * 2))) { call($0, $1) }
+        }
+    }
+}
