@@ -13,6 +13,7 @@
 #include "fg_train.h"
 
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #include "simd_helpers.h"

@@ -42,6 +42,26 @@ void fg_rope(float *x, int64_t H, int64_t D, const float *inv_freq, int64_t posi
     }
 }
 
+void fg_rope_table(float *x, int64_t H, int64_t D, const float *cosines, const float *sines, float sign) {
+    const int64_t half = D / 2;
+    for (int64_t h = 0; h < H; h++) {
+        float *a = x + h * D, *b = a + half;
+        for (int64_t i = 0; i < half; i++) {
+            const float c = cosines[i], s = sign * sines[i], ai = a[i], bi = b[i];
+            a[i] = ai * c - bi * s;
+            b[i] = bi * c + ai * s;
+        }
+    }
+}
+
+void fg_rope_angles(float *cosines, float *sines, int64_t D, const float *inv_freq, int64_t position) {
+    for (int64_t i = 0; i < D / 2; i++) {
+        const float angle = (float)position * inv_freq[i];
+        cosines[i] = cosf(angle);
+        sines[i] = sinf(angle);
+    }
+}
+
 void fg_silu_mul(float *out, const float *gate, const float *up, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {

@@ -45,21 +45,6 @@ void fg_rmsnorm_backward(float *dx, const float *dout, const float *x, const flo
     }
 }
 
-/* Forward: a' = a cos - b sin, b' = b cos + a sin; the transpose rotates by -angle. */
-void fg_rope_backward(float *dx, int64_t H, int64_t D, const float *inv_freq, int64_t position) {
-    int64_t half = D / 2;
-    for (int64_t i = 0; i < half; i++) {
-        float angle = (float)position * inv_freq[i];
-        float c = cosf(angle), s = sinf(angle);
-        for (int64_t h = 0; h < H; h++) {
-            float *row = dx + h * D;
-            float da = row[i], db = row[i + half];
-            row[i] = da * c + db * s;
-            row[i + half] = db * c - da * s;
-        }
-    }
-}
-
 /* silu(g) = g * sigmoid(g); silu'(g) = sigmoid(g) * (1 + g * (1 - sigmoid(g))). */
 void fg_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate,
                         const float *up, int64_t n) {

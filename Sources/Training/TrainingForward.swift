@@ -27,6 +27,9 @@ enum TrainingPass {
                                          inputGradient: ws.loraInputGradient.pointer)
 
         // stream[0] (T, C) = embedding rows
+        let rope = RoPELayer.Table(maxPosition: batch.positions.max() ?? 0, headDimension: D,
+                                   inverseFrequencies: model.inverseFrequencies)
+        ws.rope = rope
         let embedding = model.tokenEmbedding.dense.pointer
         let x0 = ws.stream[0].pointer
         for (t, id) in batch.tokens.enumerated() { (x0 + t * C).update(from: embedding + id * C, count: C) }
@@ -59,10 +62,8 @@ enum TrainingPass {
             addLoRA(.query, input: normed, into: a.q.pointer)
             addLoRA(.key, input: normed, into: a.k.pointer)
             addLoRA(.value, input: normed, into: a.v.pointer)
-            RoPELayer.forward(a.q.pointer, positions: batch.positions, heads: H, headDimension: D,
-                              inverseFrequencies: model.inverseFrequencies)
-            RoPELayer.forward(a.k.pointer, positions: batch.positions, heads: KVH, headDimension: D,
-                              inverseFrequencies: model.inverseFrequencies)
+            RoPELayer.forward(a.q.pointer, positions: batch.positions, heads: H, headDimension: D, table: rope)
+            RoPELayer.forward(a.k.pointer, positions: batch.positions, heads: KVH, headDimension: D, table: rope)
             // attention (T, QD), kept: it is o_proj's input
             AttentionLayer.forward(a.attention.pointer, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer,
                                    rowStarts: batch.rowStarts, lengths: batch.lengths,

@@ -65,6 +65,8 @@ public final class TrainingWorkspace: @unchecked Sendable {
     /// Gradient of the gathered head rows, (R, C).
     private(set) var headGradient = FloatBuffer(count: 0)
     var logSumExp: [Double] = [], targetLogProbabilities: [Double] = []
+    /// The rotary angles of the batch's positions, from the forward.
+    var rope = RoPELayer.Table(maxPosition: 0, headDimension: 2, inverseFrequencies: [1])
 
     // Scratch, (T, ·): normalised input, projection outputs, SwiGLU output, gradients, dropout.
     private(set) var normed = FloatBuffer(count: 0), projected = FloatBuffer(count: 0)
@@ -121,7 +123,10 @@ public final class TrainingWorkspace: @unchecked Sendable {
     func prepare(rows T: Int, headRows R: Int, adapter: LoRAWeights?) {
         if T > capacity { allocate(tokens: T) }
         if R > headCapacity {
-            headCapacity = R
+            // R ≤ T: sized for the token capacity at once, so batches whose head rows vary (SFT on
+            // chat samples) do not reallocate the (R, V) logits step after step.
+            headCapacity = max(R, capacity)
+            let R = headCapacity
             headInput = FloatBuffer(count: R * C)
             headRstd = FloatBuffer(count: R)
             headNormed = FloatBuffer(count: R * C)

@@ -1,3 +1,4 @@
+import CKernels
 @testable import Engine
 import Foundation
 import Testing
@@ -34,13 +35,24 @@ struct LayerGradientTests {
         var r = TestRandom(seed: 2)
         let x = r.uniform(T * H * D), g = r.uniform(T * H * D)
         let buffer = FloatBuffer(count: T * H * D)
+        let table = RoPELayer.Table(maxPosition: 5, headDimension: D, inverseFrequencies: freqs)
         func loss(_ x: [Float]) -> Double {
             buffer.pointer.update(from: x, count: x.count)
-            RoPELayer.forward(buffer.pointer, positions: positions, heads: H, headDimension: D, inverseFrequencies: freqs)
+            RoPELayer.forward(buffer.pointer, positions: positions, heads: H, headDimension: D, table: table)
             return dot(buffer.pointer, g)
         }
         let dx = FloatBuffer(g)
-        RoPELayer.backward(dx.pointer, positions: positions, heads: H, headDimension: D, inverseFrequencies: freqs)
+        RoPELayer.backward(dx.pointer, positions: positions, heads: H, headDimension: D, table: table)
+        // The table-driven forward rotation is the inference kernel's, bit for bit.
+        let reference = FloatBuffer(x)
+        freqs.withUnsafeBufferPointer { f in
+            for (t, p) in positions.enumerated() {
+                fg_rope(reference.pointer + t * H * D, Int64(H), Int64(D), f.baseAddress, Int64(p))
+            }
+        }
+        buffer.pointer.update(from: x, count: x.count)
+        RoPELayer.forward(buffer.pointer, positions: positions, heads: H, headDimension: D, table: table)
+        #expect(buffer.array == reference.array)
         let result = checkGradient(x, analytic: dx.array, eps: 1e-2, loss)
         print("RoPE dx:", result)
         #expect(result.relative < Self.bound)

@@ -17,6 +17,13 @@ void fg_rmsnorm(float *out, const float *x, const float *weight, int64_t T, int6
  * pairs (i, i + D/2) rotate by angle position * inv_freq[i]. x is (H, D), rotated in place. */
 void fg_rope(float *x, int64_t H, int64_t D, const float *inv_freq, int64_t position);
 
+/* cosines and sines (D/2 each) of the angles position * inv_freq[i], as fg_rope computes them. */
+void fg_rope_angles(float *cosines, float *sines, int64_t D, const float *inv_freq, int64_t position);
+
+/* fg_rope with the angles' cosines and sines from fg_rope_angles: sign +1 rotates forward (bit-identical
+ * to fg_rope), sign -1 rotates back (the backward of the rotation). */
+void fg_rope_table(float *x, int64_t H, int64_t D, const float *cosines, const float *sines, float sign);
+
 /* out[i] = silu(gate[i]) * up[i], for i < n. out may alias gate. */
 void fg_silu_mul(float *out, const float *gate, const float *up, int64_t n);
 

@@ -22,10 +22,6 @@ void fg_rmsnorm_forward_train(float *out, float *rstd, const float *x, const flo
 void fg_rmsnorm_backward(float *dx, const float *dout, const float *x, const float *weight,
                          const float *rstd, int64_t T, int64_t C);
 
-/* Backward of fg_rope on one (H, D) row block at `position`: the rotation is orthogonal, so the
- * gradient rotates by the negative angle. dx is (H, D), rotated in place. */
-void fg_rope_backward(float *dx, int64_t H, int64_t D, const float *inv_freq, int64_t position);
-
 /* Backward of out = silu(gate) * up over n elements: dgate and dup (n) are overwritten. */
 void fg_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate,
                         const float *up, int64_t n);
