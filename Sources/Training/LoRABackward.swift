@@ -11,7 +11,8 @@ extension TrainingPass {
     /// gradient; activation gradients flow through every layer down to the embedding output, where
     /// the pass stops (the embedding is frozen).
     ///
-    /// Consumes the kept logits (they become dlogits in place), so run it once per forward.
+    /// Consumes the kept logits (they become dlogits in place), so run it once per forward. After a
+    /// forward given `headRowWeights`, pass the same weights here.
     static func backward(model: LlamaModel, adapter: LoRAWeights, gradients: LoRAWeights, batch: PackedBatch,
                          rowWeights: [Float], dropout: Float, workspace ws: TrainingWorkspace) {
         let cfg = model.configuration
@@ -25,12 +26,15 @@ extension TrainingPass {
         dx.update(repeating: 0, count: T * C)
         guard R > 0 else { return }
 
-        // Head: dlogits (R, V) in place, headGradient (R, C), scattered into dx (T, C).
-        OutputHeadLayer.backward(dx: ws.headGradient.pointer, rowWeights: rowWeights, x: ws.headInput.pointer,
-                                 normWeight: model.outputNorm.pointer, weight: model.output.dense.pointer,
-                                 rows: R, channels: C, vocabulary: V, targets: batch.targets,
-                                 rstd: ws.headRstd.pointer, logits: ws.logits.pointer, logSumExp: ws.logSumExp,
-                                 dNormed: ws.headNormed.pointer)
+        // Head: dlogits (R, V) in place, headGradient (R, C) (unless the forward already took it with
+        // these row weights), scattered into dx (T, C).
+        if !ws.headGradientReady {
+            OutputHeadLayer.backward(dx: ws.headGradient.pointer, rowWeights: rowWeights, x: ws.headInput.pointer,
+                                     normWeight: model.outputNorm.pointer, weight: model.output.dense.pointer,
+                                     rows: R, channels: C, vocabulary: V, targets: batch.targets,
+                                     rstd: ws.headRstd.pointer, logits: ws.logits(rows: R), logSumExp: ws.logSumExp,
+                                     dNormed: ws.headNormedGradient.pointer)
+        }
         for (i, row) in batch.headRows.enumerated() {
             fg_add(dx + row * C, ws.headGradient.pointer + i * C, Int64(C))
         }

@@ -34,10 +34,12 @@ public func sftLossAndGradients(model: LlamaModel, adapter: LoRAWeights, sequenc
     let R = batch.headRowCount
     guard R > 0 else { throw .noTargets }
     let ws = workspace ?? TrainingWorkspace(model: model, tokens: batch.rowCount)
-    TrainingPass.forward(model: model, adapter: adapter, batch: batch, dropout: dropout, rng: &rng, workspace: ws)
-    let loss = -ws.targetLogProbabilities.reduce(0, +) / Double(R)
-    // d(lossScale · mean(−logprob)) / d logprob_r = −lossScale / R for every head row.
+    // d(lossScale · mean(−logprob)) / d logprob_r = −lossScale / R for every head row: known before
+    // the forward, so the head's gradient is taken there.
     let weights = Array(repeating: lossScale / Float(R), count: R)
+    TrainingPass.forward(model: model, adapter: adapter, batch: batch, dropout: dropout, rng: &rng, workspace: ws,
+                         headRowWeights: weights)
+    let loss = -ws.targetLogProbabilities.reduce(0, +) / Double(R)
     TrainingPass.backward(model: model, adapter: adapter, gradients: gradients, batch: batch, rowWeights: weights,
                           dropout: dropout, workspace: ws)
     return (loss, R)

@@ -15,8 +15,11 @@ enum TrainingPass {
     /// log-probability (`ws.targetLogProbabilities`, (R)). With `dropout` > 0 and an adapter, each
     /// adapted projection draws one 64-bit seed from `rng` (layer order, then q k v o gate up down)
     /// for its dropout mask; with `dropout` = 0 nothing is drawn.
+    ///
+    /// With `headRowWeights` (the loss is Σ_r −headRowWeights[r]·logprob[r], known in advance as in
+    /// SFT), the head's gradient is taken here, block by block, and the (R, V) logits are never held.
     static func forward(model: LlamaModel, adapter: LoRAWeights?, batch: PackedBatch, dropout: Float,
-                        rng: inout SeededGenerator, workspace ws: TrainingWorkspace) {
+                        rng: inout SeededGenerator, workspace ws: TrainingWorkspace, headRowWeights: [Float]? = nil) {
         let cfg = model.configuration
         let T = batch.rowCount, R = batch.headRowCount
         let C = cfg.hiddenSize, H = cfg.headCount, KVH = cfg.kvHeadCount, D = cfg.headDimension
@@ -95,11 +98,21 @@ enum TrainingPass {
         for (i, row) in batch.headRows.enumerated() {
             (ws.headInput.pointer + i * C).update(from: final + row * C, count: C)
         }
-        OutputHeadLayer.forward(x: ws.headInput.pointer, normWeight: model.outputNorm.pointer, eps: eps,
-                                weight: model.output.dense.pointer, rows: R, channels: C, vocabulary: V,
-                                targets: batch.targets, normed: ws.headNormed.pointer, rstd: ws.headRstd.pointer,
-                                logits: ws.logits.pointer, logSumExp: &ws.logSumExp,
-                                logProbabilities: &ws.targetLogProbabilities)
+        if let headRowWeights {
+            OutputHeadLayer.forwardWithGradient(
+                x: ws.headInput.pointer, normWeight: model.outputNorm.pointer, eps: eps, weight: model.output.dense.pointer,
+                rows: R, channels: C, vocabulary: V, targets: batch.targets, rowWeights: headRowWeights,
+                normed: ws.headNormed.pointer, rstd: ws.headRstd.pointer,
+                block: ws.logits(rows: min(R, OutputHeadLayer.blockRows)), dNormed: ws.headNormedGradient.pointer,
+                dx: ws.headGradient.pointer, logSumExp: &ws.logSumExp, logProbabilities: &ws.targetLogProbabilities)
+            ws.headGradientReady = true
+        } else {
+            OutputHeadLayer.forward(x: ws.headInput.pointer, normWeight: model.outputNorm.pointer, eps: eps,
+                                    weight: model.output.dense.pointer, rows: R, channels: C, vocabulary: V,
+                                    targets: batch.targets, normed: ws.headNormed.pointer, rstd: ws.headRstd.pointer,
+                                    logits: ws.logits(rows: R), logSumExp: &ws.logSumExp,
+                                    logProbabilities: &ws.targetLogProbabilities)
+        }
     }
 
     /// Sums the head rows' target log-probabilities per sequence, (sequence count).

@@ -42,7 +42,8 @@ final class LayerActivations {
 ///
 /// Sized for a number of packed tokens T (and grown when a batch is larger); create one per trainer
 /// and pass it to every loss call. Memory per token is about L·(2C + 2QD + 2KVD + 2F + 7r) floats of
-/// kept activations plus O(C + F) scratch, and the output head keeps R·V logits.
+/// kept activations plus O(C + F) scratch. The output head keeps R·V logits when its gradient is
+/// taken later (DPO, evaluation), and one block of 256·V when it is taken in the forward (SFT).
 public final class TrainingWorkspace: @unchecked Sendable {
     // @unchecked Sendable: a workspace is used by one loss call at a time (the caller's trainer).
 
@@ -58,12 +59,17 @@ public final class TrainingWorkspace: @unchecked Sendable {
     /// Per-layer kept activations.
     private(set) var layers: [LayerActivations] = []
 
-    // Head (kept): gathered final hidden rows (R, C), their rstd (R), logits (R, V) (gradients in place
-    // after the backward), log-sum-exp and target log-probabilities (R).
+    // Head (kept): gathered final hidden rows (R, C), their rstd (R), log-sum-exp and target
+    // log-probabilities (R).
     private(set) var headInput = FloatBuffer(count: 0), headRstd = FloatBuffer(count: 0)
-    private(set) var headNormed = FloatBuffer(count: 0), logits = FloatBuffer(count: 0)
+    private(set) var headNormed = FloatBuffer(count: 0)
     /// Gradient of the gathered head rows, (R, C).
     private(set) var headGradient = FloatBuffer(count: 0)
+    /// Scratch for the head's dNormed, (R, C).
+    private(set) var headNormedGradient = FloatBuffer(count: 0)
+    /// Whether the forward already wrote `headGradient` (SFT's fused head), so the backward skips the head.
+    var headGradientReady = false
+    private var logitsBuffer = FloatBuffer(count: 0)
     var logSumExp: [Double] = [], targetLogProbabilities: [Double] = []
     /// The rotary angles of the batch's positions, from the forward.
     var rope = RoPELayer.Table(maxPosition: 0, headDimension: 2, inverseFrequencies: [1])
@@ -118,6 +124,13 @@ public final class TrainingWorkspace: @unchecked Sendable {
         dHidden = FloatBuffer(count: 0)
     }
 
+    /// A (rows, V) logits buffer, grown when needed and kept (R·V for the unfused head, one block
+    /// for the fused one).
+    func logits(rows: Int) -> UnsafeMutablePointer<Float> {
+        if logitsBuffer.count < rows * V { logitsBuffer = FloatBuffer(count: rows * V) }
+        return logitsBuffer.pointer
+    }
+
     /// Grows the buffers for T rows, R head rows and LoRA rank r (nil: no adapter), and clears the
     /// per-step LoRA bookkeeping.
     func prepare(rows T: Int, headRows R: Int, adapter: LoRAWeights?) {
@@ -131,8 +144,9 @@ public final class TrainingWorkspace: @unchecked Sendable {
             headRstd = FloatBuffer(count: R)
             headNormed = FloatBuffer(count: R * C)
             headGradient = FloatBuffer(count: R * C)
-            logits = FloatBuffer(count: R * V)
+            headNormedGradient = FloatBuffer(count: R * C)
         }
+        headGradientReady = false
         let r = adapter?.rank ?? 0
         if r != rank {
             rank = r

@@ -56,6 +56,38 @@ struct ModelGradientTests {
         print("end-to-end dA/dB (dropout \(dropout)): worst relative error \(worst)")
     }
 
+    /// SFT takes the head's gradient in the forward, 256 rows at a time, without keeping the (R, V)
+    /// logits; the two-pass head (forward keeps logits, backward consumes them, as DPO runs it) gives
+    /// the same loss and gradients up to float rounding. 300 head rows, so the fused path runs two blocks.
+    @Test func fusedHeadMatchesTheTwoPassHead() throws {
+        let model = try TrainingFixtures.loadTinyModel()
+        let lora = Self.randomAdapter(model, seed: 31)
+        var r = TestRandom(seed: 32)
+        let sequences = try (0..<3).map { _ in
+            try TrainingSequence(tokens: r.uniform(101, scale: 1).map { Int(abs($0) * 319) },
+                                 targetMask: [false] + Array(repeating: true, count: 100))
+        }
+        let fused = lora.zerosLike()
+        var rng = SeededGenerator(seed: 1)
+        let result = try sftLossAndGradients(model: model, adapter: lora, sequences: sequences, gradients: fused, rng: &rng)
+        #expect(result.targetTokens == 300)
+
+        let twoPass = lora.zerosLike()
+        let batch = try PackedBatch(sequences, vocabularySize: model.configuration.vocabularySize)
+        let ws = TrainingWorkspace(model: model, tokens: batch.rowCount)
+        TrainingPass.forward(model: model, adapter: lora, batch: batch, dropout: 0, rng: &rng, workspace: ws)
+        let loss = -ws.targetLogProbabilities.reduce(0, +) / 300
+        TrainingPass.backward(model: model, adapter: lora, gradients: twoPass, batch: batch,
+                              rowWeights: Array(repeating: 1 / 300, count: 300), dropout: 0, workspace: ws)
+        // Products over other row counts may round the last bit of a logit differently.
+        #expect(abs(loss - result.loss) <= 1e-7 * loss)
+        for (a, b) in zip(fused.orderedBuffers, twoPass.orderedBuffers) {
+            let scale = b.array.map { abs($0) }.max() ?? 0
+            let worst = zip(a.array, b.array).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst <= 1e-5 * scale, "gradient differs by \(worst) (max |g| \(scale))")
+        }
+    }
+
     /// The training forward's loss equals the cross-entropy of the inference engine's logits.
     @Test func trainingLossMatchesInferenceLogits() throws {
         let model = try TrainingFixtures.loadTinyModel()
