@@ -87,42 +87,13 @@ static void gemm_nt(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda
     }
 }
 
-/* R (≤ 6) rows of C, 8·W (W = 1 or 2) columns: C[r, :] (+)= Σ_k A[r, k] · B[k, :]. Always inlined
- * with constant R and W, so the accumulators live in registers. */
-static inline __attribute__((always_inline)) void nn_tile(int R, int W, int64_t K, const float *A, int64_t lda,
-                                                          const float *B, int64_t ldb, float *C, int64_t ldc,
-                                                          int accumulate) {
-    __m256 c[6][2];
-    for (int r = 0; r < R; r++)
-        for (int w = 0; w < W; w++) c[r][w] = accumulate ? _mm256_loadu_ps(C + r * ldc + 8 * w) : _mm256_setzero_ps();
-    for (int64_t k = 0; k < K; k++) {
-        __m256 b[2];
-        for (int w = 0; w < W; w++) b[w] = _mm256_loadu_ps(B + k * ldb + 8 * w);
-        for (int r = 0; r < R; r++) {
-            const __m256 a = _mm256_broadcast_ss(A + r * lda + k);
-            for (int w = 0; w < W; w++) c[r][w] = _mm256_fmadd_ps(a, b[w], c[r][w]);
-        }
-    }
-    for (int r = 0; r < R; r++)
-        for (int w = 0; w < W; w++) _mm256_storeu_ps(C + r * ldc + 8 * w, c[r][w]);
-}
-
 /* All rows of one column panel of width 8·W, six rows at a time. */
 static inline __attribute__((always_inline)) void nn_panel(int W, int64_t M, int64_t K, const float *A, int64_t lda,
                                                            const float *B, int64_t ldb, float *C, int64_t ldc,
                                                            int accumulate) {
     int64_t i = 0;
-    for (; i + 6 <= M; i += 6) nn_tile(6, W, K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate);
-    const float *a = A + i * lda;
-    float *c = C + i * ldc;
-    switch (M - i) {
-    case 5: nn_tile(5, W, K, a, lda, B, ldb, c, ldc, accumulate); break;
-    case 4: nn_tile(4, W, K, a, lda, B, ldb, c, ldc, accumulate); break;
-    case 3: nn_tile(3, W, K, a, lda, B, ldb, c, ldc, accumulate); break;
-    case 2: nn_tile(2, W, K, a, lda, B, ldb, c, ldc, accumulate); break;
-    case 1: nn_tile(1, W, K, a, lda, B, ldb, c, ldc, accumulate); break;
-    default: break;
-    }
+    for (; i + 6 <= M; i += 6) outer_tile(6, W, K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate);
+    if (i < M) outer_tile_rows(W, M - i, K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate);
 }
 
 /* C (M, N) = A (M, K) · B (K, N), or C += A·B when `accumulate`; row strides lda, ldb, ldc; N is a

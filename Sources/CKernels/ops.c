@@ -207,39 +207,6 @@ static inline void dequantize_block(uint32_t type, const uint8_t *blk, __m256 w[
     for (int k = 0; k < 4; k++) w[k] = _mm256_fmadd_ps(w[k], vd, vm);
 }
 
-/* The outputs of `R` (≤ 6) dequantized weight rows (tile, row stride C) for 8·W (W = 1 or 2) X rows,
- * from X packed k-major (xp: C steps of `xw` floats, this group starting at column 0):
- * out[r][m] = Σ_k tile[r][k] · xp[k][m], summed in order k = 0, 1, ... in one accumulator per output.
- * Always inlined with constant R and W, so the accumulators stay in registers. */
-static inline __attribute__((always_inline)) void tile_outer(int R, int W, const float *tile, int64_t C,
-                                                             const float *xp, int64_t xw, float out[6][16]) {
-    __m256 c[6][2];
-    for (int r = 0; r < R; r++)
-        for (int w = 0; w < W; w++) c[r][w] = _mm256_setzero_ps();
-    for (int64_t k = 0; k < C; k++) {
-        __m256 x[2];
-        for (int w = 0; w < W; w++) x[w] = _mm256_loadu_ps(xp + k * xw + 8 * w);
-        for (int r = 0; r < R; r++) {
-            const __m256 a = _mm256_broadcast_ss(tile + r * C + k);
-            for (int w = 0; w < W; w++) c[r][w] = _mm256_fmadd_ps(a, x[w], c[r][w]);
-        }
-    }
-    for (int r = 0; r < R; r++)
-        for (int w = 0; w < W; w++) _mm256_storeu_ps(out[r] + 8 * w, c[r][w]);
-}
-
-static inline __attribute__((always_inline)) void tile_outer_rows(int W, int64_t n, const float *tile, int64_t C,
-                                                                  const float *xp, int64_t xw, float out[6][16]) {
-    switch (n) {
-    case 6: tile_outer(6, W, tile, C, xp, xw, out); break;
-    case 5: tile_outer(5, W, tile, C, xp, xw, out); break;
-    case 4: tile_outer(4, W, tile, C, xp, xw, out); break;
-    case 3: tile_outer(3, W, tile, C, xp, xw, out); break;
-    case 2: tile_outer(2, W, tile, C, xp, xw, out); break;
-    default: tile_outer(1, W, tile, C, xp, xw, out); break;
-    }
-}
-
 enum { TILE_ROWS = 6 };
 
 int64_t fg_packed_rows(int64_t M) { return (M + 7) / 8 * 8; }
@@ -303,8 +270,9 @@ int fg_matmul_quantized_packed(uint32_t type, const void *W, int64_t C, const fl
             }
         }
         for (int64_t m0 = 0; m0 < M; m0 += 16) {
-            if (Mp - m0 >= 16) tile_outer_rows(2, n, tile, C, xp + m0, Mp, out);
-            else tile_outer_rows(1, n, tile, C, xp + m0, Mp, out);
+            /* out[r][m] = Σ_k tile[r][k] · xp[k][m0 + m] */
+            if (Mp - m0 >= 16) outer_tile_rows(2, n, C, tile, C, xp + m0, Mp, &out[0][0], 16, 0);
+            else outer_tile_rows(1, n, C, tile, C, xp + m0, Mp, &out[0][0], 16, 0);
             const int64_t mm = M - m0 < 16 ? M - m0 : 16;
             for (int64_t j = 0; j < mm; j++)
                 for (int64_t r = 0; r < n; r++) Y[(m0 + j) * ldy + rb + r] = out[r][j];

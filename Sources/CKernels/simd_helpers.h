@@ -80,6 +80,43 @@ static inline FG_AVX2 float max_f32(const float *x, int64_t n) {
     return m;
 }
 
+/* R (≤ 6) rows of C, 8·W (W = 1 or 2) columns: C[r, :] (+)= Σ_k A[r, k] · B[k, :], each element
+ * summed in order k = 0, 1, ... in its own accumulator. One weight of A is broadcast and multiplied
+ * into 8·W columns of B per FMA; always inlined with constant R and W, so the accumulators stay in
+ * registers. The microkernel of the attention products and of the quantized small-batch product. */
+static inline FG_AVX2 __attribute__((always_inline)) void outer_tile(int R, int W, int64_t K, const float *A,
+                                                                     int64_t lda, const float *B, int64_t ldb,
+                                                                     float *C, int64_t ldc, int accumulate) {
+    __m256 c[6][2];
+    for (int r = 0; r < R; r++)
+        for (int w = 0; w < W; w++) c[r][w] = accumulate ? _mm256_loadu_ps(C + r * ldc + 8 * w) : _mm256_setzero_ps();
+    for (int64_t k = 0; k < K; k++) {
+        __m256 b[2];
+        for (int w = 0; w < W; w++) b[w] = _mm256_loadu_ps(B + k * ldb + 8 * w);
+        for (int r = 0; r < R; r++) {
+            const __m256 a = _mm256_broadcast_ss(A + r * lda + k);
+            for (int w = 0; w < W; w++) c[r][w] = _mm256_fmadd_ps(a, b[w], c[r][w]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int w = 0; w < W; w++) _mm256_storeu_ps(C + r * ldc + 8 * w, c[r][w]);
+}
+
+/* outer_tile for a run-time row count 1 ≤ rows ≤ 6. */
+static inline FG_AVX2 __attribute__((always_inline)) void outer_tile_rows(int W, int64_t rows, int64_t K,
+                                                                          const float *A, int64_t lda,
+                                                                          const float *B, int64_t ldb,
+                                                                          float *C, int64_t ldc, int accumulate) {
+    switch (rows) {
+    case 6: outer_tile(6, W, K, A, lda, B, ldb, C, ldc, accumulate); break;
+    case 5: outer_tile(5, W, K, A, lda, B, ldb, C, ldc, accumulate); break;
+    case 4: outer_tile(4, W, K, A, lda, B, ldb, C, ldc, accumulate); break;
+    case 3: outer_tile(3, W, K, A, lda, B, ldb, C, ldc, accumulate); break;
+    case 2: outer_tile(2, W, K, A, lda, B, ldb, C, ldc, accumulate); break;
+    default: outer_tile(1, W, K, A, lda, B, ldb, C, ldc, accumulate); break;
+    }
+}
+
 /* x[j] = exp(x[j] - m) in place over n floats; returns their sum (eight lane sums, then the lanes).
  * The tail goes through exp256 too, padded with -inf, so every entry gets the same arithmetic. */
 static inline FG_AVX2 float exp_shifted_sum(float *x, int64_t n, float m) {
