@@ -76,6 +76,8 @@ extension LlamaModel {
         }
 
         let maxVisible = requests.map { $0.cache.length + $0.tokens.count }.max() ?? 1
+        let rope = RotaryAngles(positions: requests.flatMap { $0.cache.length..<($0.cache.length + $0.tokens.count) },
+                                headDimension: D, inverseFrequencies: inverseFrequencies)
         let scratchFloats = requests.map { Int(fg_attention_scratch(Int64($0.tokens.count), Int64($0.cache.length))) }.max() ?? 1
         for (l, layer) in layers.enumerated() {
             fg_rmsnorm(xn.pointer, x.pointer, layer.attentionNorm.pointer, Int64(T), Int64(C), eps)
@@ -89,18 +91,12 @@ extension LlamaModel {
             }
 
             // RoPE at each row's position, then append K and V to the sequence's cache.
-            inverseFrequencies.withUnsafeBufferPointer { freqs in
-                for (s, r) in requests.enumerated() {
-                    let start = r.cache.length
-                    for i in 0..<r.tokens.count {
-                        let rr = rowStarts[s] + i
-                        fg_rope(q.pointer + rr * QD, Int64(H), Int64(D), freqs.baseAddress, Int64(start + i))
-                        fg_rope(k.pointer + rr * KVD, Int64(KVH), Int64(D), freqs.baseAddress, Int64(start + i))
-                    }
-                    let n = r.tokens.count
-                    (r.cache.keys[l].pointer + start * KVD).update(from: k.pointer + rowStarts[s] * KVD, count: n * KVD)
-                    (r.cache.values[l].pointer + start * KVD).update(from: v.pointer + rowStarts[s] * KVD, count: n * KVD)
-                }
+            rope.rotate(q.pointer, heads: H)
+            rope.rotate(k.pointer, heads: KVH)
+            for (s, r) in requests.enumerated() {
+                let start = r.cache.length, n = r.tokens.count
+                (r.cache.keys[l].pointer + start * KVD).update(from: k.pointer + rowStarts[s] * KVD, count: n * KVD)
+                (r.cache.values[l].pointer + start * KVD).update(from: v.pointer + rowStarts[s] * KVD, count: n * KVD)
             }
 
             // Attention, one task per (sequence, head); short contexts stay on this thread.

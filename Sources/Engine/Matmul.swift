@@ -33,8 +33,9 @@ public enum Matmul {
             cblas_sgemm(CblasRowMajor, ta, tb, Int32(m1 - m0), Int32(n1 - n0), Int32(K), alpha, a, Int32(lda),
                         b, Int32(ldb), beta, C + m0 * ldc + n0, Int32(ldc))
         }
-        // Row pieces each read all of op(B), column pieces all of op(A): split so the larger is read once.
-        let byRows = M >= 2 * minimumPiece && (M * K >= K * N || N < 2 * minimumPiece)
+        // Row pieces each read all of op(B) (K·N), column pieces all of op(A) (M·K): split so the
+        // larger is read once.
+        let byRows = M >= 2 * minimumPiece && (M >= N || N < 2 * minimumPiece)
         let byColumns = !byRows && N >= 2 * minimumPiece
         guard M * N * K >= parallelWork, byRows || byColumns else {
             call(0, M, 0, N)

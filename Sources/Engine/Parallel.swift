@@ -19,11 +19,11 @@ public enum Parallel {
     /// The number of threads the engine uses (defaults to the machine's active cores).
     public static var threadCount: Int { threads }
 
-    /// Sets the thread count for both OpenBLAS and the engine's kernels.
+    /// Sets the team's thread count (OpenBLAS stays single-threaded: `Matmul` splits its products
+    /// over the team).
     public static func setThreadCount(_ n: Int) {
         threads = max(1, n)
         fg_pool_set_threads(Int32(threads))
-        openblas_set_num_threads(1)
     }
 
     /// The OpenBLAS kernel family in use (for the start-up log).

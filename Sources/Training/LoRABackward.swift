@@ -80,8 +80,8 @@ extension TrainingPass {
                                     q: a.q.pointer, k: a.k.pointer, v: a.v.pointer,
                                     rowStarts: batch.rowStarts, lengths: batch.lengths,
                                     heads: H, kvHeads: KVH, headDimension: D)
-            RoPELayer.backward(ws.dq.pointer, positions: batch.positions, heads: H, headDimension: D, table: ws.rope)
-            RoPELayer.backward(ws.dk.pointer, positions: batch.positions, heads: KVH, headDimension: D, table: ws.rope)
+            ws.rope.rotate(ws.dq.pointer, heads: H, sign: -1)
+            ws.rope.rotate(ws.dk.pointer, heads: KVH, sign: -1)
             // dNormed (T, C) = dq · W_q + dk · W_k + dv · W_v, plus the LoRA terms, on recomputed normed.
             RMSNormLayer.forward(normed, rstd: a.attentionRstd.pointer, xIn, weight: layer.attentionNorm.pointer,
                                  rows: T, channels: C, eps: eps)

@@ -44,65 +44,6 @@ enum RMSNormLayer {
     }
 }
 
-/// Rotary embedding, HF rotate-half layout, each row at its own position.
-/// reference: Su et al. 2021, "RoFormer"; HF `apply_rotary_pos_emb`.
-enum RoPELayer {
-    /// The cosines and sines of every position up to `maxPosition`, (positions, D/2) each: computed
-    /// once per pass (fg_rope_angles, as the inference fg_rope computes them) and used by every layer.
-    struct Table {
-        let half: Int
-        var cosines: [Float] = [], sines: [Float] = []
-
-        init(maxPosition: Int, headDimension D: Int, inverseFrequencies: [Float]) {
-            half = D / 2
-            let count = (maxPosition + 1) * half
-            cosines = Array(repeating: 0, count: count)
-            sines = Array(repeating: 0, count: count)
-            cosines.withUnsafeMutableBufferPointer { c in
-                sines.withUnsafeMutableBufferPointer { s in
-                    inverseFrequencies.withUnsafeBufferPointer { f in
-                        for p in 0...maxPosition {
-                            fg_rope_angles(c.baseAddress! + p * half, s.baseAddress! + p * half, Int64(D),
-                                           f.baseAddress, Int64(p))
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// In place on x (T, heads·D): row t rotates by positions[t] (bit-identical to inference's fg_rope).
-    static func forward(_ x: UnsafeMutablePointer<Float>, positions: [Int], heads: Int, headDimension D: Int,
-                        table: Table) {
-        rotate(x, positions: positions, heads: heads, headDimension: D, table: table, sign: 1)
-    }
-
-    /// In place on dx (T, heads·D): the gradient with respect to the input before rotation (the
-    /// rotation is orthogonal, so the gradient rotates by the negative angle).
-    static func backward(_ dx: UnsafeMutablePointer<Float>, positions: [Int], heads: Int, headDimension D: Int,
-                         table: Table) {
-        rotate(dx, positions: positions, heads: heads, headDimension: D, table: table, sign: -1)
-    }
-
-    private static func rotate(_ x: UnsafeMutablePointer<Float>, positions: [Int], heads: Int, headDimension D: Int,
-                               table: Table, sign: Float) {
-        let half = table.half, T = positions.count
-        guard T > 0 else { return }
-        positions.withUnsafeBufferPointer { pos in
-            table.cosines.withUnsafeBufferPointer { c in
-                table.sines.withUnsafeBufferPointer { s in
-                    let pos = pos.baseAddress!, c = c.baseAddress!, s = s.baseAddress!
-                    Parallel.forRange(T, minimumPerChunk: Elementwise.rowsPerChunk(channels: heads * D)) { a, b in
-                        for t in a..<b {
-                            fg_rope_table(x + t * heads * D, Int64(heads), Int64(D), c + pos[t] * half, s + pos[t] * half, sign)
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// Causal grouped-query attention over packed sequences: each sequence attends only to its own rows.
 /// reference: Vaswani et al. 2017; Ainslie et al. 2023 (GQA).
 enum AttentionLayer {

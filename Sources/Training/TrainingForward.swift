@@ -30,8 +30,7 @@ enum TrainingPass {
                                          inputGradient: ws.loraInputGradient.pointer)
 
         // stream[0] (T, C) = embedding rows
-        let rope = RoPELayer.Table(maxPosition: batch.positions.max() ?? 0, headDimension: D,
-                                   inverseFrequencies: model.inverseFrequencies)
+        let rope = RotaryAngles(positions: batch.positions, headDimension: D, inverseFrequencies: model.inverseFrequencies)
         ws.rope = rope
         let embedding = model.tokenEmbedding.dense.pointer
         let x0 = ws.stream[0].pointer
@@ -65,8 +64,8 @@ enum TrainingPass {
             addLoRA(.query, input: normed, into: a.q.pointer)
             addLoRA(.key, input: normed, into: a.k.pointer)
             addLoRA(.value, input: normed, into: a.v.pointer)
-            RoPELayer.forward(a.q.pointer, positions: batch.positions, heads: H, headDimension: D, table: rope)
-            RoPELayer.forward(a.k.pointer, positions: batch.positions, heads: KVH, headDimension: D, table: rope)
+            rope.rotate(a.q.pointer, heads: H)
+            rope.rotate(a.k.pointer, heads: KVH)
             // attention (T, QD), kept: it is o_proj's input
             AttentionLayer.forward(a.attention.pointer, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer,
                                    rowStarts: batch.rowStarts, lengths: batch.lengths,

@@ -72,7 +72,7 @@ public final class TrainingWorkspace: @unchecked Sendable {
     private var logitsBuffer = FloatBuffer(count: 0)
     var logSumExp: [Double] = [], targetLogProbabilities: [Double] = []
     /// The rotary angles of the batch's positions, from the forward.
-    var rope = RoPELayer.Table(maxPosition: 0, headDimension: 2, inverseFrequencies: [1])
+    var rope = RotaryAngles(positions: [], headDimension: 2, inverseFrequencies: [])
 
     // Scratch, (T, ·): normalised input, projection outputs, SwiGLU output, gradients, dropout.
     private(set) var normed = FloatBuffer(count: 0), projected = FloatBuffer(count: 0)

@@ -35,14 +35,14 @@ struct LayerGradientTests {
         var r = TestRandom(seed: 2)
         let x = r.uniform(T * H * D), g = r.uniform(T * H * D)
         let buffer = FloatBuffer(count: T * H * D)
-        let table = RoPELayer.Table(maxPosition: 5, headDimension: D, inverseFrequencies: freqs)
+        let angles = RotaryAngles(positions: positions, headDimension: D, inverseFrequencies: freqs)
         func loss(_ x: [Float]) -> Double {
             buffer.pointer.update(from: x, count: x.count)
-            RoPELayer.forward(buffer.pointer, positions: positions, heads: H, headDimension: D, table: table)
+            angles.rotate(buffer.pointer, heads: H)
             return dot(buffer.pointer, g)
         }
         let dx = FloatBuffer(g)
-        RoPELayer.backward(dx.pointer, positions: positions, heads: H, headDimension: D, table: table)
+        angles.rotate(dx.pointer, heads: H, sign: -1)
         // The table-driven forward rotation is the inference kernel's, bit for bit.
         let reference = FloatBuffer(x)
         freqs.withUnsafeBufferPointer { f in
@@ -51,7 +51,7 @@ struct LayerGradientTests {
             }
         }
         buffer.pointer.update(from: x, count: x.count)
-        RoPELayer.forward(buffer.pointer, positions: positions, heads: H, headDimension: D, table: table)
+        angles.rotate(buffer.pointer, heads: H)
         #expect(buffer.array == reference.array)
         let result = checkGradient(x, analytic: dx.array, eps: 1e-2, loss)
         print("RoPE dx:", result)
