@@ -39,7 +39,9 @@ extension LlamaModel {
     /// Sequences may have different lengths and positions: matrix products see all T rows at once,
     /// attention runs per sequence against its own cache. Returns, for each request, the selected
     /// logits rows flattened, (rows, V). With an `adapter`, every adapted projection adds its LoRA term.
-    public func forward(_ requests: [ForwardRequest], adapter: LoRAWeights? = nil) throws -> [[Float]] {
+    /// `arithmetic` chooses how products with quantized weights treat activations (see ``Arithmetic``).
+    public func forward(_ requests: [ForwardRequest], adapter: LoRAWeights? = nil,
+                        arithmetic: Arithmetic = .exact) throws -> [[Float]] {
         let cfg = configuration
         let V = cfg.vocabularySize
         for (i, r) in requests.enumerated() {
@@ -83,7 +85,7 @@ extension LlamaModel {
             fg_rmsnorm(xn.pointer, x.pointer, layer.attentionNorm.pointer, Int64(T), Int64(C), eps)
             // q (T, H·D), k and v (T, KVH·D)
             LinearWeight.forward([(layer.query, q.pointer), (layer.key, k.pointer), (layer.value, v.pointer)],
-                                 input: xn.pointer, rows: T)
+                                 input: xn.pointer, rows: T, arithmetic: arithmetic)
             if let lora = adapter {
                 lora.apply(layer: l, .query, input: xn.pointer, rows: T, into: q.pointer)
                 lora.apply(layer: l, .key, input: xn.pointer, rows: T, into: k.pointer)
@@ -114,19 +116,20 @@ extension LlamaModel {
                                  Int64(h), Int64(h + 1), scratch)
                 }
             }
-            layer.attentionOutput.forward(att.pointer, rows: T, into: tmp.pointer)  // (T, C)
+            layer.attentionOutput.forward(att.pointer, rows: T, into: tmp.pointer, arithmetic: arithmetic)  // (T, C)
             adapter?.apply(layer: l, .output, input: att.pointer, rows: T, into: tmp.pointer)
             fg_add(x.pointer, tmp.pointer, Int64(T * C))
 
             fg_rmsnorm(xn.pointer, x.pointer, layer.mlpNorm.pointer, Int64(T), Int64(C), eps)
             // gate and up (T, F)
-            LinearWeight.forward([(layer.gate, gate.pointer), (layer.up, up.pointer)], input: xn.pointer, rows: T)
+            LinearWeight.forward([(layer.gate, gate.pointer), (layer.up, up.pointer)], input: xn.pointer, rows: T,
+                                 arithmetic: arithmetic)
             adapter?.apply(layer: l, .gate, input: xn.pointer, rows: T, into: gate.pointer)
             adapter?.apply(layer: l, .up, input: xn.pointer, rows: T, into: up.pointer)
             Parallel.forRange(T, minimumPerChunk: max(1, (1 << 16) / F)) { a, b in  // expf-bound: split rows
                 fg_silu_mul(gate.pointer + a * F, gate.pointer + a * F, up.pointer + a * F, Int64((b - a) * F))
             }
-            layer.down.forward(gate.pointer, rows: T, into: tmp.pointer)  // (T, C)
+            layer.down.forward(gate.pointer, rows: T, into: tmp.pointer, arithmetic: arithmetic)  // (T, C)
             adapter?.apply(layer: l, .down, input: gate.pointer, rows: T, into: tmp.pointer)
             fg_add(x.pointer, tmp.pointer, Int64(T * C))
         }
@@ -147,7 +150,7 @@ extension LlamaModel {
         let h = FloatBuffer(count: R * C), logits = FloatBuffer(count: R * V)
         for (i, rr) in selected.enumerated() { (h.pointer + i * C).update(from: x.pointer + rr * C, count: C) }
         fg_rmsnorm(h.pointer, h.pointer, outputNorm.pointer, Int64(R), Int64(C), eps)
-        output.forward(h.pointer, rows: R, into: logits.pointer)  // (R, V)
+        output.forward(h.pointer, rows: R, into: logits.pointer, arithmetic: arithmetic)  // (R, V)
 
         var result: [[Float]] = []
         var offset = 0

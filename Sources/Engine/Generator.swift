@@ -20,6 +20,13 @@ public struct GenerationParameters: Sendable {
     public var adapter: LoRAWeights?
     /// Most prompt rows per prefill pass (bounds scratch memory).
     public var prefillChunk = 2048
+    /// Whether the prompts' longest common prefix (e.g. a chat template's system turn) is run through
+    /// the model once and its keys and values copied to every sequence, instead of once per prompt.
+    /// The shared rows go through a smaller product, so logits may differ from an unshared prefill
+    /// in the last bits (summation order), as they do between any two batch compositions.
+    public var sharePromptPrefix = true
+    /// How products with quantized weights treat activations (see ``Arithmetic``).
+    public var arithmetic = Arithmetic.exact
 
     /// Creates parameters with defaults.
     public init(maxNewTokens: Int = 256, sampler: Sampler = Sampler(), seed: UInt64 = 0, stopStrings: [String] = []) {
@@ -52,6 +59,8 @@ public struct GenerationTimings: Sendable, Codable {
     public var prefillSeconds = 0.0
     public var decodeSeconds = 0.0
     public var promptTokens = 0
+    /// Leading tokens that every prompt shares and that went through the model once (see `GenerationParameters.sharePromptPrefix`).
+    public var sharedPrefixTokens = 0
     public var generatedTokens = 0
     /// Tokens generated after the first one (decode steps), for tokens/s.
     public var decodeSteps = 0
@@ -95,19 +104,27 @@ public struct Generator: Sendable {
         var stats = GenerationTimings()
         stats.promptTokens = prompts.reduce(0) { $0 + $1.count }
 
-        // Prefill in passes of at most `prefillChunk` rows.
+        // The shared prefix once, then the rest of every prompt in passes of at most `prefillChunk` rows.
         let started = Date()
+        let shared = parameters.sharePromptPrefix ? Self.sharedPrefixLength(prompts) : 0
+        if shared > 0 {
+            let prefix = model.makeCache(capacity: shared)
+            _ = try model.forward([ForwardRequest(tokens: Array(prompts[0].prefix(shared)), cache: prefix, logits: .none)],
+                                  adapter: parameters.adapter, arithmetic: parameters.arithmetic)
+            for s in sequences { try s.cache.copyPrefix(of: prefix, count: shared) }
+            stats.sharedPrefixTokens = shared
+        }
         var pending = Array(sequences.indices)
         while !pending.isEmpty {
             var batch: [Int] = []
             var rows = 0
-            while let i = pending.first, batch.isEmpty || rows + prompts[i].count <= parameters.prefillChunk {
+            while let i = pending.first, batch.isEmpty || rows + prompts[i].count - shared <= parameters.prefillChunk {
                 batch.append(i)
-                rows += prompts[i].count
+                rows += prompts[i].count - shared
                 pending.removeFirst()
             }
-            let logits = try model.forward(batch.map { ForwardRequest(tokens: prompts[$0], cache: sequences[$0].cache) },
-                                           adapter: parameters.adapter)
+            let logits = try model.forward(batch.map { ForwardRequest(tokens: Array(prompts[$0][shared...]), cache: sequences[$0].cache) },
+                                           adapter: parameters.adapter, arithmetic: parameters.arithmetic)
             for (j, i) in batch.enumerated() { sequences[i].pendingLogits = logits[j] }
         }
         stats.prefillSeconds = Date().timeIntervalSince(started)
@@ -123,7 +140,7 @@ public struct Generator: Sendable {
             let stepStart = Date()
             let logits = try model.forward(
                 active.map { ForwardRequest(tokens: [sequences[$0].generated.last ?? 0], cache: sequences[$0].cache) },
-                adapter: parameters.adapter)
+                adapter: parameters.adapter, arithmetic: parameters.arithmetic)
             stats.decodeSeconds += Date().timeIntervalSince(stepStart)
             stats.decodeSteps += active.count
             for (j, i) in active.enumerated() { sequences[i].pendingLogits = logits[j] }
@@ -137,6 +154,21 @@ public struct Generator: Sendable {
         return sequences.map {
             GenerationResult(promptIDs: $0.prompt, generatedIDs: $0.generated, text: $0.text, finishReason: $0.finish ?? .length)
         }
+    }
+
+    /// Length of the prefix every prompt shares, leaving each prompt at least one token of its own
+    /// (its last position gives the first logits); 0 for a single prompt.
+    static func sharedPrefixLength(_ prompts: [[Int]]) -> Int {
+        guard prompts.count > 1, var length = prompts.map(\.count).min() else { return 0 }
+        length -= 1
+        let first = prompts[0]
+        for p in prompts.dropFirst() {
+            var i = 0
+            while i < length, p[i] == first[i] { i += 1 }
+            length = i
+            if length == 0 { break }
+        }
+        return length
     }
 
     private func accept(_ token: Int, into s: inout SequenceState, index: Int, stopIDs: Set<Int>,

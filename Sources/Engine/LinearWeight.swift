@@ -49,10 +49,16 @@ public final class LinearWeight: @unchecked Sendable {
     public var isQuantized: Bool { quantized != nil }
 
     /// Several products that read the same input x (T, in), e.g. q/k/v or gate/up. For a single
-    /// quantized row they share one parallel region, which halves the thread wake-ups of a decode step.
+    /// quantized row they share one parallel region, which halves the thread wake-ups of a decode step;
+    /// with `int8` arithmetic they share one quantization of x.
     static func forward(_ products: [(weight: LinearWeight, output: UnsafeMutablePointer<Float>)],
-                        input x: UnsafePointer<Float>, rows T: Int) {
-        guard T == 1, products.allSatisfy({ $0.weight.quantized != nil }) else {
+                        input x: UnsafePointer<Float>, rows T: Int, arithmetic: Arithmetic = .exact) {
+        let quantized = products.allSatisfy { $0.weight.quantized != nil }
+        if arithmetic == .int8, T > 1, quantized {
+            forwardInt8(products, input: x, rows: T)
+            return
+        }
+        guard T == 1, quantized else {
             for p in products { p.weight.forward(x, rows: T, into: p.output) }
             return
         }
@@ -73,8 +79,10 @@ public final class LinearWeight: @unchecked Sendable {
     }
 
     /// y (T, out) = x (T, in) · Wᵀ, overwriting y.
-    func forward(_ x: UnsafePointer<Float>, rows T: Int, into y: UnsafeMutablePointer<Float>) {
-        if T == 1, let q = quantized {
+    func forward(_ x: UnsafePointer<Float>, rows T: Int, into y: UnsafeMutablePointer<Float>, arithmetic: Arithmetic = .exact) {
+        if arithmetic == .int8, T > 1, quantized != nil {
+            Self.forwardInt8([(self, y)], input: x, rows: T)
+        } else if T == 1, let q = quantized {
             let xBox = UncheckedSendable(x), yBox = UncheckedSendable(y)
             Parallel.forRange(outFeatures, minimumPerChunk: Self.rowsWorthAThread(inFeatures: inFeatures, rows: 1)) { r0, r1 in
                 _ = fg_matvec_quantized(q.type, q.data, Int64(inFeatures), xBox.value, yBox.value, Int64(r0), Int64(r1))
@@ -95,6 +103,39 @@ public final class LinearWeight: @unchecked Sendable {
         } else {
             Matmul.sgemm(transposeB: true, M: T, N: outFeatures, K: inFeatures, A: x, lda: inFeatures,
                          B: dense.pointer, ldb: inFeatures, C: y, ldc: outFeatures)
+        }
+    }
+
+    /// Weight rows the int8 kernel unpacks at a time; thread chunks are whole panels.
+    static let int8PanelRows = 8
+
+    /// `int8` arithmetic: x is quantized once, then the threads split the products' weight rows in
+    /// whole panels. Each output sums its blocks in a fixed order, so the split does not change bits.
+    private static func forwardInt8(_ products: [(weight: LinearWeight, output: UnsafeMutablePointer<Float>)],
+                                    input x: UnsafePointer<Float>, rows T: Int) {
+        let C = products[0].weight.inFeatures
+        precondition(products.allSatisfy { $0.weight.inFeatures == C }, "products sharing an input differ in width")
+        let bytes = Int(fg_int8_activation_bytes(Int64(T), Int64(C)))
+        let xq = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
+        defer { xq.deallocate() }
+        fg_quantize_activations(x, Int64(T), Int64(C), Int64(C), xq)
+        let panels = products.map { ($0.weight.outFeatures + int8PanelRows - 1) / int8PanelRows }
+        let total = panels.reduce(0, +)
+        let minimum = max(1, rowsWorthAThread(inFeatures: C, rows: T) / int8PanelRows)
+        let box = UncheckedSendable((products, panels, UnsafeRawPointer(xq)))
+        Parallel.forRange(total, minimumPerChunk: minimum) { a, b in
+            let (products, panels, xq) = box.value
+            var base = 0
+            for (p, count) in zip(products, panels) {
+                let lo = max(a - base, 0), hi = min(b - base, count)
+                if lo < hi, let q = p.weight.quantized {
+                    let n = p.weight.outFeatures
+                    let status = fg_matmul_int8(q.type, q.data, Int64(C), xq, Int64(T), p.output, Int64(n),
+                                                Int64(lo * int8PanelRows), Int64(min(hi * int8PanelRows, n)))
+                    precondition(status == 0, "int8 product failed (status \(status)) for a \(n)×\(C) weight of type \(q.type)")
+                }
+                base += count
+            }
         }
     }
 }

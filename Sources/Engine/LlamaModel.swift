@@ -96,4 +96,22 @@ public final class KVCache: @unchecked Sendable {
 
     /// Forgets everything after `position` (e.g. to reuse a shared prompt prefix).
     public func truncate(to position: Int) { length = min(length, max(0, position)) }
+
+    /// Replaces this cache's contents by the first `count` positions of `source` (a prompt prefix
+    /// computed once and shared by several sequences).
+    public func copyPrefix(of source: KVCache, count: Int) throws {
+        guard source.keys.count == keys.count, source.width == width else {
+            throw EngineError.invalidInput("cannot copy a cache of \(source.keys.count) layers × \(source.width) into one of \(keys.count) × \(width)")
+        }
+        guard count >= 0, count <= source.length else {
+            throw EngineError.invalidInput("cannot copy \(count) positions from a cache holding \(source.length)")
+        }
+        length = 0
+        reserve(count)
+        for l in keys.indices {
+            keys[l].pointer.update(from: source.keys[l].pointer, count: count * width)
+            values[l].pointer.update(from: source.values[l].pointer, count: count * width)
+        }
+        length = count
+    }
 }

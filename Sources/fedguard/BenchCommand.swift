@@ -73,21 +73,26 @@ struct BenchGenerateCommand: ParsableCommand {
         _ = try generator.generate(prompts: [try chat(set.single)], parameters: params, timings: &single)
         Console.err(String(format: "decode: %d tokens, %.1f tokens/s", single.generatedTokens, single.decodeTokensPerSecond))
 
-        // Batched: `batch` prompts of different lengths, `newTokens` each, wall time including prefill.
+        // Batched: `batch` prompts of different lengths, `newTokens` each, wall time including prefill;
+        // once with exact arithmetic, once with int8 activations.
         let batchPrompts = try (0..<batch).map { try chat(set.batched[$0 % set.batched.count]) }
         params.maxNewTokens = newTokens
-        var batchTimings = GenerationTimings()
-        let t0 = Date()
-        let results = try generator.generate(prompts: batchPrompts, parameters: params, timings: &batchTimings)
-        let wall = Date().timeIntervalSince(t0)
-        let generated = results.reduce(0) { $0 + $1.generatedIDs.count }
-        let batchedRate = Double(generated) / wall
-        Console.err(String(format: "batched: %d prompts (%d prompt tokens) x %d new tokens in %.1fs (prefill %.1fs, decode %.1fs), %.1f tokens/s",
-                           batch, batchTimings.promptTokens, newTokens, wall, batchTimings.prefillSeconds,
-                           batchTimings.decodeSeconds, batchedRate))
+        var batchedRates: [Arithmetic: Double] = [:]
+        for arithmetic in Arithmetic.allCases where ProcessInfo.processInfo.environment["FG_ONLY"].map({ $0 == "\(arithmetic)" }) ?? true {
+            params.arithmetic = arithmetic
+            var batchTimings = GenerationTimings()
+            let t0 = Date()
+            let results = try generator.generate(prompts: batchPrompts, parameters: params, timings: &batchTimings)
+            let wall = Date().timeIntervalSince(t0)
+            let generated = results.reduce(0) { $0 + $1.generatedIDs.count }
+            batchedRates[arithmetic] = Double(generated) / wall
+            Console.err(String(format: "batched (%@): %d prompts (%d prompt tokens, the first %d shared by all) x %d new tokens in %.1fs (prefill %.1fs, decode %.1fs), %.1f tokens/s",
+                               arithmetic.rawValue, batch, batchTimings.promptTokens, batchTimings.sharedPrefixTokens, newTokens,
+                               wall, batchTimings.prefillSeconds, batchTimings.decodeSeconds, Double(generated) / wall))
+        }
 
         let ours = BenchFigures(load: loadSeconds, prefill: prefillRate, decode: single.decodeTokensPerSecond,
-                                batched: batchedRate, peakMB: PeakMemory.residentMB())
+                                batched: batchedRates[.exact] ?? 0, batchedInt8: batchedRates[.int8], peakMB: PeakMemory.residentMB())
         Console.out("threads: \(Parallel.threadCount)  model: \(modelURL.lastPathComponent)")
         Console.out(ours.row(name: "fedguard"))
         guard peer else { return }
@@ -99,20 +104,25 @@ struct BenchGenerateCommand: ParsableCommand {
         if let cpp = theirs.llamaCppDecode {
             Console.out(String(format: "llama.cpp     decode %7.1f tok/s  (ours / llama.cpp = %.2fx)", cpp, ours.decode / cpp))
         }
-        Console.out(String(format: "ratio fedguard/transformers: decode %.1f vs %.1f tok/s = %.2fx; prefill %.2fx; batched %.1f vs %.1f tok/s = %.2fx",
+        let int8Ratio = ours.batchedInt8.map { String(format: "; batched int8 %.1f vs %.1f tok/s = %.2fx", $0, theirs.figures.batched, $0 / theirs.figures.batched) } ?? ""
+        Console.out(String(format: "ratio fedguard/transformers: decode %.1f vs %.1f tok/s = %.2fx; prefill %.2fx; batched exact %.1f vs %.1f tok/s = %.2fx",
                            ours.decode, theirs.figures.decode, ours.decode / theirs.figures.decode,
                            ours.prefill / theirs.figures.prefill,
-                           ours.batched, theirs.figures.batched, ours.batched / theirs.figures.batched))
+                           ours.batched, theirs.figures.batched, ours.batched / theirs.figures.batched) + int8Ratio)
     }
 }
 
 /// One side's figures.
 struct BenchFigures {
-    var load, prefill, decode, batched, peakMB: Double
+    var load, prefill, decode, batched: Double
+    /// Batched throughput with int8 activations (the peer has no such mode).
+    var batchedInt8: Double?
+    var peakMB: Double
 
     func row(name: String) -> String {
         String(format: "%-13@ load %5.2fs  prefill %7.1f tok/s  decode %6.1f tok/s  batched %7.1f tok/s  peak %6.0f MiB",
                name as NSString, load, prefill, decode, batched, peakMB)
+            + (batchedInt8.map { String(format: "  batched int8 %7.1f tok/s", $0) } ?? "")
     }
 }
 
@@ -180,7 +190,7 @@ enum PeerRunner {
         func num(_ k: String) -> Double { (obj[k] as? NSNumber)?.doubleValue ?? .nan }
         return Result(
             figures: BenchFigures(load: num("load_s"), prefill: num("prefill_tokens_per_s"), decode: num("decode_tokens_per_s"),
-                                  batched: num("batched_tokens_per_s"), peakMB: num("peak_rss_mb")),
+                                  batched: num("batched_tokens_per_s"), batchedInt8: nil, peakMB: num("peak_rss_mb")),
             llamaCppDecode: (obj["llama_cpp_decode_tokens_per_s"] as? NSNumber)?.doubleValue)
     }
 }

@@ -4,6 +4,8 @@ import Foundation
 import Tokenizers
 import Training
 
+extension Arithmetic: ExpressibleByArgument {}
+
 /// Sampling options shared by `generate` and `chat`.
 struct SamplingOptions: ParsableArguments {
     @Option(help: "Most new tokens.")
@@ -34,9 +36,14 @@ struct SamplingOptions: ParsableArguments {
     @Option(help: "A LoRA adapter directory (PEFT format: adapter_config.json + adapter_model.safetensors).")
     var adapter: String?
 
+    @Option(help: "Arithmetic of products with quantized weights: exact (float activations, matches transformers) or int8 (llama.cpp's quantized activations, faster for batches).")
+    var arithmetic: Arithmetic = .exact
+
     func parameters(extraStops: [String]) -> GenerationParameters {
-        GenerationParameters(maxNewTokens: maxTokens, sampler: Sampler(temperature: temperature, topK: topK, topP: topP),
-                             seed: seed, stopStrings: stops + extraStops)
+        var p = GenerationParameters(maxNewTokens: maxTokens, sampler: Sampler(temperature: temperature, topK: topK, topP: topP),
+                                     seed: seed, stopStrings: stops + extraStops)
+        p.arithmetic = arithmetic
+        return p
     }
 
     /// Generation parameters with the `--adapter` loaded for `model`.

@@ -4,6 +4,7 @@
 
 #include "fg_quant.h"
 #include "fg_ops.h"
+#include "fg_int8.h"
 #include "fg_pool.h"
 #include "fg_train.h"
 
