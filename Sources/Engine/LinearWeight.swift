@@ -1,4 +1,5 @@
 import CKernels
+import Foundation
 
 /// A frozen linear layer `y = x · Wᵀ` with `W` of shape (out, in), row-major (PyTorch layout).
 ///
@@ -7,7 +8,8 @@ import CKernels
 /// (Q4_0, Q4_1, Q8_0), the quantized rows are kept too: a single-token step then reads 4.5-8.5 bits a
 /// weight instead of 32, with the same arithmetic as the dequantized matrix (up to summation order).
 public final class LinearWeight: @unchecked Sendable {
-    // @unchecked Sendable: immutable after init; buffers are only read.
+    // @unchecked Sendable: immutable after init (buffers are only read), except the int8 repack,
+    // which is built once under `int8Lock`.
 
     /// Output features (rows of W).
     public let outFeatures: Int
@@ -33,7 +35,30 @@ public final class LinearWeight: @unchecked Sendable {
         self.quantized = quantized
     }
 
-    deinit { quantized?.data.deallocate() }
+    deinit {
+        quantized?.data.deallocate()
+        int8Storage?.deallocate()
+    }
+
+    /// Whether `int8` arithmetic applies: Q4_0 and Q4_1 weights (see `fg_int8.h` for why not Q8_0).
+    public var supportsInt8: Bool { quantized.map { $0.type == 2 || $0.type == 3 } ?? false }
+
+    private let int8Lock = NSLock()
+    private var int8Storage: UnsafeMutableRawPointer?
+
+    /// The quantized rows repacked for the int8 kernel, built on first use (exact-only callers never pay).
+    private func int8Packed() -> UnsafeRawPointer {
+        int8Lock.lock()
+        defer { int8Lock.unlock() }
+        if let p = int8Storage { return UnsafeRawPointer(p) }
+        guard let q = quantized, supportsInt8 else { preconditionFailure("int8 products need Q4_0 or Q4_1 weights") }
+        let bytes = Int(fg_int8_packed_bytes(q.type, Int64(outFeatures), Int64(inFeatures)))
+        let p = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
+        let status = fg_int8_pack_weights(q.type, q.data, Int64(outFeatures), Int64(inFeatures), p)
+        precondition(status == 0, "repacking a \(outFeatures)×\(inFeatures) weight of type \(q.type) failed")
+        int8Storage = p
+        return UnsafeRawPointer(p)
+    }
 
     /// Up to this many rows, products with quantized weights use the engine's own kernel; above it, OpenBLAS.
     static let quantizedBatchLimit = 64
@@ -53,12 +78,11 @@ public final class LinearWeight: @unchecked Sendable {
     /// with `int8` arithmetic they share one quantization of x.
     static func forward(_ products: [(weight: LinearWeight, output: UnsafeMutablePointer<Float>)],
                         input x: UnsafePointer<Float>, rows T: Int, arithmetic: Arithmetic = .exact) {
-        let quantized = products.allSatisfy { $0.weight.quantized != nil }
-        if arithmetic == .int8, T > 1, quantized {
+        if arithmetic == .int8, T > 1, products.allSatisfy(\.weight.supportsInt8) {
             forwardInt8(products, input: x, rows: T)
             return
         }
-        guard T == 1, quantized else {
+        guard T == 1, products.allSatisfy({ $0.weight.quantized != nil }) else {
             for p in products { p.weight.forward(x, rows: T, into: p.output) }
             return
         }
@@ -80,7 +104,7 @@ public final class LinearWeight: @unchecked Sendable {
 
     /// y (T, out) = x (T, in) · Wᵀ, overwriting y.
     func forward(_ x: UnsafePointer<Float>, rows T: Int, into y: UnsafeMutablePointer<Float>, arithmetic: Arithmetic = .exact) {
-        if arithmetic == .int8, T > 1, quantized != nil {
+        if arithmetic == .int8, T > 1, supportsInt8 {
             Self.forwardInt8([(self, y)], input: x, rows: T)
         } else if T == 1, let q = quantized {
             let xBox = UncheckedSendable(x), yBox = UncheckedSendable(y)
@@ -122,15 +146,16 @@ public final class LinearWeight: @unchecked Sendable {
         let panels = products.map { ($0.weight.outFeatures + int8PanelRows - 1) / int8PanelRows }
         let total = panels.reduce(0, +)
         let minimum = max(1, rowsWorthAThread(inFeatures: C, rows: T) / int8PanelRows)
-        let box = UncheckedSendable((products, panels, UnsafeRawPointer(xq)))
+        let packed = products.map { $0.weight.int8Packed() }
+        let box = UncheckedSendable((products, panels, packed, UnsafeRawPointer(xq)))
         Parallel.forRange(total, minimumPerChunk: minimum) { a, b in
-            let (products, panels, xq) = box.value
+            let (products, panels, packed, xq) = box.value
             var base = 0
-            for (p, count) in zip(products, panels) {
+            for ((p, count), weights) in zip(zip(products, panels), packed) {
                 let lo = max(a - base, 0), hi = min(b - base, count)
                 if lo < hi, let q = p.weight.quantized {
                     let n = p.weight.outFeatures
-                    let status = fg_matmul_int8(q.type, q.data, Int64(C), xq, Int64(T), p.output, Int64(n),
+                    let status = fg_matmul_int8(q.type, weights, Int64(C), xq, Int64(T), p.output, Int64(n),
                                                 Int64(lo * int8PanelRows), Int64(min(hi * int8PanelRows, n)))
                     precondition(status == 0, "int8 product failed (status \(status)) for a \(n)×\(C) weight of type \(q.type)")
                 }

@@ -58,6 +58,63 @@ struct GenerationTests {
         }
     }
 
+    /// Prompts sharing a prefix (a chat template's system turn, here six tokens) have it computed once
+    /// and copied into each cache; greedy continuations are the same as with every prompt prefilled whole.
+    @Test func sharedPromptPrefixIsComputedOnceAndChangesNoToken() throws {
+        let model = try Self.model()
+        let prefix = [11, 12, 13, 14, 15, 16]
+        let prompts = [prefix + [40, 41, 42], prefix + [7], prefix + [90, 3, 44, 45, 46, 47, 48]]
+        var params = GenerationParameters(maxNewTokens: 10)
+        params.stopAtEndTokens = false
+        let g = Generator(model: model)
+        var timings = GenerationTimings()
+        let shared = try g.generate(prompts: prompts, parameters: params, timings: &timings)
+        #expect(timings.sharedPrefixTokens == prefix.count)
+        #expect(timings.promptTokens == prompts.reduce(0) { $0 + $1.count })
+        params.sharePromptPrefix = false
+        var unsharedTimings = GenerationTimings()
+        let whole = try g.generate(prompts: prompts, parameters: params, timings: &unsharedTimings)
+        #expect(unsharedTimings.sharedPrefixTokens == 0)
+        #expect(shared.map(\.generatedIDs) == whole.map(\.generatedIDs))
+
+        // Logits after the shared prefill agree with a whole-prompt prefill to float rounding.
+        let cacheA = model.makeCache(capacity: 16), cacheB = model.makeCache(capacity: 16), prefixCache = model.makeCache(capacity: 6)
+        _ = try model.forward([ForwardRequest(tokens: prefix, cache: prefixCache, logits: .none)])
+        try cacheA.copyPrefix(of: prefixCache, count: prefix.count)
+        let viaPrefix = try model.forward([ForwardRequest(tokens: [40, 41, 42], cache: cacheA)])[0]
+        let direct = try model.forward([ForwardRequest(tokens: prompts[0], cache: cacheB)])[0]
+        #expect(maxAbsDiff(viaPrefix, direct) < 1e-4)
+    }
+
+    /// Every prompt keeps at least one token of its own (its last position gives the first logits).
+    @Test func aPromptThatIsAnotherPromptsPrefixStillGetsItsOwnLastToken() throws {
+        var params = GenerationParameters(maxNewTokens: 4)
+        params.stopAtEndTokens = false
+        var timings = GenerationTimings()
+        let prompts = [[11, 12, 13], [11, 12, 13, 14, 15]]
+        let results = try Generator(model: try Self.model()).generate(prompts: prompts, parameters: params, timings: &timings)
+        #expect(timings.sharedPrefixTokens == 2)
+        let alone = try Generator(model: try Self.model()).generate(prompts: [prompts[0]], parameters: params)
+        #expect(results[0].generatedIDs == alone[0].generatedIDs)
+        var single = GenerationTimings()
+        _ = try Generator(model: try Self.model()).generate(prompts: [prompts[1]], parameters: params, timings: &single)
+        #expect(single.sharedPrefixTokens == 0)
+    }
+
+    @Test func copyingAPrefixChecksShapesAndLength() throws {
+        let model = try Self.model()
+        let source = model.makeCache(capacity: 4)
+        _ = try model.forward([ForwardRequest(tokens: [1, 2, 3], cache: source, logits: .none)])
+        let target = model.makeCache(capacity: 1)  // grows to fit
+        try target.copyPrefix(of: source, count: 3)
+        #expect(target.length == 3)
+        #expect(throws: EngineError.self) { try target.copyPrefix(of: source, count: 4) }
+        let other = try ModelLoader.load(from: Fixtures.url("tiny_llama3.f32.gguf")).makeCache(capacity: 4)
+        if other.width != target.width {
+            #expect(throws: EngineError.self) { try other.copyPrefix(of: source, count: 1) }
+        }
+    }
+
     @Test func timingsAreReported() throws {
         var timings = GenerationTimings()
         var params = GenerationParameters(maxNewTokens: 8)

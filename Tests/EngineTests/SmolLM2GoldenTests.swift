@@ -10,6 +10,8 @@ import Tokenizers
 struct SmolLM2GoldenTests {
     /// Logits are ~20-38 in magnitude; float32 with another summation order differs by ~1e-4..1e-3.
     static let logitTolerance: Float = 2e-3
+    /// int8 activations round every activation to 1/254 of its block's largest: logits move by ~0.1-0.5.
+    static let int8LogitTolerance: Float = 1.0
 
     static func reference() throws -> [String: Any] { try Fixtures.json("smollm2_reference.json") }
 
@@ -37,6 +39,31 @@ struct SmolLM2GoldenTests {
             }
         }
         #expect(worst < Self.logitTolerance, "max |Δlogit| = \(worst)")
+    }
+
+    /// int8 activations (llama.cpp's arithmetic) on the real model: how far logits move from
+    /// transformers' float32, and whether the top-1 token survives.
+    @Test func int8LogitsStayNearTransformers() throws {
+        let model = try Fixtures.loadSmolLM2()
+        let cases = try Self.reference()["cases"] as! [[String: Any]]
+        let V = model.configuration.vocabularySize
+        var worst: Float = 0, positions = 0, sameTop1 = 0
+        for c in cases {
+            let ids = c["input_ids"] as! [Int]
+            let top5 = c["top5_ids"] as! [[Int]]
+            let top5Logits = (c["top5_logits"] as! [[Double]]).map { $0.map(Float.init) }
+            let logits = try model.forward([ForwardRequest(tokens: ids, cache: model.makeCache(capacity: ids.count), logits: .all)],
+                                           arithmetic: .int8)[0]
+            for p in ids.indices {
+                let row = Array(logits[(p * V)..<((p + 1) * V)])
+                positions += 1
+                if Sampler.argmax(row[...]) == top5[p][0] { sameTop1 += 1 }
+                for (j, id) in top5[p].enumerated() { worst = max(worst, abs(row[id] - top5Logits[p][j])) }
+            }
+        }
+        print("int8 SmolLM2: max |Δlogit| over top-5 \(worst), same top-1 at \(sameTop1)/\(positions)")
+        #expect(worst < Self.int8LogitTolerance, "max |Δlogit| = \(worst)")
+        #expect(Double(sameTop1) >= 0.9 * Double(positions), "same top-1 at \(sameTop1) of \(positions) positions")
     }
 
     @Test func greedyContinuationsAreTokenIdentical() throws {

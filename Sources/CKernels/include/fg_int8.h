@@ -2,12 +2,12 @@
  *
  * llama.cpp's way of multiplying quantized weights: each activation row is quantized in blocks of
  * 32 to int8 (q = round(x / d), d = max|x| / 127), and the block dot products are integer
- * multiply-adds (AVX2 maddubs), scaled once per block. It is ~2-3x faster than float FMAs on
+ * multiply-adds (AVX2 maddubs), scaled once per block. It is ~2x faster than float FMAs on
  * dequantized weights, and it is not exact: every activation carries a rounding error of up to
  * d / 2, so results differ from the float product by ~0.2-0.5% of its scale.
  * The exact float kernels are in fg_ops.h.
  *
- * Weight types: Q4_0 = 2, Q4_1 = 3, Q8_0 = 8 (ggml layouts), rows of C elements, C a multiple of 32. */
+ * Weight types: Q4_0 = 2 and Q4_1 = 3 (ggml layouts), rows of C elements, C a multiple of 32. */
 #ifndef FG_INT8_H
 #define FG_INT8_H
 
@@ -25,12 +25,23 @@ int64_t fg_int8_activation_bytes(int64_t M, int64_t C);
  * [-127, 127], and d * sum(q). Returns 0, or -1 if C is not a multiple of 32. */
 int fg_quantize_activations(const float *X, int64_t M, int64_t ldx, int64_t C, void *out);
 
+/* Bytes of a quantized weight (rows, C) repacked for fg_matmul_int8 (panels of 8 rows, the last
+ * padded); 0 for an unsupported type or C. */
+int64_t fg_int8_packed_bytes(uint32_t type, int64_t rows, int64_t C);
+
+/* Repacks W (rows, C), ggml rows one after another, into `out` (fg_int8_packed_bytes, 32-byte
+ * aligned): per panel of 8 rows and block of 32, the weights interleaved four k at a time so that
+ * one 32-byte vector holds the same four k of all eight rows, and the scales as float. The values
+ * are unchanged. Returns 0, or -1 for an unsupported type or C. */
+int fg_int8_pack_weights(uint32_t type, const void *W, int64_t rows, int64_t C, void *out);
+
 /* Y[m, r] = sum over blocks of d_w d_x (q_w . q_x) + m_w d_x sum(q_x), for m < M and weight rows
- * r in [r0, r1): the quantized weight W (rows, C) times the activations quantized by
- * fg_quantize_activations. Y is (M, rows) with row stride ldy. Each element sums its blocks in
- * order: the result depends neither on M nor on how the rows are split between threads.
- * Returns 0, -1 for an unsupported type or C, -2 if scratch memory could not be allocated. */
-int fg_matmul_int8(uint32_t type, const void *W, int64_t C, const void *xq, int64_t M,
+ * r in [r0, r1): the weight repacked by fg_int8_pack_weights times the activations quantized by
+ * fg_quantize_activations. Y is (M, rows) with row stride ldy; r0 must be a multiple of 8. The
+ * integer dot products are exact; each element then sums its blocks in order, so the result depends
+ * neither on M nor on how the rows are split between threads.
+ * Returns 0, or -1 for an unsupported type or C, or an r0 off a panel boundary. */
+int fg_matmul_int8(uint32_t type, const void *packed, int64_t C, const void *xq, int64_t M,
                    float *Y, int64_t ldy, int64_t r0, int64_t r1);
 
 #ifdef __cplusplus

@@ -1,0 +1,61 @@
+import Engine
+import Foundation
+import Testing
+
+/// `Arithmetic.int8` (int8-quantized activations for Q4 weights) against the exact arithmetic and
+/// the transformers references.
+struct ArithmeticTests {
+    static func logits(_ model: LlamaModel, _ ids: [Int], _ arithmetic: Arithmetic) throws -> [Float] {
+        try model.forward([ForwardRequest(tokens: ids, cache: model.makeCache(capacity: ids.count), logits: .all)],
+                          arithmetic: arithmetic)[0]
+    }
+
+    /// On the tiny Q4_1 model (logits ~5) int8 stays within 5% of the logit range of the reference.
+    @Test func int8LogitsStayCloseToTheExactReference() throws {
+        let c = try #require(TinyModelGoldenTests.cases.first { $0.model == "tiny_llama.q4_1.gguf" })
+        let model = try ModelLoader.load(from: Fixtures.url(c.source))
+        #expect(model.layers[0].query.supportsInt8)
+        for (i, ids) in c.prompts.enumerated() where ids.count > 1 {
+            let int8 = try Self.logits(model, ids, .int8), exact = try Self.logits(model, ids, .exact)
+            let range = c.logits[i].map(abs).max() ?? 1
+            #expect(maxAbsDiff(exact, c.logits[i]) < TinyModelGoldenTests.tolerance)
+            let error = maxAbsDiff(int8, c.logits[i])
+            #expect(error > 0, "int8 should not silently fall back to the exact path")
+            #expect(error < 0.05 * range, "prompt \(i): max |Δlogit| \(error) against a range of \(range)")
+        }
+    }
+
+    /// Each row's activations are quantized on their own and the kernel does not depend on the row
+    /// count, so int8 results do not depend on what else is in the batch: bit for bit.
+    @Test func int8RaggedBatchEqualsSeparateRunsBitForBit() throws {
+        let model = try ModelLoader.load(from: Fixtures.url("tiny_llama.q4_1.gguf"))
+        let prompts = [[5, 6, 7, 8], [100, 20, 30, 40, 50, 60, 70, 80, 90, 10, 11], [9, 3]]
+        let batched = try model.forward(prompts.map { ForwardRequest(tokens: $0, cache: model.makeCache(capacity: $0.count), logits: .all) },
+                                        arithmetic: .int8)
+        for (i, ids) in prompts.enumerated() {
+            #expect(batched[i] == (try Self.logits(model, ids, .int8)), "prompt \(i)")
+        }
+    }
+
+    /// Files without Q4 weights (float, Q8_0) have nothing for int8 to change.
+    @Test(arguments: ["tiny_llama.q8_0.gguf", "tiny_llama.f32.gguf"])
+    func int8IsExactWithoutQ4Weights(file: String) throws {
+        let model = try ModelLoader.load(from: Fixtures.url(file))
+        #expect(!model.layers[0].query.supportsInt8)
+        let ids = [5, 6, 7, 8, 9]
+        #expect(try Self.logits(model, ids, .int8) == (try Self.logits(model, ids, .exact)))
+    }
+
+    @Test func generationTakesTheArithmetic() throws {
+        let model = try ModelLoader.load(from: Fixtures.url("tiny_llama.q4_1.gguf"))
+        var params = GenerationParameters(maxNewTokens: 6)
+        params.stopAtEndTokens = false
+        params.arithmetic = .int8
+        let g = Generator(model: model)
+        let prompts = [[5, 6, 7], [100, 20, 30, 40]]
+        let first = try g.generate(prompts: prompts, parameters: params)
+        let again = try g.generate(prompts: prompts, parameters: params)
+        #expect(first.map(\.generatedIDs) == again.map(\.generatedIDs))
+        #expect(first.allSatisfy { $0.generatedIDs.count == 6 })
+    }
+}
