@@ -145,12 +145,13 @@ void fg_attention_values(float *out, const float *p, const float *v, int64_t str
 }
 
 int64_t fg_attention_scratch(int64_t n_new, int64_t start) {
-    const int64_t rows = n_new < ATTENTION_BLOCK ? n_new : ATTENTION_BLOCK;
+    /* a single new row stacks up to ATTENTION_BLOCK heads of one kv group as score rows */
+    const int64_t rows = n_new == 1 || n_new > ATTENTION_BLOCK ? ATTENTION_BLOCK : n_new;
     return rows * (start + n_new);
 }
 
 void fg_attention(float *out, int64_t out_stride, const float *q, int64_t q_stride,
-                  const float *k, const float *v, int64_t kv_stride,
+                  const float *k, const float *v, int64_t kv_stride, int64_t kv_head_stride,
                   int64_t n_new, int64_t start, int64_t H, int64_t KVH, int64_t D,
                   int64_t h0, int64_t h1, float *scratch) {
     const float scale = 1.0f / sqrtf((float)D);
@@ -161,10 +162,26 @@ void fg_attention(float *out, int64_t out_stride, const float *q, int64_t q_stri
             const int64_t visible = start + i + 1;
             for (int64_t h = h0; h < h1; h++) {
                 const int64_t g = h / group;
-                fg_attention_scores(scratch, q + i * q_stride + h * D, k + g * D, kv_stride, visible, D, scale);
+                fg_attention_scores(scratch, q + i * q_stride + h * D, k + g * kv_head_stride, kv_stride, visible, D, scale);
                 fg_softmax(scratch, visible);
-                fg_attention_values(out + i * out_stride + h * D, scratch, v + g * D, kv_stride, visible, D);
+                fg_attention_values(out + i * out_stride + h * D, scratch, v + g * kv_head_stride, kv_stride, visible, D);
             }
+        }
+        return;
+    }
+    if (n_new == 1) {
+        /* Decoding: the query heads that share a kv head are the rows of one block, so the 3x4 and
+         * 6x16 kernels run full and K and V pass once per group. Every row sees all start + 1 keys;
+         * each head's sums are those of the head alone (the kernels sum per element in order). */
+        const int64_t keys = start + 1;
+        for (int64_t h = h0; h < h1;) {
+            const int64_t g = h / group, group_end = (g + 1) * group;
+            const int64_t end = group_end < h1 ? group_end : h1;
+            const int64_t rows = end - h < ATTENTION_BLOCK ? end - h : ATTENTION_BLOCK;
+            gemm_nt(rows, keys, D, q + h * D, D, k + g * kv_head_stride, kv_stride, scratch, keys, scale);
+            for (int64_t r = 0; r < rows; r++) fg_softmax(scratch + r * keys, keys);
+            gemm_nn(rows, D, keys, scratch, keys, v + g * kv_head_stride, kv_stride, out + h * D, D, 0);
+            h += rows;
         }
         return;
     }
@@ -173,9 +190,9 @@ void fg_attention(float *out, int64_t out_stride, const float *q, int64_t q_stri
         for (int64_t i0 = 0; i0 < n_new; i0 += ATTENTION_BLOCK) {
             const int64_t rows = n_new - i0 < ATTENTION_BLOCK ? n_new - i0 : ATTENTION_BLOCK;
             const int64_t keys = start + i0 + rows; /* the block's last row sees them all */
-            gemm_nt(rows, keys, D, q + i0 * q_stride + h * D, q_stride, k + g * D, kv_stride, scratch, keys, scale);
+            gemm_nt(rows, keys, D, q + i0 * q_stride + h * D, q_stride, k + g * kv_head_stride, kv_stride, scratch, keys, scale);
             causal_softmax_rows(scratch, rows, keys, start + i0);
-            gemm_nn(rows, D, keys, scratch, keys, v + g * D, kv_stride, out + i0 * out_stride + h * D, out_stride, 0);
+            gemm_nn(rows, D, keys, scratch, keys, v + g * kv_head_stride, kv_stride, out + i0 * out_stride + h * D, out_stride, 0);
         }
     }
 }

@@ -80,6 +80,8 @@ extension LlamaModel {
         let maxVisible = requests.map { $0.cache.length + $0.tokens.count }.max() ?? 1
         let rope = RotaryAngles(positions: requests.flatMap { $0.cache.length..<($0.cache.length + $0.tokens.count) },
                                 headDimension: D, inverseFrequencies: inverseFrequencies)
+        let decoding = requests.allSatisfy { $0.tokens.count == 1 }
+        let headsPerTask = decoding ? H / KVH : 1, tasksPerSequence = H / headsPerTask
         let scratchFloats = requests.map { Int(fg_attention_scratch(Int64($0.tokens.count), Int64($0.cache.length))) }.max() ?? 1
         for (l, layer) in layers.enumerated() {
             fg_rmsnorm(xn.pointer, x.pointer, layer.attentionNorm.pointer, Int64(T), Int64(C), eps)
@@ -96,24 +98,25 @@ extension LlamaModel {
             rope.rotate(q.pointer, heads: H)
             rope.rotate(k.pointer, heads: KVH)
             for (s, r) in requests.enumerated() {
-                let start = r.cache.length, n = r.tokens.count
-                (r.cache.keys[l].pointer + start * KVD).update(from: k.pointer + rowStarts[s] * KVD, count: n * KVD)
-                (r.cache.values[l].pointer + start * KVD).update(from: v.pointer + rowStarts[s] * KVD, count: n * KVD)
+                r.cache.store(layer: l, keys: k.pointer + rowStarts[s] * KVD, values: v.pointer + rowStarts[s] * KVD,
+                              rows: r.tokens.count, at: r.cache.length)
             }
 
-            // Attention, one task per (sequence, head); short contexts stay on this thread.
+            // Attention, one task per (sequence, head), or per (sequence, kv head) when every sequence
+            // decodes one token (the kernel then takes a kv group's heads together); short contexts
+            // stay on this thread.
             let attentionWork = requests.count * H * maxVisible * D
-            Parallel.forRange(requests.count * H, minimumPerChunk: attentionWork < 1 << 18 ? Int.max : 1) { a, b in
+            Parallel.forRange(requests.count * tasksPerSequence, minimumPerChunk: attentionWork < 1 << 18 ? Int.max : 1) { a, b in
                 let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchFloats)
                 defer { scratch.deallocate() }
                 for task in a..<b {
-                    let s = task / H, h = task % H
+                    let s = task / tasksPerSequence, h = task % tasksPerSequence * headsPerTask
                     let r = requests[s]
                     let off = rowStarts[s] * QD
                     fg_attention(att.pointer + off, Int64(QD), q.pointer + off, Int64(QD),
-                                 r.cache.keys[l].pointer, r.cache.values[l].pointer, Int64(KVD),
+                                 r.cache.keys[l].pointer, r.cache.values[l].pointer, Int64(D), Int64(r.cache.headStride),
                                  Int64(r.tokens.count), Int64(r.cache.length), Int64(H), Int64(KVH), Int64(D),
-                                 Int64(h), Int64(h + 1), scratch)
+                                 Int64(h), Int64(h + headsPerTask), scratch)
                 }
             }
             layer.attentionOutput.forward(att.pointer, rows: T, into: tmp.pointer, arithmetic: arithmetic)  // (T, C)

@@ -63,7 +63,7 @@ enum AttentionLayer {
                 let s = task / H, h = task % H
                 let r0 = rowStarts[s]
                 fg_attention(out + r0 * QD, Int64(QD), q + r0 * QD, Int64(QD), k + r0 * KVD, v + r0 * KVD,
-                             Int64(KVD), Int64(lengths[s]), 0, Int64(H), Int64(KVH), Int64(D),
+                             Int64(KVD), Int64(D), Int64(lengths[s]), 0, Int64(H), Int64(KVH), Int64(D),
                              Int64(h), Int64(h + 1), scratch)
             }
         }

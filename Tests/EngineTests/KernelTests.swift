@@ -45,7 +45,7 @@ struct KernelTests {
         let q = values.array(newRows * QD, 2), k = values.array(total * KVD, 2), v = values.array(total * KVD)
         var out = [Float](repeating: .nan, count: newRows * QD)
         var scratch = [Float](repeating: 0, count: Int(fg_attention_scratch(Int64(newRows), Int64(start))))
-        fg_attention(&out, Int64(QD), q, Int64(QD), k, v, Int64(KVD), Int64(newRows), Int64(start),
+        fg_attention(&out, Int64(QD), q, Int64(QD), k, v, Int64(KVD), Int64(D), Int64(newRows), Int64(start),
                      Int64(H), Int64(KVH), Int64(D), 0, Int64(H), &scratch)
         let expected = Self.referenceAttention(q: q, k: k, v: v, newRows: newRows, start: start, H: H, KVH: KVH, D: D)
         let worst = zip(out, expected).map { abs(Double($0) - $1) }.max()!

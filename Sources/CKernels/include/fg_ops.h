@@ -34,16 +34,18 @@ void fg_add(float *y, const float *x, int64_t n);
 void fg_add3(float *out, const float *a, const float *b, int64_t n);
 
 /* Causal attention of n_new query rows against a key/value cache of `start + n_new` rows.
- * q: (n_new, H, D) with row stride q_stride floats; k, v: (start + n_new, KVH, D) with row stride kv_stride;
+ * q: (n_new, H, D) with row stride q_stride floats; k, v: start + n_new positions of KVH heads of D
+ * floats, position j of kv head g at j * kv_stride + g * kv_head_stride (rows of (KVH, D): kv_stride
+ * KVH·D, kv_head_stride D; head-major (KVH, capacity, D): kv_stride D, kv_head_stride capacity·D);
  * out: (n_new, H, D) with row stride out_stride. Query row i sits at position start + i and sees
  * cache rows 0 ... start + i. Grouped-query: head h reads kv head h / (H / KVH).
  * scratch holds at least fg_attention_scratch(n_new, start) floats. Heads [h0, h1) only, so callers
- * can split work. Query rows go in blocks of up to 64 (attention.c); a single row (decoding) costs
- * the same as before blocking. */
+ * can split work. Query rows go in blocks of up to 64 (attention.c); a single new row (decoding)
+ * takes the heads of [h0, h1) that share a kv head together, as the rows of one block. */
 int64_t fg_attention_scratch(int64_t n_new, int64_t start);
 
 void fg_attention(float *out, int64_t out_stride, const float *q, int64_t q_stride,
-                  const float *k, const float *v, int64_t kv_stride,
+                  const float *k, const float *v, int64_t kv_stride, int64_t kv_head_stride,
                   int64_t n_new, int64_t start, int64_t H, int64_t KVH, int64_t D,
                   int64_t h0, int64_t h1, float *scratch);
 
