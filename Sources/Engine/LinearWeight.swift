@@ -78,7 +78,7 @@ public final class LinearWeight: @unchecked Sendable {
     /// with `int8` arithmetic they share one quantization of x.
     static func forward(_ products: [(weight: LinearWeight, output: UnsafeMutablePointer<Float>)],
                         input x: UnsafePointer<Float>, rows T: Int, arithmetic: Arithmetic = .exact) {
-        if arithmetic == .int8, T > 1, products.allSatisfy(\.weight.supportsInt8) {
+        if arithmetic == .int8, products.allSatisfy(\.weight.supportsInt8) {
             forwardInt8(products, input: x, rows: T)
             return
         }
@@ -104,7 +104,7 @@ public final class LinearWeight: @unchecked Sendable {
 
     /// y (T, out) = x (T, in) · Wᵀ, overwriting y.
     func forward(_ x: UnsafePointer<Float>, rows T: Int, into y: UnsafeMutablePointer<Float>, arithmetic: Arithmetic = .exact) {
-        if arithmetic == .int8, T > 1, supportsInt8 {
+        if arithmetic == .int8, supportsInt8 {
             Self.forwardInt8([(self, y)], input: x, rows: T)
         } else if T == 1, let q = quantized {
             let xBox = UncheckedSendable(x), yBox = UncheckedSendable(y)

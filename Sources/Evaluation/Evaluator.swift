@@ -179,7 +179,9 @@ public struct Evaluator: Sendable {
                 progress(EvaluationProgress(task: suite.rawValue, done: done, total: total,
                                             elapsed: Date().timeIntervalSince(suiteStart)))
             }
-            report.set(result)
+            var recorded = result
+            recorded.arithmetic = settings.generation.arithmetic
+            report.set(recorded)
         }
         if settings.suites.contains(.helpfulness), let (model, adapter) = helpfulnessModel {
             report.helpfulness = try helpfulness(model: model, adapter: adapter, progress: progress)

@@ -17,15 +17,25 @@ public struct GenerationSettings: Codable, Sendable, Hashable {
     public var maxNewTokens: Int
     /// Prompts generated together in one batched `Generator` call.
     public var batchSize: Int
+    /// Arithmetic of the quantized products (`exact` unless asked; reports record it).
+    public var arithmetic: Arithmetic
 
     /// Creates settings (values below 1 are raised to 1).
-    public init(maxNewTokens: Int = 64, batchSize: Int = 32) {
+    public init(maxNewTokens: Int = 64, batchSize: Int = 32, arithmetic: Arithmetic = .exact) {
         self.maxNewTokens = max(maxNewTokens, 1)
         self.batchSize = max(batchSize, 1)
+        self.arithmetic = arithmetic
     }
 
     enum CodingKeys: String, CodingKey {
-        case maxNewTokens = "max_new_tokens", batchSize = "batch_size"
+        case maxNewTokens = "max_new_tokens", batchSize = "batch_size", arithmetic
+    }
+
+    /// Decodes settings; files written before `arithmetic` existed were exact.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(maxNewTokens: try c.decode(Int.self, forKey: .maxNewTokens), batchSize: try c.decode(Int.self, forKey: .batchSize),
+                  arithmetic: try c.decodeIfPresent(Arithmetic.self, forKey: .arithmetic) ?? .exact)
     }
 }
 
@@ -57,6 +67,7 @@ public struct ModelResponder: ResponseSource {
         var parameters = GenerationParameters(maxNewTokens: settings.maxNewTokens, sampler: Sampler(temperature: 0),
                                               seed: 0, stopStrings: tokenizer.stopStrings)
         parameters.adapter = adapter
+        parameters.arithmetic = settings.arithmetic
         let generator = Generator(model: model, logger: logger)
         var replies: [String] = []
         replies.reserveCapacity(prompts.count)

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import SafetyData
 
@@ -69,9 +70,11 @@ public struct SuiteResult: Codable, Sendable {
     public let samples: [ResponseSample]
     /// Wall time of generation and judging.
     public var seconds: Double
+    /// Arithmetic of the replies' quantized products (absent in reports from before it existed: exact).
+    public var arithmetic: Arithmetic?
 
     enum CodingKeys: String, CodingKey {
-        case suite, prompts, judges, samples, seconds
+        case suite, prompts, judges, samples, seconds, arithmetic
         case maxNewTokens = "max_new_tokens"
     }
 

@@ -69,16 +69,19 @@ struct BenchGenerateCommand: ParsableCommand {
         // Single-stream greedy decode, end tokens ignored so every run decodes the same count.
         var params = GenerationParameters(maxNewTokens: decodeTokens)
         params.stopAtEndTokens = false
-        var single = GenerationTimings()
+        var single = GenerationTimings(), singleInt8 = GenerationTimings()
         _ = try generator.generate(prompts: [try chat(set.single)], parameters: params, timings: &single)
-        Console.err(String(format: "decode: %d tokens, %.1f tokens/s", single.generatedTokens, single.decodeTokensPerSecond))
+        Console.err(String(format: "decode (exact): %d tokens, %.1f tokens/s", single.generatedTokens, single.decodeTokensPerSecond))
+        params.arithmetic = .int8
+        _ = try generator.generate(prompts: [try chat(set.single)], parameters: params, timings: &singleInt8)
+        Console.err(String(format: "decode (int8): %d tokens, %.1f tokens/s", singleInt8.generatedTokens, singleInt8.decodeTokensPerSecond))
 
         // Batched: `batch` prompts of different lengths, `newTokens` each, wall time including prefill;
         // once with exact arithmetic, once with int8 activations.
         let batchPrompts = try (0..<batch).map { try chat(set.batched[$0 % set.batched.count]) }
         params.maxNewTokens = newTokens
         var batchedRates: [Arithmetic: Double] = [:]
-        for arithmetic in Arithmetic.allCases where ProcessInfo.processInfo.environment["FG_ONLY"].map({ $0 == "\(arithmetic)" }) ?? true {
+        for arithmetic in Arithmetic.allCases {
             params.arithmetic = arithmetic
             var batchTimings = GenerationTimings()
             let t0 = Date()
@@ -92,7 +95,8 @@ struct BenchGenerateCommand: ParsableCommand {
         }
 
         let ours = BenchFigures(load: loadSeconds, prefill: prefillRate, decode: single.decodeTokensPerSecond,
-                                batched: batchedRates[.exact] ?? 0, batchedInt8: batchedRates[.int8], peakMB: PeakMemory.residentMB())
+                                batched: batchedRates[.exact] ?? 0, peakMB: PeakMemory.residentMB(),
+                                int8: (singleInt8.decodeTokensPerSecond, batchedRates[.int8] ?? 0))
         Console.out("threads: \(Parallel.threadCount)  model: \(modelURL.lastPathComponent)")
         Console.out(ours.row(name: "fedguard"))
         guard peer else { return }
@@ -102,9 +106,12 @@ struct BenchGenerateCommand: ParsableCommand {
                                         batch: batch, newTokens: newTokens, decodeTokens: decodeTokens, prompts: prompts)
         Console.out(theirs.figures.row(name: "transformers"))
         if let cpp = theirs.llamaCppDecode {
-            Console.out(String(format: "llama.cpp     decode %7.1f tok/s  (ours / llama.cpp = %.2fx)", cpp, ours.decode / cpp))
+            Console.out(String(format: "llama.cpp     decode %7.1f tok/s  (ours / llama.cpp = %.2fx exact, %.2fx int8)",
+                               cpp, ours.decode / cpp, (ours.int8?.decode ?? 0) / cpp))
         }
-        let int8Ratio = ours.batchedInt8.map { String(format: "; batched int8 %.1f vs %.1f tok/s = %.2fx", $0, theirs.figures.batched, $0 / theirs.figures.batched) } ?? ""
+        let int8Ratio = ours.int8.map { String(format: "; int8: decode %.2fx, batched %.1f vs %.1f tok/s = %.2fx",
+                                               $0.decode / theirs.figures.decode, $0.batched, theirs.figures.batched,
+                                               $0.batched / theirs.figures.batched) } ?? ""
         Console.out(String(format: "ratio fedguard/transformers: decode %.1f vs %.1f tok/s = %.2fx; prefill %.2fx; batched exact %.1f vs %.1f tok/s = %.2fx",
                            ours.decode, theirs.figures.decode, ours.decode / theirs.figures.decode,
                            ours.prefill / theirs.figures.prefill,
@@ -114,15 +121,14 @@ struct BenchGenerateCommand: ParsableCommand {
 
 /// One side's figures.
 struct BenchFigures {
-    var load, prefill, decode, batched: Double
-    /// Batched throughput with int8 activations (the peer has no such mode).
-    var batchedInt8: Double?
-    var peakMB: Double
+    var load, prefill, decode, batched, peakMB: Double
+    /// Decode and batched throughput with int8 activations (`Arithmetic.int8`; the peer has no such mode).
+    var int8: (decode: Double, batched: Double)?
 
     func row(name: String) -> String {
         String(format: "%-13@ load %5.2fs  prefill %7.1f tok/s  decode %6.1f tok/s  batched %7.1f tok/s  peak %6.0f MiB",
                name as NSString, load, prefill, decode, batched, peakMB)
-            + (batchedInt8.map { String(format: "  batched int8 %7.1f tok/s", $0) } ?? "")
+            + (int8.map { String(format: "  int8: decode %6.1f tok/s  batched %7.1f tok/s", $0.decode, $0.batched) } ?? "")
     }
 }
 
@@ -190,7 +196,7 @@ enum PeerRunner {
         func num(_ k: String) -> Double { (obj[k] as? NSNumber)?.doubleValue ?? .nan }
         return Result(
             figures: BenchFigures(load: num("load_s"), prefill: num("prefill_tokens_per_s"), decode: num("decode_tokens_per_s"),
-                                  batched: num("batched_tokens_per_s"), batchedInt8: nil, peakMB: num("peak_rss_mb")),
+                                  batched: num("batched_tokens_per_s"), peakMB: num("peak_rss_mb")),
             llamaCppDecode: (obj["llama_cpp_decode_tokens_per_s"] as? NSNumber)?.doubleValue)
     }
 }

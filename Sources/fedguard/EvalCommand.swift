@@ -45,6 +45,9 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Most new tokens per reply.")
     var maxTokens: Int = 64
 
+    @Option(help: "Arithmetic of the replies' quantized products: exact, or int8 (llama.cpp's quantized activations, faster; helpfulness references stay exact).")
+    var arithmetic: Arithmetic = .exact
+
     @Option(help: "Prompts generated together.")
     var batch: Int = 32
 
@@ -72,7 +75,7 @@ struct EvalCommand: ParsableCommand {
         let started = Date()
         let settings = EvaluationSettings(
             suites: suite.suites, limit: limit,
-            generation: GenerationSettings(maxNewTokens: maxTokens, batchSize: batch), sampleCount: samples,
+            generation: GenerationSettings(maxNewTokens: maxTokens, batchSize: batch, arithmetic: arithmetic), sampleCount: samples,
             helpfulness: HelpfulnessSettings(promptCount: helpfulnessPrompts, maxNewTokens: maxTokens))
         let store = AssetStore(logger: logger)
         let data = try EvaluationData.load(settings: settings, store: store, logger: logger,

@@ -38,6 +38,22 @@ struct ArithmeticTests {
         }
     }
 
+    /// One token at a time (single-stream decoding) int8 applies too, with the same per-row
+    /// quantization: logits match the whole-prompt int8 pass up to float summation order.
+    @Test func int8IncrementalDecodeMatchesTheWholePromptPass() throws {
+        let model = try ModelLoader.load(from: Fixtures.url("tiny_llama.q4_1.gguf"))
+        let V = model.configuration.vocabularySize
+        let ids = [100, 20, 30, 40, 50, 60, 70, 80, 90]
+        let whole = try Self.logits(model, ids, .int8), exact = try Self.logits(model, ids, .exact)
+        let cache = model.makeCache(capacity: 2)
+        for (p, id) in ids.enumerated() {
+            let row = try model.forward([ForwardRequest(tokens: [id], cache: cache)], arithmetic: .int8)[0]
+            let expected = Array(whole[(p * V)..<((p + 1) * V)])
+            #expect(maxAbsDiff(row, expected) < 1e-4, "position \(p)")
+            #expect(maxAbsDiff(row, Array(exact[(p * V)..<((p + 1) * V)])) > 1e-4, "position \(p) should not be exact")
+        }
+    }
+
     /// Files without Q4 weights (float, Q8_0) have nothing for int8 to change.
     @Test(arguments: ["tiny_llama.q8_0.gguf", "tiny_llama.f32.gguf"])
     func int8IsExactWithoutQ4Weights(file: String) throws {

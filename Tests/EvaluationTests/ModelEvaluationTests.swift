@@ -105,6 +105,28 @@ import Testing
         return LoRAWeights(rank: r, alpha: 4, pairs: layers)
     }
 
+    /// The arithmetic reaches the generator (int8 replies are still batch-independent) and the report
+    /// records it; settings and reports written before it existed read as exact.
+    @Test func arithmeticReachesRepliesAndIsRecorded() throws {
+        let model = try EvalFixtures.tinyModel()
+        let prompts = ["hello there", "what is two plus two", "a"]
+        let int8 = GenerationSettings(maxNewTokens: 8, batchSize: 3, arithmetic: .int8)
+        let together = try ModelResponder(model: model, adapter: nil, settings: int8).responses(to: prompts) { _ in }
+        var oneByOne = int8
+        oneByOne.batchSize = 1
+        #expect(try ModelResponder(model: model, adapter: nil, settings: oneByOne).responses(to: prompts) { _ in } == together)
+
+        let settings = EvaluationSettings(suites: [.overRefusal], limit: 2, generation: int8)
+        let report = try Evaluator(data: EvaluationData.builtIn(settings: settings), settings: settings,
+                                   modelIdentity: "tiny", cache: nil).evaluate(model: model, adapter: nil) { _ in }
+        #expect(report.overRefusal?.arithmetic == .int8)
+
+        let old = try JSONDecoder().decode(GenerationSettings.self, from: Data(#"{"max_new_tokens": 5, "batch_size": 2}"#.utf8))
+        #expect(old == GenerationSettings(maxNewTokens: 5, batchSize: 2, arithmetic: .exact))
+        let roundTrip = try JSONDecoder().decode(GenerationSettings.self, from: try JSONEncoder().encode(int8))
+        #expect(roundTrip == int8)
+    }
+
     @Test func adapterReachesGenerationAndLoss() throws {
         let model = try EvalFixtures.tinyModel()
         let prompts = ["hi", "how are you", "name three colours"]
