@@ -25,7 +25,7 @@
 
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
 
-enum { TYPE_Q4_0 = 2, TYPE_Q4_1 = 3, PANEL_ROWS = 8, TILE_M = 6, M_CHUNK = 120 };
+enum { TYPE_Q4_0 = 2, TYPE_Q4_1 = 3, PANEL_ROWS = FG_INT8_PANEL_ROWS, TILE_M = 6, M_CHUNK = 120 };
 
 static inline int64_t align32(int64_t n) { return (n + 31) / 32 * 32; }
 

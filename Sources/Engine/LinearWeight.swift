@@ -7,6 +7,7 @@ import Foundation
 /// training). When the checkpoint stored the matrix quantized in a type the engine's kernels read
 /// (Q4_0, Q4_1, Q8_0), the quantized rows are kept too: a single-token step then reads 4.5-8.5 bits a
 /// weight instead of 32, with the same arithmetic as the dequantized matrix (up to summation order).
+/// With ``Arithmetic/int8``, Q4 rows are also repacked, on first use, into panels for the int8 kernel.
 public final class LinearWeight: @unchecked Sendable {
     // @unchecked Sendable: immutable after init (buffers are only read), except the int8 repack,
     // which is built once under `int8Lock`.
@@ -130,8 +131,8 @@ public final class LinearWeight: @unchecked Sendable {
         }
     }
 
-    /// Weight rows the int8 kernel unpacks at a time; thread chunks are whole panels.
-    static let int8PanelRows = 8
+    /// Weight rows per int8 panel; thread chunks are whole panels.
+    static let int8PanelRows = Int(FG_INT8_PANEL_ROWS)
 
     /// `int8` arithmetic: x is quantized once, then the threads split the products' weight rows in
     /// whole panels. Each output sums its blocks in a fixed order, so the split does not change bits.

@@ -17,6 +17,9 @@
 extern "C" {
 #endif
 
+/* Weight rows per repacked panel; fg_matmul_int8's row ranges start on a panel boundary. */
+#define FG_INT8_PANEL_ROWS 8
+
 /* Bytes fg_quantize_activations writes for M rows of C (C a multiple of 32). */
 int64_t fg_int8_activation_bytes(int64_t M, int64_t C);
 
@@ -37,7 +40,8 @@ int fg_int8_pack_weights(uint32_t type, const void *W, int64_t rows, int64_t C, 
 
 /* Y[m, r] = sum over blocks of d_w d_x (q_w . q_x) + m_w d_x sum(q_x), for m < M and weight rows
  * r in [r0, r1): the weight repacked by fg_int8_pack_weights times the activations quantized by
- * fg_quantize_activations. Y is (M, rows) with row stride ldy; r0 must be a multiple of 8. The
+ * fg_quantize_activations. Y is (M, rows) with row stride ldy; r0 must be a multiple of
+ * FG_INT8_PANEL_ROWS. The
  * integer dot products are exact; each element then sums its blocks in order, so the result depends
  * neither on M nor on how the rows are split between threads.
  * Returns 0, or -1 for an unsupported type or C, or an r0 off a panel boundary. */
