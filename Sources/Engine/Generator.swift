@@ -109,8 +109,11 @@ public struct Generator: Sendable {
         let shared = parameters.sharePromptPrefix ? Self.sharedPrefixLength(prompts) : 0
         if shared > 0 {
             let prefix = model.makeCache(capacity: shared)
-            _ = try model.forward([ForwardRequest(tokens: Array(prompts[0].prefix(shared)), cache: prefix, logits: .none)],
-                                  adapter: parameters.adapter, arithmetic: parameters.arithmetic)
+            for start in stride(from: 0, to: shared, by: max(1, parameters.prefillChunk)) {
+                let piece = Array(prompts[0][start..<min(shared, start + max(1, parameters.prefillChunk))])
+                _ = try model.forward([ForwardRequest(tokens: piece, cache: prefix, logits: .none)],
+                                      adapter: parameters.adapter, arithmetic: parameters.arithmetic)
+            }
             for s in sequences { try s.cache.copyPrefix(of: prefix, count: shared) }
             stats.sharedPrefixTokens = shared
         }

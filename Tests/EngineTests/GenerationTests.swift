@@ -76,6 +76,10 @@ struct GenerationTests {
         let whole = try g.generate(prompts: prompts, parameters: params, timings: &unsharedTimings)
         #expect(unsharedTimings.sharedPrefixTokens == 0)
         #expect(shared.map(\.generatedIDs) == whole.map(\.generatedIDs))
+        // A prefix longer than a prefill pass is run in pieces.
+        params.sharePromptPrefix = true
+        params.prefillChunk = 4
+        #expect(try g.generate(prompts: prompts, parameters: params).map(\.generatedIDs) == whole.map(\.generatedIDs))
 
         // Logits after the shared prefill agree with a whole-prompt prefill to float rounding.
         let cacheA = model.makeCache(capacity: 16), cacheB = model.makeCache(capacity: 16), prefixCache = model.makeCache(capacity: 6)
