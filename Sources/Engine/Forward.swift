@@ -82,6 +82,7 @@ extension LlamaModel {
                                 headDimension: D, inverseFrequencies: inverseFrequencies)
         let decoding = requests.allSatisfy { $0.tokens.count == 1 }
         let headsPerTask = decoding ? H / KVH : 1, tasksPerSequence = H / headsPerTask
+        let widenedFloats = requests.contains { $0.cache.precision == .float16 } ? 2 * maxVisible * D : 0
         let scratchFloats = requests.map { Int(fg_attention_scratch(Int64($0.tokens.count), Int64($0.cache.length))) }.max() ?? 1
         for (l, layer) in layers.enumerated() {
             fg_rmsnorm(xn.pointer, x.pointer, layer.attentionNorm.pointer, Int64(T), Int64(C), eps)
@@ -107,14 +108,17 @@ extension LlamaModel {
             // stay on this thread.
             let attentionWork = requests.count * H * maxVisible * D
             Parallel.forRange(requests.count * tasksPerSequence, minimumPerChunk: attentionWork < 1 << 18 ? Int.max : 1) { a, b in
-                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchFloats)
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchFloats + widenedFloats)
                 defer { scratch.deallocate() }
                 for task in a..<b {
                     let s = task / tasksPerSequence, h = task % tasksPerSequence * headsPerTask
                     let r = requests[s]
                     let off = rowStarts[s] * QD
+                    // A task's heads share one kv head (a float16 cache widens just that one).
+                    let kv = r.cache.floatView(layer: l, head: h / (H / KVH), count: r.cache.length + r.tokens.count,
+                                               scratch: scratch + scratchFloats)
                     fg_attention(att.pointer + off, Int64(QD), q.pointer + off, Int64(QD),
-                                 r.cache.keys[l].pointer, r.cache.values[l].pointer, Int64(D), Int64(r.cache.headStride),
+                                 kv.keys, kv.values, Int64(D), Int64(kv.headStride),
                                  Int64(r.tokens.count), Int64(r.cache.length), Int64(H), Int64(KVH), Int64(D),
                                  Int64(h), Int64(h + headsPerTask), scratch)
                 }

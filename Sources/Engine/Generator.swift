@@ -27,6 +27,9 @@ public struct GenerationParameters: Sendable {
     public var sharePromptPrefix = true
     /// How products with quantized weights treat activations (see ``Arithmetic``).
     public var arithmetic = Arithmetic.exact
+    /// How the sequences' caches store keys and values: float16 with `int8` arithmetic (as
+    /// llama.cpp does), float32 with `exact`.
+    public var cachePrecision: KVPrecision { arithmetic == .int8 ? .float16 : .float32 }
 
     /// Creates parameters with defaults.
     public init(maxNewTokens: Int = 256, sampler: Sampler = Sampler(), seed: UInt64 = 0, stopStrings: [String] = []) {
@@ -97,7 +100,7 @@ public struct Generator: Sendable {
         }
         let stopIDs = parameters.stopIDs.union(parameters.stopAtEndTokens ? model.tokenizer?.stopIDs ?? [] : [])
         var sequences = prompts.enumerated().map { i, p in
-            SequenceState(prompt: p, cache: model.makeCache(capacity: p.count + parameters.maxNewTokens),
+            SequenceState(prompt: p, cache: model.makeCache(capacity: p.count + parameters.maxNewTokens, precision: parameters.cachePrecision),
                           rng: SeededGenerator(seed: parameters.seed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15),
                           decoder: model.tokenizer.map { StreamingDecoder(tokenizer: $0.tokenizer) })
         }
@@ -108,7 +111,7 @@ public struct Generator: Sendable {
         let started = Date()
         let shared = parameters.sharePromptPrefix ? Self.sharedPrefixLength(prompts) : 0
         if shared > 0 {
-            let prefix = model.makeCache(capacity: shared)
+            let prefix = model.makeCache(capacity: shared, precision: parameters.cachePrecision)
             for start in stride(from: 0, to: shared, by: max(1, parameters.prefillChunk)) {
                 let piece = Array(prompts[0][start..<min(shared, start + max(1, parameters.prefillChunk))])
                 _ = try model.forward([ForwardRequest(tokens: piece, cache: prefix, logits: .none)],

@@ -54,6 +54,37 @@ struct ArithmeticTests {
         }
     }
 
+    /// A float16 cache (what int8 generation uses) keeps keys and values to half precision: logits
+    /// stay within 1% of the logit range of the float32-cache pass, for a whole prompt and token by
+    /// token, and a grown or copied cache keeps what it held.
+    @Test func float16CacheStaysCloseToFloat32() throws {
+        let model = try ModelLoader.load(from: Fixtures.url("tiny_llama.q4_1.gguf"))
+        let V = model.configuration.vocabularySize
+        let ids = [100, 20, 30, 40, 50, 60, 70, 80, 90, 5, 6]
+        let reference = try Self.logits(model, ids, .exact)
+        let range = reference.map(abs).max() ?? 1
+        let half = model.makeCache(capacity: ids.count, precision: .float16)
+        let whole = try model.forward([ForwardRequest(tokens: ids, cache: half, logits: .all)])[0]
+        #expect(maxAbsDiff(whole, reference) < 0.01 * range)
+        #expect(maxAbsDiff(whole, reference) > 0, "the cache should round")
+
+        let grown = model.makeCache(capacity: 1, precision: .float16)  // grows on every other token
+        for (p, id) in ids.enumerated() {
+            let row = try model.forward([ForwardRequest(tokens: [id], cache: grown)])[0]
+            #expect(maxAbsDiff(row, Array(reference[(p * V)..<((p + 1) * V)])) < 0.01 * range, "position \(p)")
+        }
+        let copy = model.makeCache(capacity: 2, precision: .float16)
+        try copy.copyPrefix(of: half, count: 6)
+        let afterCopy = try model.forward([ForwardRequest(tokens: Array(ids[6...]), cache: copy, logits: .all)])[0]
+        #expect(maxAbsDiff(afterCopy, Array(whole[(6 * V)...])) < 1e-5)
+        #expect(throws: EngineError.self) { try model.makeCache(capacity: 4).copyPrefix(of: half, count: 2) }
+
+        var params = GenerationParameters()
+        #expect(params.cachePrecision == .float32)
+        params.arithmetic = .int8
+        #expect(params.cachePrecision == .float16)
+    }
+
     /// Files without Q4 weights (float, Q8_0) have nothing for int8 to change.
     @Test(arguments: ["tiny_llama.q8_0.gguf", "tiny_llama.f32.gguf"])
     func int8IsExactWithoutQ4Weights(file: String) throws {

@@ -52,6 +52,25 @@ struct KernelTests {
         #expect(worst < 2e-6, "worst error \(worst)")
     }
 
+    /// The vectorised half conversions agree bit for bit with the scalar reference conversions
+    /// (round to nearest even, subnormals, infinities, NaN) on every tail length.
+    @Test func halfConversionsMatchTheScalarReference() {
+        var values = Values(state: 11)
+        var x = values.array(37, 70000)
+        x += [0, -0.0, 1e-7, -6e-8, 65519, 65520, .infinity, -.infinity, 0.1, 1 + 1.0 / 2048, 1 + 3.0 / 2048]
+        for n in 0...x.count {
+            var halves = [UInt16](repeating: 0, count: n)
+            fg_f32_to_f16_array(&halves, x, Int64(n))
+            #expect(halves == x.prefix(n).map { fg_f32_to_f16($0) }, "n = \(n)")
+            var back = [Float](repeating: .nan, count: n)
+            fg_f16_to_f32_array(&back, halves, Int64(n))
+            #expect(back.map(\.bitPattern) == halves.map { fg_f16_to_f32($0).bitPattern }, "n = \(n)")
+        }
+        var nan = [UInt16](repeating: 0, count: 9)
+        fg_f32_to_f16_array(&nan, [Float](repeating: .nan, count: 9), 9)
+        #expect(nan.allSatisfy { fg_f16_to_f32($0).isNaN })
+    }
+
     @Test func softmaxAndSiLUMatchTheDefinitionsOnEveryTailLength() {
         var values = Values(state: 7)
         for n in 1...19 {

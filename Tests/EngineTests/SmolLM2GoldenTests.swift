@@ -11,7 +11,7 @@ struct SmolLM2GoldenTests {
     /// Logits are ~20-38 in magnitude; float32 with another summation order differs by ~1e-4..1e-3.
     static let logitTolerance: Float = 2e-3
     /// int8 activations round every activation to 1/254 of its block's largest; over the fixtures'
-    /// top-5 logits (~20-38) the largest move measured 0.9-1.1.
+    /// top-5 logits (~20-38) the largest move measured 0.92 (1.06 with a float32 cache).
     static let int8LogitTolerance: Float = 1.5
 
     static func reference() throws -> [String: Any] { try Fixtures.json("smollm2_reference.json") }
@@ -42,8 +42,8 @@ struct SmolLM2GoldenTests {
         #expect(worst < Self.logitTolerance, "max |Δlogit| = \(worst)")
     }
 
-    /// int8 activations (llama.cpp's arithmetic) on the real model: how far logits move from
-    /// transformers' float32, and whether the top-1 token survives.
+    /// int8 activations and a float16 cache (llama.cpp's arithmetic, what int8 generation uses) on the
+    /// real model: how far logits move from transformers' float32, and whether the top-1 token survives.
     @Test func int8LogitsStayNearTransformers() throws {
         let model = try Fixtures.loadSmolLM2()
         let cases = try Self.reference()["cases"] as! [[String: Any]]
@@ -53,8 +53,8 @@ struct SmolLM2GoldenTests {
             let ids = c["input_ids"] as! [Int]
             let top5 = c["top5_ids"] as! [[Int]]
             let top5Logits = (c["top5_logits"] as! [[Double]]).map { $0.map(Float.init) }
-            let logits = try model.forward([ForwardRequest(tokens: ids, cache: model.makeCache(capacity: ids.count), logits: .all)],
-                                           arithmetic: .int8)[0]
+            let cache = model.makeCache(capacity: ids.count, precision: .float16)
+            let logits = try model.forward([ForwardRequest(tokens: ids, cache: cache, logits: .all)], arithmetic: .int8)[0]
             for p in ids.indices {
                 let row = Array(logits[(p * V)..<((p + 1) * V)])
                 positions += 1
@@ -63,7 +63,7 @@ struct SmolLM2GoldenTests {
             }
         }
         #expect(worst < Self.int8LogitTolerance, "max |Δlogit| = \(worst)")
-        // Measured: 229 of 234 positions.
+        // Measured: 227 of 234 positions (229 with a float32 cache).
         #expect(Double(sameTop1) >= 0.95 * Double(positions), "same top-1 at \(sameTop1) of \(positions) positions")
     }
 

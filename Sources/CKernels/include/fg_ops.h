@@ -86,6 +86,12 @@ int fg_matmul_quantized_packed(uint32_t type, const void *W, int64_t C, const fl
 /* Bytes of one quantized row of C elements for the supported matvec types; 0 if unsupported. */
 int64_t fg_quantized_row_bytes(uint32_t type, int64_t C);
 
+/* dst[i] = src[i] rounded to IEEE half (nearest-even, F16C), for i < n. */
+void fg_f32_to_f16_array(uint16_t *dst, const float *src, int64_t n);
+
+/* dst[i] = src[i] widened from IEEE half (exact), for i < n. */
+void fg_f16_to_f32_array(float *dst, const uint16_t *src, int64_t n);
+
 /* In place: x = softmax(x) over n entries (max-subtracted). */
 void fg_softmax(float *x, int64_t n);
 
