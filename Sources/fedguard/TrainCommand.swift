@@ -126,8 +126,9 @@ struct TrainCommand: ParsableCommand {
         }
 
         let metricsURL = outURL.appendingPathComponent("metrics.jsonl")
-        if !FileManager.default.fileExists(atPath: metricsURL.path) {
-            FileManager.default.createFile(atPath: metricsURL.path, contents: nil)
+        if !FileManager.default.fileExists(atPath: metricsURL.path),
+           !FileManager.default.createFile(atPath: metricsURL.path, contents: nil) {
+            throw ValidationError("cannot create \(metricsURL.path); check that --out is a writable folder")
         }
         let metrics = try FileHandle(forWritingTo: metricsURL)
         defer { try? metrics.close() }
