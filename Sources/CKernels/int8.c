@@ -20,8 +20,9 @@
 #include "fg_ops.h"
 
 #include <immintrin.h>
-#include <stdlib.h>
 #include <string.h>
+
+#include "simd_helpers.h"
 
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
 
@@ -30,12 +31,6 @@ enum { TYPE_Q4_0 = 2, TYPE_Q4_1 = 3, PANEL_ROWS = FG_INT8_PANEL_ROWS, TILE_M = 6
 static inline int64_t align32(int64_t n) { return (n + 31) / 32 * 32; }
 
 int64_t fg_int8_activation_bytes(int64_t M, int64_t C) { return align32(8 * M * (C / 32)) + M * C; }
-
-static inline float half_at(const uint8_t *p) {
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return _cvtsh_ss(h);
-}
 
 /* Views of an activation buffer. */
 typedef struct {
@@ -114,10 +109,10 @@ int fg_int8_pack_weights(uint32_t type, const void *W, int64_t rows, int64_t C, 
             uint8_t *bp = dst + (p * nb + b) * bpb;
             for (int64_t j = 0; j < PANEL_ROWS && p * PANEL_ROWS + j < rows; j++) {
                 const uint8_t *blk = src + (p * PANEL_ROWS + j) * row_bytes + b * block_bytes;
-                const float d = half_at(blk);
+                const float d = load_half(blk);
                 float *scales = (float *)(bp + 128), *mins = scales + 8;
                 scales[j] = d;
-                mins[j] = type == TYPE_Q4_1 ? half_at(blk + 2) : -8.0f * d;
+                mins[j] = type == TYPE_Q4_1 ? load_half(blk + 2) : -8.0f * d;
                 const uint8_t *qs = blk + (type == TYPE_Q4_1 ? 4 : 2);
                 for (int v = 0; v < 4; v++) memcpy(bp + 32 * v + 4 * j, qs + 4 * v, 4);
             }

@@ -12,12 +12,6 @@
 
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
 
-static inline float half_to_float(const uint8_t *p) {
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return _cvtsh_ss(h);
-}
-
 void fg_rmsnorm(float *out, const float *x, const float *weight, int64_t T, int64_t C, float eps) {
     for (int64_t t = 0; t < T; t++) {
         const float *xr = x + t * C;
@@ -138,8 +132,8 @@ static float dot_q4(const uint8_t *row, int has_min, const float *x, const float
     float offset = 0.0f;
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *blk = row + b * bytes;
-        float d = half_to_float(blk);
-        float m = has_min ? half_to_float(blk + 2) : -8.0f * d;
+        float d = load_half(blk);
+        float m = has_min ? load_half(blk + 2) : -8.0f * d;
         __m256 w[4];
         unpack_nibbles(blk + (has_min ? 4 : 2), w);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), block_dot(w, x + b * 32), acc);
@@ -152,7 +146,7 @@ static float dot_q8_0(const uint8_t *row, const float *x, int64_t nb) {
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *blk = row + b * 34;
-        float d = half_to_float(blk);
+        float d = load_half(blk);
         const uint8_t *qs = blk + 2;
         __m256 w[4];
         for (int k = 0; k < 4; k++) {
@@ -190,7 +184,7 @@ int fg_matvec_quantized(uint32_t type, const void *W, int64_t C, const float *x,
 /* Dequantizes one block of 32 weights (type Q4_0, Q4_1 or Q8_0) into four float vectors:
  * x = q*d + m (Q4_0: m = -8d; Q8_0: m = 0). */
 static inline void dequantize_block(uint32_t type, const uint8_t *blk, __m256 w[4]) {
-    const __m256 vd = _mm256_set1_ps(half_to_float(blk));
+    const __m256 vd = _mm256_set1_ps(load_half(blk));
     if (type == TYPE_Q8_0) {
         for (int k = 0; k < 4; k++)
             w[k] = _mm256_mul_ps(vd, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(blk + 2 + 8 * k)))));
@@ -198,10 +192,10 @@ static inline void dequantize_block(uint32_t type, const uint8_t *blk, __m256 w[
     }
     __m256 vm;
     if (type == TYPE_Q4_1) {
-        vm = _mm256_set1_ps(half_to_float(blk + 2));
+        vm = _mm256_set1_ps(load_half(blk + 2));
         unpack_nibbles(blk + 4, w);
     } else {
-        vm = _mm256_set1_ps(-8.0f * half_to_float(blk));
+        vm = _mm256_set1_ps(-8.0f * load_half(blk));
         unpack_nibbles(blk + 2, w);
     }
     for (int k = 0; k < 4; k++) w[k] = _mm256_fmadd_ps(w[k], vd, vm);
@@ -293,16 +287,6 @@ int fg_matmul_quantized_packed(uint32_t type, const void *W, int64_t C, const fl
     }
     free(tile);
     return 0;
-}
-
-int fg_matmul_quantized(uint32_t type, const void *W, int64_t C, const float *X, int64_t M, int64_t ldx,
-                        float *Y, int64_t ldy, int64_t r0, int64_t r1) {
-    float *xp = (float *)aligned_alloc(64, (size_t)(fg_packed_rows(M) * C) * sizeof(float));
-    if (!xp) return -1;
-    fg_pack_kmajor(X, M, ldx, C, xp);
-    const int status = fg_matmul_quantized_packed(type, W, C, xp, M, Y, ldy, r0, r1);
-    free(xp);
-    return status;
 }
 
 #pragma clang attribute pop

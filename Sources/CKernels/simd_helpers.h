@@ -6,8 +6,16 @@
 #include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #define FG_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+/* The IEEE half at p (unaligned, little-endian), widened with F16C: a ggml block's scale. */
+static inline FG_AVX2 float load_half(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
+}
 
 /* Sum of the eight lanes. */
 static inline FG_AVX2 float hsum256(__m256 v) {

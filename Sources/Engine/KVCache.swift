@@ -77,7 +77,7 @@ public final class KVCache: @unchecked Sendable {
     func store(layer: Int, keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>, rows: Int, at position: Int) {
         precondition(position + rows <= capacity, "cache write past its capacity")
         let D = headDimension, W = width, stride = headStride
-        for (source, buffer) in [(k, keys[layer]), (v, values[layer])] {
+        func scatter(_ source: UnsafePointer<Float>, into buffer: UnsafeMutableRawPointer) {
             for r in 0..<rows {
                 for g in 0..<heads {
                     let offset = g * stride + (position + r) * D
@@ -90,6 +90,8 @@ public final class KVCache: @unchecked Sendable {
                 }
             }
         }
+        scatter(k, into: keys[layer])
+        scatter(v, into: values[layer])
     }
 
     /// Layer `layer`'s keys and values as float32 for attention over `count` positions: kv head g

@@ -1,4 +1,3 @@
-
 /// The seven linear projections of a Llama block, named as in Hugging Face / PEFT.
 public enum Projection: String, CaseIterable, Sendable, Codable {
     case query = "q_proj", key = "k_proj", value = "v_proj", output = "o_proj"

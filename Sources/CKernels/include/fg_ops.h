@@ -63,23 +63,18 @@ void fg_attention_values(float *out, const float *p, const float *v, int64_t str
 int fg_matvec_quantized(uint32_t type, const void *W, int64_t C, const float *x, float *y,
                         int64_t r0, int64_t r1);
 
-/* Y[m, r] = dot(W[r, :], X[m, :]) for m < M and r in [r0, r1): the multi-row form of
- * fg_matvec_quantized for small batches (batched decoding). X is (M, C) with row stride ldx, Y is
- * (M, rows) with row stride ldy. Weight rows are dequantized a few at a time into a tile that stays
- * in cache while every X row passes over it.
- * Returns 0, or -1 for an unsupported type. */
-int fg_matmul_quantized(uint32_t type, const void *W, int64_t C, const float *X, int64_t M, int64_t ldx,
-                        float *Y, int64_t ldy, int64_t r0, int64_t r1);
-
 /* Rows of X once packed for fg_matmul_quantized_packed: M rounded up to a multiple of 8. */
 int64_t fg_packed_rows(int64_t M);
 
 /* xp (C, fg_packed_rows(M)) = Xᵀ for X (M, C) with row stride ldx, the padding rows zero. */
 void fg_pack_kmajor(const float *X, int64_t M, int64_t ldx, int64_t C, float *xp);
 
-/* fg_matmul_quantized with X already packed by fg_pack_kmajor, so that threads splitting the weight
- * rows share one packing. Each Y element sums its C products in order, in one accumulator: the result
- * depends neither on M nor on the row split. */
+/* Y[m, r] = dot(W[r, :], X[m, :]) for m < M and r in [r0, r1): the multi-row form of
+ * fg_matvec_quantized for small batches (batched decoding). X (M, C) comes packed by fg_pack_kmajor,
+ * so threads splitting the weight rows share one packing; Y is (M, rows) with row stride ldy. Weight
+ * rows are dequantized a few at a time into a tile that stays in cache while every X row passes over
+ * it. Each Y element sums its C products in order, in one accumulator: the result depends neither on
+ * M nor on the row split. Returns 0, or -1 for an unsupported type. */
 int fg_matmul_quantized_packed(uint32_t type, const void *W, int64_t C, const float *xp, int64_t M,
                                float *Y, int64_t ldy, int64_t r0, int64_t r1);
 
