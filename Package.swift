@@ -70,10 +70,17 @@ let package = Package(
             name: "Evaluation",
             dependencies: ["Engine", "SafetyData", "Tokenizers", "Training", "Assets", .product(name: "Logging", package: "swift-log")]
         ),
+        // The client-side safety filter: judges (embedding head, Llama Guard-format LLM), labelled
+        // pairs and their splits, metrics.
+        .target(
+            name: "SafetyFilter",
+            dependencies: ["Engine", "Training", "Tokenizers", "SafetyData", "Evaluation",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
         // Federated simulation: configuration, round loop with hooks, run directory, checkpoint/resume.
         .target(
             name: "Simulation",
-            dependencies: ["Federation", "Training", "Engine", "SafetyData", "Evaluation",
+            dependencies: ["Federation", "Training", "Engine", "SafetyData", "Evaluation", "SafetyFilter",
                            .product(name: "Yams", package: "Yams"),
                            .product(name: "Logging", package: "swift-log")]
         ),
@@ -86,7 +93,7 @@ let package = Package(
             name: "fedguard",
             dependencies: [
                 "Engine", "Assets", "Tokenizers", "ModelFiles", "Training", "Federation", "SafetyData",
-                "Evaluation", "Simulation",
+                "Evaluation", "Simulation", "SafetyFilter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -98,6 +105,7 @@ let package = Package(
         .testTarget(name: "FederationTests", dependencies: ["Federation"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Engine", "SafetyData"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Federation", "Training", "Engine"]),
+        .testTarget(name: "SafetyFilterTests", dependencies: ["SafetyFilter", "SafetyData", "Engine", "Training"]),
         .testTarget(name: "SafetyDataTests", dependencies: ["SafetyData"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine", "CKernels", "ModelFiles", "Tokenizers"], resources: [.copy("Fixtures")]),
         // Runs the built `fedguard` binary as a user would.
