@@ -74,7 +74,7 @@ let package = Package(
         // pairs and their splits, metrics.
         .target(
             name: "SafetyFilter",
-            dependencies: ["Engine", "Training", "Tokenizers", "SafetyData", "Evaluation",
+            dependencies: ["Engine", "Training", "Tokenizers", "ModelFiles", "SafetyData", "Evaluation",
                            .product(name: "Logging", package: "swift-log")]
         ),
         // Federated simulation: configuration, round loop with hooks, run directory, checkpoint/resume.

