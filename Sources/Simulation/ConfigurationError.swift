@@ -128,6 +128,13 @@ extension RunConfiguration {
             try check(parameters.totalClients == clients, "strategy.total_clients", parameters.totalClients,
                       "\(clients) (= clients; leave it out to take clients)")
         }
+        try check(FilterSettings.kinds.contains(filter.kind), "filter.kind", "'\(filter.kind)'",
+                  FilterSettings.kinds.joined(separator: ", "))
+        if let threshold = filter.threshold {
+            try check(threshold.isFinite && threshold >= 0 && threshold <= 1, "filter.threshold", threshold,
+                      "a number in [0, 1], or null for the judge's own")
+        }
+        try check(filter.batchSize >= 1, "filter.batch_size", filter.batchSize, "an integer >= 1")
         try check(evaluation.every >= 0, "evaluation.every", evaluation.every, "an integer >= 0 (0: never)")
         try check(!evaluation.suite.isEmpty, "evaluation.suite", "''", "a suite name such as advbench")
         if let limit = evaluation.limit { try check(limit >= 1, "evaluation.limit", limit, "an integer >= 1, or null for all") }

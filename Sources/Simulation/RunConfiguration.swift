@@ -44,6 +44,8 @@ public struct RunConfiguration: Sendable, Equatable, Codable {
     /// Policies around the strategy, innermost first (``PolicyRegistry``); the run always adds
     /// a screen (``minReplies``, ``updateNormBound``) outermost.
     public var policies: [PolicyConfiguration]
+    /// The client-side safety filter (applied to each client's data before local training).
+    public var filter: FilterSettings
     /// The evaluation hook's schedule.
     public var evaluation: EvaluationSettings
     /// Checkpointing.
@@ -137,6 +139,33 @@ public struct RunConfiguration: Sendable, Equatable, Codable {
         }
     }
 
+    /// The client-side safety filter: which judge, at which threshold.
+    public struct FilterSettings: Sendable, Equatable, Codable {
+        /// `none`, `embedding` or `guard`.
+        public var kind: String
+        /// P(unsafe) at or above which a pair is removed; nil takes the threshold the judge chose
+        /// on its validation split when it was trained.
+        public var threshold: Double?
+        /// The trained judge's directory; nil means `$FEDGUARD_HOME/filter/<kind>` (trained there
+        /// on first use).
+        public var judge: String?
+        /// Conversations judged together.
+        public var batchSize: Int
+
+        /// The kinds a configuration may name.
+        public static let kinds = ["none", "embedding", "guard"]
+
+        public init(kind: String = "none", threshold: Double? = nil, judge: String? = nil, batchSize: Int = 32) {
+            self.kind = kind
+            self.threshold = threshold
+            self.judge = judge
+            self.batchSize = batchSize
+        }
+
+        /// Whether a filter runs.
+        public var isEnabled: Bool { kind != "none" }
+    }
+
     /// When and what the evaluation hook evaluates.
     public struct EvaluationSettings: Sendable, Equatable, Codable {
         /// Evaluate the global adapter every k rounds (and after the last); 0 turns it off.
@@ -169,7 +198,8 @@ public struct RunConfiguration: Sendable, Equatable, Codable {
                 rounds: Int = 2, minReplies: Int = 1, updateNormBound: Double? = nil, learningRate: Double = 5e-4,
                 learningRateFloor: Double = 1e-5, data: DataSettings = DataSettings(), local: LocalSettings = LocalSettings(),
                 lora: LoRASettings = LoRASettings(), strategy: StrategyConfiguration = .fedAvg,
-                policies: [PolicyConfiguration] = [], evaluation: EvaluationSettings = EvaluationSettings(),
+                policies: [PolicyConfiguration] = [], filter: FilterSettings = FilterSettings(),
+                evaluation: EvaluationSettings = EvaluationSettings(),
                 checkpoint: CheckpointSettings = CheckpointSettings()) {
         self.model = model
         self.seed = seed
@@ -186,6 +216,7 @@ public struct RunConfiguration: Sendable, Equatable, Codable {
         self.lora = lora
         self.strategy = strategy
         self.policies = policies
+        self.filter = filter
         self.evaluation = evaluation
         self.checkpoint = checkpoint
     }

@@ -11,7 +11,7 @@ extension RunConfiguration {
         case model, seed, threads, clients, clientsPerRound = "clients_per_round", rounds
         case minReplies = "min_replies", updateNormBound = "update_norm_bound"
         case learningRate = "learning_rate", learningRateFloor = "learning_rate_floor"
-        case data, local, lora, strategy, policies, evaluation, checkpoint
+        case data, local, lora, strategy, policies, filter, evaluation, checkpoint
     }
 
     public init(from decoder: any Decoder) throws {
@@ -40,6 +40,7 @@ extension RunConfiguration {
         } catch let error as FederationError {
             throw ConfigurationError(federation: error, section: "policies")
         }
+        filter = try c.decodeIfPresent(FilterSettings.self, forKey: .filter) ?? d.filter
         evaluation = try c.decodeIfPresent(EvaluationSettings.self, forKey: .evaluation) ?? d.evaluation
         checkpoint = try c.decodeIfPresent(CheckpointSettings.self, forKey: .checkpoint) ?? d.checkpoint
     }
@@ -61,6 +62,7 @@ extension RunConfiguration {
         try c.encode(lora, forKey: .lora)
         try c.encode(strategy, forKey: .strategy)
         try c.encode(policies, forKey: .policies)
+        try c.encode(filter, forKey: .filter)
         try c.encode(evaluation, forKey: .evaluation)
         try c.encode(checkpoint, forKey: .checkpoint)
     }
@@ -174,6 +176,27 @@ extension RunConfiguration.EvaluationSettings {
         try c.encode(every, forKey: .every)
         try c.encode(suite, forKey: .suite)
         try c.encode(limit, forKey: .limit)
+    }
+}
+
+extension RunConfiguration.FilterSettings {
+    enum CodingKeys: String, CodingKey, CaseIterable { case kind, threshold, judge, batchSize = "batch_size" }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = Self()
+        kind = try c.decodeIfPresent(String.self, forKey: .kind) ?? d.kind
+        threshold = try c.decodeIfPresent(Double.self, forKey: .threshold)
+        judge = try c.decodeIfPresent(String.self, forKey: .judge)
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(threshold, forKey: .threshold)
+        try c.encode(judge, forKey: .judge)
+        try c.encode(batchSize, forKey: .batchSize)
     }
 }
 

