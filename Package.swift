@@ -104,7 +104,7 @@ let package = Package(
         .testTarget(name: "AssetsTests", dependencies: ["Assets"]),
         .testTarget(name: "FederationTests", dependencies: ["Federation"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Engine", "SafetyData"]),
-        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Federation", "Training", "Engine"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Federation", "Training", "Engine", "SafetyFilter", "Tokenizers"]),
         .testTarget(name: "SafetyFilterTests", dependencies: ["SafetyFilter", "SafetyData", "Engine", "Training"]),
         .testTarget(name: "SafetyDataTests", dependencies: ["SafetyData"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine", "CKernels", "ModelFiles", "Tokenizers"], resources: [.copy("Fixtures")]),

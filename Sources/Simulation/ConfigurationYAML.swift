@@ -251,6 +251,7 @@ enum ConfigurationComments {
         "filter.kind": "none, embedding (MiniLM embeddings + trained head) or guard (Llama Guard-format LLM judge)",
         "filter.threshold": "remove pairs with P(unsafe) >= this, [0, 1]; null = the judge's validation-chosen threshold",
         "filter.judge": "trained judge directory; null = $FEDGUARD_HOME/filter/<kind>, trained on first use",
+        "filter.encoder": "embedding judge's sentence-transformers directory; null = all-MiniLM-L6-v2 (fetched on first use)",
         "filter.batch_size": "conversations judged together, >= 1",
         "evaluation": "evaluation hook (harmlessness) of the global adapter",
         "evaluation.every": "evaluate every k rounds and after the last; 0 = never",

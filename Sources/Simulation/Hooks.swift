@@ -20,6 +20,14 @@ public struct ClientDataContext: Sendable {
     public var seed: UInt64
     /// The run's logger (never log a training example in full: it may be harmful text).
     public var logger: Logger
+
+    /// Creates a context (the runner does; tests of hooks do too).
+    public init(clientID: Int, round: Int, seed: UInt64, logger: Logger) {
+        self.clientID = clientID
+        self.round = round
+        self.seed = seed
+        self.logger = logger
+    }
 }
 
 /// A client's examples after a data hook, with the hook's metrics (summed over a round's clients

@@ -149,16 +149,21 @@ public struct RunConfiguration: Sendable, Equatable, Codable {
         /// The trained judge's directory; nil means `$FEDGUARD_HOME/filter/<kind>` (trained there
         /// on first use).
         public var judge: String?
+        /// The embedding judge's sentence encoder (a sentence-transformers directory); nil means
+        /// all-MiniLM-L6-v2 from the asset cache.
+        public var encoder: String?
         /// Conversations judged together.
         public var batchSize: Int
 
         /// The kinds a configuration may name.
         public static let kinds = ["none", "embedding", "guard"]
 
-        public init(kind: String = "none", threshold: Double? = nil, judge: String? = nil, batchSize: Int = 32) {
+        public init(kind: String = "none", threshold: Double? = nil, judge: String? = nil, encoder: String? = nil,
+                    batchSize: Int = 32) {
             self.kind = kind
             self.threshold = threshold
             self.judge = judge
+            self.encoder = encoder
             self.batchSize = batchSize
         }
 

@@ -180,7 +180,7 @@ extension RunConfiguration.EvaluationSettings {
 }
 
 extension RunConfiguration.FilterSettings {
-    enum CodingKeys: String, CodingKey, CaseIterable { case kind, threshold, judge, batchSize = "batch_size" }
+    enum CodingKeys: String, CodingKey, CaseIterable { case kind, threshold, judge, encoder, batchSize = "batch_size" }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -188,6 +188,7 @@ extension RunConfiguration.FilterSettings {
         kind = try c.decodeIfPresent(String.self, forKey: .kind) ?? d.kind
         threshold = try c.decodeIfPresent(Double.self, forKey: .threshold)
         judge = try c.decodeIfPresent(String.self, forKey: .judge)
+        encoder = try c.decodeIfPresent(String.self, forKey: .encoder)
         batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
     }
 
@@ -196,6 +197,7 @@ extension RunConfiguration.FilterSettings {
         try c.encode(kind, forKey: .kind)
         try c.encode(threshold, forKey: .threshold)
         try c.encode(judge, forKey: .judge)
+        try c.encode(self.encoder, forKey: .encoder)
         try c.encode(batchSize, forKey: .batchSize)
     }
 }
