@@ -19,7 +19,7 @@ public enum EngineError: Error, CustomStringConvertible, Equatable {
         case .missingMetadata(let k, let f):
             return "\(f): metadata key '\(k)' is missing; the file may not be a complete llama.cpp GGUF conversion"
         case .missingTensor(let n, let f):
-            return "\(f): tensor '\(n)' is missing; the checkpoint is incomplete or not a Llama model"
+            return "\(f): tensor '\(n)' is missing; the checkpoint is incomplete or not the architecture being loaded"
         case .tensorShape(let n, let e, let found, let f):
             return "\(f): tensor '\(n)' has shape \(found) but the configuration implies \(e)"
         case .modelFile(let m):

@@ -81,8 +81,15 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
     case unknownSpecialToken(String)
     /// The tokenizer.json could not be parsed.
     case invalidJSON(String)
-    /// The tokenizer.json describes a model other than BPE.
+    /// The tokenizer.json describes a model other than the one the tokenizer implements
+    /// (BPE for ``BPETokenizer``, WordPiece for ``WordPieceTokenizer``).
     case unsupportedModel(String)
+    /// The normalizer is not one this module implements (WordPiece reads `BertNormalizer`).
+    case unsupportedNormalizer(String)
+    /// The post-processor does not frame a text as `[CLS] text [SEP]`.
+    case unsupportedPostProcessor(String)
+    /// The decoder is not one this module implements (WordPiece reads `WordPiece`).
+    case unsupportedDecoder(String)
     /// The pre-tokenizer is not one this module implements.
     case unsupportedPreTokenizer(String)
     /// Two different tokens claim the same id in tokenizer.json.
@@ -102,7 +109,14 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
         case let .invalidJSON(detail):
             return "tokenizer.json could not be parsed: \(detail)"
         case let .unsupportedModel(type):
-            return "tokenizer.json model type \(type.debugDescription) is not supported (only BPE)"
+            return "tokenizer.json model type \(type.debugDescription) is not supported by this tokenizer "
+                + "(BPETokenizer reads BPE, WordPieceTokenizer reads WordPiece)"
+        case let .unsupportedNormalizer(type):
+            return "unsupported normalizer \(type.debugDescription) (only BertNormalizer)"
+        case let .unsupportedPostProcessor(detail):
+            return "unsupported post-processor: \(detail)"
+        case let .unsupportedDecoder(type):
+            return "unsupported decoder \(type.debugDescription) (only WordPiece)"
         case let .unsupportedPreTokenizer(detail):
             return "unsupported pre-tokenizer: \(detail)"
         case let .conflictingID(id, first, second):

