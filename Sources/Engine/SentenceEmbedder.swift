@@ -9,9 +9,12 @@ import Tokenizers
 public struct SentenceEmbeddingResult: Sendable, Equatable {
     /// One unit-length vector per text, in the order given (length = the model's hidden size).
     public let embeddings: [[Float]]
-    /// How many texts were longer than ``SentenceEmbedder/maxSequenceLength`` tokens and lost
-    /// their tail.
-    public let truncatedCount: Int
+    /// For each text, whether it was longer than ``SentenceEmbedder/maxSequenceLength`` tokens and
+    /// lost its tail.
+    public let truncated: [Bool]
+
+    /// How many texts were truncated.
+    public var truncatedCount: Int { truncated.count { $0 } }
 }
 
 /// Maps texts to sentence embeddings with a BERT encoder, as sentence-transformers'
@@ -118,7 +121,7 @@ public final class SentenceEmbedder: Sendable {
             rows += encoding.ids.count
         }
         if !batch.isEmpty { embeddings += try model.sentenceEmbeddings(batch) }
-        return SentenceEmbeddingResult(embeddings: embeddings, truncatedCount: encodings.count { $0.truncated })
+        return SentenceEmbeddingResult(embeddings: embeddings, truncated: encodings.map(\.truncated))
     }
 
     /// `tokenizer.json`, else `vocab.txt`.
