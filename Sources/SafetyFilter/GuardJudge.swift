@@ -50,6 +50,8 @@ public final class GuardJudge: SafetyJudge {
     public let settings: GuardSettings
     /// The prompt's renderer and tokenizer.
     public let encoder: GuardPromptEncoder
+    /// The decision threshold stored with a fine-tuned judge (``GuardJudge/load(from:model:modelURL:batchSize:logger:)``), if any.
+    public internal(set) var threshold: FilterThreshold?
     let answers: GuardAnswers
     /// Keys and values of ``GuardPromptEncoder/sharedPrefix`` (with the adapter), computed once.
     let prefixCache: KVCache
