@@ -107,6 +107,14 @@ struct GuardJudgeTests {
         #expect(answers.category(chainLogits: logits([(root, 99, 50), (root, 12, 1)]), vocabularySize: V) == .nonViolentCrimes)
     }
 
+    @Test func settingsDecodeWithDefaults() throws {
+        let decoded = try JSONDecoder().decode(GuardSettings.self, from: Data(#"{"batchSize": 4}"#.utf8))
+        #expect(decoded == GuardSettings(batchSize: 4))
+        let settings = GuardSettings(promptTokens: 7, responseTokens: 9, batchSize: 3, arithmetic: .int8)
+        #expect(try JSONDecoder().decode(GuardSettings.self, from: JSONEncoder().encode(settings)) == settings)
+        #expect(throws: FilterError.self) { try GuardJudge(model: try GuardFixtures.tinyModel(), settings: GuardSettings(batchSize: 0)) }
+    }
+
     @Test func indistinguishableAnswersAreAClearError() {
         // Without an end-of-turn, S1 is a prefix of S10.
         #expect(throws: FilterError.self) {
