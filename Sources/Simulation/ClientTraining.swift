@@ -41,6 +41,17 @@ public struct ClientResult: Sendable {
     }
 }
 
+/// A client whose data hooks left no example (e.g. a safety filter that removed them all): the
+/// client does not train this round, and the runner still records the hooks' metrics.
+public struct ClientDataExhausted: Error, CustomStringConvertible {
+    /// The client.
+    public var clientID: Int
+    /// The hooks' metrics, by hook name.
+    public var hookMetrics: [String: [String: Double]]
+
+    public var description: String { "no examples left after the client data hooks (\(hookMetrics.keys.sorted().joined(separator: ", ")))" }
+}
+
 /// Progress of one client's local training.
 public struct ClientProgress: Sendable {
     /// The client.
@@ -120,6 +131,7 @@ public final class LoRAClientTrainer: ClientTrainer {
             examples = prepared.examples
             if !prepared.metrics.isEmpty { hookMetrics[hook.name] = prepared.metrics }
         }
+        guard !examples.isEmpty else { throw ClientDataExhausted(clientID: task.clientID, hookMetrics: hookMetrics) }
         let sequences = try builder.sequences(for: examples, logger: logger).items
         guard !sequences.isEmpty else {
             throw SimulationError.data("client \(task.clientID) has no training sequences left after the data hooks")

@@ -213,6 +213,11 @@ public final class FederatedRun {
                 record.examples = result.reply.exampleCount
                 record.bytesUp = result.reply.parameters.float32ByteCount + (result.reply.controlVariateDelta?.float32ByteCount ?? 0)
             } catch {
+                if let exhausted = error as? ClientDataExhausted {
+                    for (hook, metrics) in exhausted.hookMetrics {
+                        for (key, value) in metrics { hookSums[hook, default: [:]][key, default: 0] += value }
+                    }
+                }
                 record.status = "failed: \(error)"
                 logger.warning("client failed; dropped from the round", metadata: [
                     "round": "\(round)", "client": "\(id)", "error": "\(error)",

@@ -7,7 +7,7 @@ import Tokenizers
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks that print FedGuard's figure beside a peer's.",
-        subcommands: [BenchGenerateCommand.self, BenchTrainCommand.self])
+        subcommands: [BenchGenerateCommand.self, BenchTrainCommand.self, BenchFilterCommand.self])
 }
 
 /// `fedguard bench generate`: decode, prefill and batched generation speed, optionally beside transformers.

@@ -4,6 +4,7 @@ import Engine
 import Federation
 import Foundation
 import Logging
+import SafetyFilter
 import Simulation
 import Training
 
@@ -65,6 +66,8 @@ struct RunCommand: ParsableCommand {
             // Paths become absolute so the run resumes from any working directory.
             configuration.data.directory = Self.absolute(configuration.data.directory)
             configuration.model = configuration.model.map(Self.absolute)
+            configuration.filter.judge = configuration.filter.judge.map(Self.absolute)
+            configuration.filter.encoder = configuration.filter.encoder.map(Self.absolute)
             // The thread count is recorded so a resume uses the same one (bit-identical results).
             configuration.threads = configuration.threads ?? Parallel.threadCount
             directory = RunDirectory(URL(fileURLWithPath: out.map(Self.absolute) ?? Self.defaultRunDirectory()))
@@ -81,18 +84,18 @@ struct RunCommand: ParsableCommand {
             baseModelName = "HuggingFaceTB/SmolLM2-135M-Instruct"
         }
         try Self.ensureClientData(configuration, modelURL: modelURL, logger: logger)
+        Console.err("loading \(modelURL.lastPathComponent) ...")
+        let model = try ModelLoader.load(from: modelURL, logger: logger)
+        // Hooks (and the safety filter's judge) load before the run directory is made: a judge that
+        // cannot load stops the command before anything is written.
+        let hooks = try Self.hooks(configuration, model: model, modelURL: modelURL, runDirectory: directory.url, logger: logger)
         if resume == nil {
             configuration = try Self.userFacing { try FederatedRun.createDirectory(directory, configuration: configuration) }
         }
-
-        Console.err("loading \(modelURL.lastPathComponent) ...")
-        let model = try ModelLoader.load(from: modelURL, logger: logger)
         let display = RunProgressDisplay()
         let run = try Self.userFacing {
             try FederatedRun.standard(configuration: configuration, model: model, baseModelName: baseModelName,
-                                      directory: directory,
-                                      hooks: try Self.hooks(configuration, modelURL: modelURL, runDirectory: directory.url, logger: logger),
-                                      logger: logger, onEvent: display.handle)
+                                      directory: directory, hooks: hooks, logger: logger, onEvent: display.handle)
         }
         Console.err("run directory: \(directory.url.path)  (threads: \(Parallel.threadCount))")
         let summary = try Self.userFacing { try run.run() }
@@ -109,12 +112,38 @@ struct RunCommand: ParsableCommand {
         Console.out(String(format: "time:           %@", RunProgressDisplay.duration(summary.seconds)))
     }
 
-    /// The run's hooks: the configured evaluation suites every `evaluation.every` rounds.
-    static func hooks(_ configuration: RunConfiguration, modelURL: URL, runDirectory: URL, logger: Logger) throws -> SimulationHooks {
-        guard configuration.evaluation.every > 0 else { return SimulationHooks() }
-        return SimulationHooks(evaluation: try SuiteEvaluationHook(
-            configuration: configuration.evaluation, modelURL: modelURL, store: AssetStore(logger: logger),
-            samplesDirectory: runDirectory.appendingPathComponent("samples")))
+    /// The run's hooks: the safety filter on the clients' data when `filter.kind` names a judge, and
+    /// the configured evaluation suites every `evaluation.every` rounds. The judge is loaded here,
+    /// before the first round, so a judge that cannot load stops the run before it starts; without
+    /// `filter.judge`, a judge missing from `$FEDGUARD_HOME/filter/<kind>` is trained there first.
+    static func hooks(_ configuration: RunConfiguration, model: LlamaModel, modelURL: URL, runDirectory: URL,
+                      logger: Logger) throws -> SimulationHooks {
+        var hooks = SimulationHooks()
+        let filter = configuration.filter
+        if filter.isEnabled, let kind = JudgeKind(rawValue: filter.kind) {
+            let workspace = FilterWorkspace(logger: logger)
+            let directory = filter.judge.map { URL(fileURLWithPath: $0) } ?? workspace.judgeDirectory(kind)
+            let encoder = filter.encoder.map { URL(fileURLWithPath: $0) }
+            if filter.judge == nil, !workspace.hasJudge(kind) {
+                Console.err("no trained \(kind.rawValue) judge in \(directory.path): training one first (fedguard filter train --kind \(kind.rawValue))")
+                let trained = try workspace.train(kind, modelURL: modelURL, seed: FilterOptions().seed, head: HeadTrainingParameters(),
+                                                  guardSteps: nil, to: directory)
+                Console.err(String(format: "judge trained in %@: validation recall %.3f, precision %.3f at threshold %.3f",
+                                   Console.duration(trained.seconds), trained.validation.overall.recall?.proportion ?? 0,
+                                   trained.validation.overall.precision?.proportion ?? 0, trained.validation.threshold))
+            }
+            let (judge, ownThreshold) = try workspace.loadJudge(kind, directory: directory, modelURL: modelURL, encoder: encoder,
+                                                                model: model)
+            let threshold = try FilterThreshold(filter.threshold ?? ownThreshold)
+            Console.err(String(format: "safety filter: %@ at threshold %.3f", judge.summary, threshold.value))
+            hooks.clientData = [SafetyFilterHook(filter: ExampleFilter(judge: judge, threshold: threshold, batchSize: filter.batchSize))]
+        }
+        if configuration.evaluation.every > 0 {
+            hooks.evaluation = try SuiteEvaluationHook(
+                configuration: configuration.evaluation, modelURL: modelURL, store: AssetStore(logger: logger),
+                samplesDirectory: runDirectory.appendingPathComponent("samples"))
+        }
+        return hooks
     }
 
     /// Builds the client data directory when it does not exist, as `fedguard data build` would.

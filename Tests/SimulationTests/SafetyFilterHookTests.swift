@@ -104,3 +104,33 @@ struct FilterConfigurationTests {
         }
     }
 }
+
+struct ExhaustedClientTests {
+    /// A judge that removes everything.
+    final class RemoveAll: SafetyJudge {
+        var kind: JudgeKind { .embedding }
+        var summary: String { "remove-all judge" }
+        func score(_ conversations: [Conversation]) throws -> [JudgeScore] {
+            conversations.map { _ in JudgeScore(unsafeProbability: 1, category: .hate) }
+        }
+    }
+
+    @Test func aClientWhoseDataIsAllRemovedSkipsTrainingButItsCountsAreRecorded() throws {
+        let directory = try SimulationFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let data = try SimulationFixtures.writeClientData(clients: 2, in: directory)
+        let configuration = try SimulationFixtures.configuration(data: data, clients: 2, perRound: 2, rounds: 1,
+                                                                 extra: ["evaluation.every=0"])
+        let hook = SafetyFilterHook(filter: ExampleFilter(judge: RemoveAll(), threshold: try FilterThreshold(0.5)))
+        let run = try SimulationFixtures.makeRun(configuration, model: try SimulationFixtures.loadTinyModel(), in: directory,
+                                                 hooks: SimulationHooks(clientData: [hook]))
+        _ = try run.run()
+        let line = try String(contentsOf: run.directory.recordsURL, encoding: .utf8).split(separator: "\n").first.map(String.init) ?? ""
+        let record = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        let filter = (record?["hooks"] as? [String: Any])?["filter"] as? [String: Any]
+        #expect(filter?["removed"] as? Double == 11 && filter?["kept"] as? Double == 0)
+        #expect(record?["kept_previous"] as? Bool == true)
+        let statuses = (record?["clients"] as? [[String: Any]])?.compactMap { $0["status"] as? String } ?? []
+        #expect(statuses.count == 2 && statuses.allSatisfy { $0.contains("no examples left") })
+    }
+}

@@ -1,0 +1,271 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Logging
+import SafetyData
+import SafetyFilter
+import Training
+
+/// `fedguard filter`: the client-side safety filter's data, judges and their evaluation.
+struct FilterCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "filter", abstract: "Build, train, evaluate and apply the client-side safety filter.",
+        discussion: """
+        A judge maps a (prompt, response) pair to P(unsafe) and a Llama Guard 3 hazard category (S1-S14). \
+        Two kinds: embedding (all-MiniLM-L6-v2 embeddings of prompt and response, a small head trained in Swift) \
+        and guard (an LLM judge in Llama Guard 3's prompt format; zero-shot, or LoRA fine-tuned). Labelled pairs come \
+        from PyRIT, uncensorbench and the base model's own answers; a third of uncensorbench's topics and 15% of the \
+        other prompts are held out and never trained or tuned on. AdvBench and HarmBench never enter.
+        """,
+        subcommands: [FilterDataCommand.self, FilterTrainCommand.self, FilterEvalCommand.self, FilterApplyCommand.self])
+}
+
+/// Options shared by the filter commands.
+struct FilterOptions: ParsableArguments {
+    @Option(help: "Seed of the labelled set's splits and of judge training.")
+    var seed: UInt64 = 1
+
+    @Flag(help: "Print the results as JSON.")
+    var json = false
+}
+
+/// `fedguard filter data`.
+struct FilterDataCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "data", abstract: "Build the labelled pairs (train / validation / test) and print their counts.")
+
+    @OptionGroup var engine: EngineOptions
+    @OptionGroup var options: FilterOptions
+
+    func run() throws {
+        let logger = engine.prepare()
+        let workspace = FilterWorkspace(logger: logger)
+        let data = try workspace.data(modelURL: try engine.modelURL(logger: logger), seed: options.seed)
+        if options.json {
+            try Console.json(FilterDataSummary(data, file: workspace.pairsURL(seed: options.seed).path))
+            return
+        }
+        Console.out(FilterTables.counts(data))
+        Console.out("labelled pairs: \(workspace.pairsURL(seed: options.seed).path)")
+    }
+}
+
+/// `fedguard filter train`.
+struct FilterTrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train", abstract: "Train a judge on the train split; choose its threshold on the validation split.")
+
+    @OptionGroup var engine: EngineOptions
+    @OptionGroup var options: FilterOptions
+
+    @Option(help: "Which judge: embedding or guard.")
+    var kind: JudgeKind = .embedding
+
+    @Option(help: "Judge directory (default: $FEDGUARD_HOME/filter/<kind>).")
+    var out: String?
+
+    @Option(help: "Embedding head: full-batch epochs.")
+    var epochs: Int = HeadTrainingParameters().epochs
+
+    @Option(help: "Embedding head: hidden units.")
+    var hidden: Int = HeadTrainingParameters().hiddenUnits
+
+    @Option(help: "Guard: optimizer steps of the LoRA fine-tune (default: the trainer's).")
+    var steps: Int?
+
+    func validate() throws {
+        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1 (got \(epochs))") }
+        guard hidden >= 1 else { throw ValidationError("--hidden must be at least 1 (got \(hidden))") }
+        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1 (got \(steps))") }
+    }
+
+    func run() throws {
+        let logger = engine.prepare()
+        let workspace = FilterWorkspace(logger: logger)
+        let modelURL = try engine.modelURL(logger: logger)
+        let directory = out.map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath) } ?? workspace.judgeDirectory(kind)
+        var head = HeadTrainingParameters()
+        head.epochs = epochs
+        head.hiddenUnits = hidden
+        head.seed = options.seed
+        let trained = try workspace.train(kind, modelURL: modelURL, seed: options.seed, head: head, guardSteps: steps, to: directory)
+        if options.json {
+            try Console.json(trained.validation)
+            return
+        }
+        Console.out(FilterTables.metrics([(kind.rawValue, trained.validation, nil)], title: "validation split (\(trained.summary))"))
+        Console.out("judge: \(directory.path)  (threshold \(String(format: "%.3f", trained.validation.threshold)), "
+            + "trained in \(Console.duration(trained.seconds)))")
+    }
+}
+
+/// `fedguard filter eval`.
+struct FilterEvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval", abstract: "Evaluate judges on the held-out test split and the risky-looking benign prompts.",
+        discussion: """
+        Without --kind every judge that can run is evaluated: the trained embedding and guard judges found in \
+        $FEDGUARD_HOME/filter, and the zero-shot (stock) guard. Precision, recall, F1 and ROC-AUC with Wilson \
+        intervals at each judge's threshold (chosen on the validation split), per source and per category, the \
+        confusion matrix, and the false-positive rate on FedGuard's over-refusal probes (benign prompts that look \
+        risky, answered by the base model; never trained on).
+        """)
+
+    enum Kind: String, ExpressibleByArgument, CaseIterable { case embedding, `guard`, stock, all }
+
+    @OptionGroup var engine: EngineOptions
+    @OptionGroup var options: FilterOptions
+
+    @Option(help: "Which judge: embedding, guard (fine-tuned), stock (zero-shot guard), or all.")
+    var kind: Kind = .all
+
+    @Option(help: "Judge directory for a single --kind (default: $FEDGUARD_HOME/filter/<kind>).")
+    var judge: String?
+
+    @Option(help: "Decision threshold (default: the judge's own, chosen on the validation split).")
+    var threshold: Double?
+
+    func validate() throws {
+        if let threshold, !(threshold.isFinite && (0...1).contains(threshold)) {
+            throw ValidationError("--threshold must be in [0, 1] (got \(threshold))")
+        }
+        if judge != nil, kind == .all || kind == .stock { throw ValidationError("--judge needs --kind embedding or guard") }
+    }
+
+    func run() throws {
+        let logger = engine.prepare()
+        let workspace = FilterWorkspace(logger: logger)
+        let modelURL = try engine.modelURL(logger: logger)
+        let data = try workspace.data(modelURL: modelURL, seed: options.seed)
+        var kinds: [Kind] = kind == .all ? [.embedding, .guard, .stock] : [kind]
+        if kind == .all {
+            kinds = kinds.filter { $0 == .stock || workspace.hasJudge($0 == .embedding ? .embedding : .guard) }
+        }
+        var rows: [FilterEvaluation] = []
+        for k in kinds {
+            let directory = judge.map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath) }
+            let loaded = try workspace.judgeForEvaluation(k.rawValue, directory: directory, modelURL: modelURL, data: data)
+            Console.err("evaluating \(loaded.judge.summary) ...")
+            rows.append(try FilterEvaluation.run(judge: loaded.judge, name: k.rawValue,
+                                                 threshold: try FilterThreshold(threshold ?? loaded.threshold), data: data))
+        }
+        if options.json {
+            try Console.json(rows)
+            return
+        }
+        Console.out(FilterTables.evaluation(rows, data: data))
+    }
+}
+
+/// `fedguard filter apply`.
+struct FilterApplyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply", abstract: "Filter a chat JSONL file as a client would, keeping the safe records.",
+        discussion: """
+        Reads chat records (the shapes `fedguard train` reads), judges every (user, assistant) exchange and writes \
+        the records judged safe, byte for byte, to --out. With --scores, writes one line per input record: its \
+        index, P(unsafe) (the highest over its exchanges), category and decision. A malformed record stops the \
+        command with its line number: nothing is silently kept or dropped.
+        """)
+
+    @OptionGroup var engine: EngineOptions
+
+    @Option(help: "Input chat JSONL.")
+    var data: String
+
+    @Option(help: "Output JSONL of the kept records.")
+    var out: String
+
+    @Option(help: "Optional JSONL of per-record scores.")
+    var scores: String?
+
+    @Option(help: "Which judge: embedding or guard.")
+    var kind: JudgeKind = .embedding
+
+    @Option(help: "Judge directory (default: $FEDGUARD_HOME/filter/<kind>).")
+    var judge: String?
+
+    @Option(help: "Decision threshold (default: the judge's own).")
+    var threshold: Double?
+
+    @Option(help: "Embedding judge: its sentence-transformers directory (default: all-MiniLM-L6-v2).")
+    var encoder: String?
+
+    @Option(help: "Exchanges judged together.")
+    var batch: Int = 32
+
+    func validate() throws {
+        if let threshold, !(threshold.isFinite && (0...1).contains(threshold)) {
+            throw ValidationError("--threshold must be in [0, 1] (got \(threshold))")
+        }
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1 (got \(batch))") }
+        let input = URL(fileURLWithPath: (data as NSString).expandingTildeInPath).standardizedFileURL
+        let output = URL(fileURLWithPath: (out as NSString).expandingTildeInPath).standardizedFileURL
+        guard input != output else { throw ValidationError("--out must differ from --data (the input is never overwritten)") }
+    }
+
+    func run() throws {
+        let logger = engine.prepare()
+        let workspace = FilterWorkspace(logger: logger)
+        let input = URL(fileURLWithPath: (data as NSString).expandingTildeInPath)
+        let loaded: LoadedExamples<SFTExample>
+        do { loaded = try DatasetLoader.loadSFT(from: input, policy: .failAfterReading(listed: 5), logger: logger) } catch {
+            throw ValidationError(error.description)
+        }
+        var lines: [Data] = []
+        try JSONLLineReader(url: input).forEachLine { _, line in lines.append(line) }
+        guard lines.count == loaded.examples.count else {
+            throw ValidationError("\(input.path): \(lines.count) records but \(loaded.examples.count) examples were read")
+        }
+        let directory = judge.map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath) } ?? workspace.judgeDirectory(kind)
+        let (judge, ownThreshold) = try workspace.loadJudge(
+            kind, directory: directory, modelURL: try engine.modelURL(logger: logger),
+            encoder: encoder.map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath) })
+        let filter = ExampleFilter(judge: judge, threshold: try FilterThreshold(threshold ?? ownThreshold), batchSize: batch)
+        let started = Date()
+        let decisions = try filter.decide(loaded.examples)
+        let seconds = Date().timeIntervalSince(started)
+
+        var kept = Data()
+        for (line, decision) in zip(lines, decisions) where !decision.removed {
+            kept.append(line)
+            kept.append(0x0A)
+        }
+        try kept.write(to: URL(fileURLWithPath: (out as NSString).expandingTildeInPath), options: .atomic)
+        if let scores {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            var text = Data()
+            for (index, decision) in decisions.enumerated() {
+                text.append(try encoder.encode(ScoreLine(index: index, decision: decision)))
+                text.append(0x0A)
+            }
+            try text.write(to: URL(fileURLWithPath: (scores as NSString).expandingTildeInPath), options: .atomic)
+        }
+        let removed = decisions.filter(\.removed)
+        let categories = Dictionary(grouping: removed) { $0.category?.code ?? "uncategorised" }
+            .map { "\($0.key) \($0.value.count)" }.sorted().joined(separator: ", ")
+        Console.out("\(loaded.examples.count) records: kept \(loaded.examples.count - removed.count), removed \(removed.count)"
+            + (removed.isEmpty ? "" : " (\(categories))") + String(format: " in %.1f s by %@ at threshold %.3f", seconds,
+                                                                     judge.summary, filter.threshold.value))
+        let truncated = decisions.filter(\.truncated).count
+        if truncated > 0 { Console.out("\(truncated) records were truncated to fit the judge") }
+    }
+
+    /// One line of `--scores`.
+    struct ScoreLine: Encodable {
+        var index: Int
+        var decision: ExampleDecision
+        enum CodingKeys: String, CodingKey { case index, unsafeProbability = "p_unsafe", category, removed, truncated }
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(index, forKey: .index)
+            try c.encode(decision.unsafeProbability, forKey: .unsafeProbability)
+            try c.encode(decision.category?.code, forKey: .category)
+            try c.encode(decision.removed, forKey: .removed)
+            try c.encode(decision.truncated, forKey: .truncated)
+        }
+    }
+}
+
+extension JudgeKind: ExpressibleByArgument {}

@@ -1,0 +1,113 @@
+import Engine
+import Foundation
+import Logging
+import SafetyData
+import SafetyFilter
+import Training
+
+/// A judge just trained, with its validation figures.
+struct TrainedJudge {
+    /// The judge's description.
+    var summary: String
+    /// Metrics on the validation split at the chosen threshold.
+    var validation: FilterMetrics
+    /// Seconds of training (features or fine-tuning, and threshold choice).
+    var seconds: Double
+}
+
+extension FilterWorkspace {
+    /// Whether a trained judge of `kind` is in its default directory.
+    func hasJudge(_ kind: JudgeKind) -> Bool {
+        let file = kind == .embedding ? JudgeRecord.fileName : GuardJudgeFile.fileName
+        return FileManager.default.fileExists(atPath: judgeDirectory(kind).appendingPathComponent(file).path)
+    }
+
+    /// Trains a judge of `kind` on the train split, chooses its threshold on the validation split
+    /// (F2-optimal) and saves it to `directory`.
+    func train(_ kind: JudgeKind, modelURL: URL, seed: UInt64, head: HeadTrainingParameters, guardSteps: Int?,
+               to directory: URL) throws -> TrainedJudge {
+        let data = try data(modelURL: modelURL, seed: seed)
+        let started = Date()
+        let validation = data.pairs.split(.validation)
+        switch kind {
+        case .embedding:
+            let encoder = try sentenceEncoder()
+            let judge = try EmbeddingTraining.train(pairs: data.pairs, encoder: encoder, parameters: head, logger: logger) { event in
+                switch event {
+                case let .features(split, done, total):
+                    Console.progress("embedding \(split) pairs: \(done)/\(total)")
+                    if done == total { Console.progressDone() }
+                case let .epoch(epoch, loss, validationLoss):
+                    Console.progress(String(format: "head epoch %d/%d  loss %.4f  validation %.4f", epoch, head.epochs, loss,
+                                            validationLoss ?? .nan))
+                    if epoch == head.epochs { Console.progressDone() }
+                }
+            }
+            try judge.judge.save(to: directory, training: judge.details)
+            return TrainedJudge(summary: judge.judge.summary, validation: judge.validation, seconds: Date().timeIntervalSince(started))
+        case .guard:
+            let model = try ModelLoader.load(from: modelURL, logger: logger)
+            var parameters = GuardTrainer.Parameters()
+            parameters.seed = seed
+            if let guardSteps { parameters.maxSteps = guardSteps }
+            _ = try GuardTrainer.train(pairs: data.pairs.split(.train), model: model, modelURL: modelURL, parameters: parameters,
+                                       saveTo: directory, logger: logger) { p in
+                Console.progress(String(format: "guard fine-tune step %d/%d  loss %.4f  %.0f tok/s  ETA %@", p.step, p.totalSteps,
+                                        p.loss, p.tokensPerSecond, Console.duration(p.etaSeconds)))
+                if p.step == p.totalSteps { Console.progressDone() }
+                return true
+            }
+            let judge = try GuardJudge.load(from: directory, model: model, modelURL: modelURL, logger: logger)
+            let scores = try scoreWithProgress(judge, validation.map(\.conversation), label: "validation pairs")
+            let threshold = try FilterThreshold(FilterMetrics.bestThreshold(pairs: validation, scores: scores) ?? 0.5)
+            var file = try GuardJudgeFile.read(from: directory)
+            file.threshold = threshold.value
+            try file.write(to: directory)
+            return TrainedJudge(summary: judge.summary, validation: FilterMetrics(pairs: validation, scores: scores, threshold: threshold),
+                                seconds: Date().timeIntervalSince(started))
+        }
+    }
+
+    /// Scores in batches of 64 with a progress line.
+    func scoreWithProgress(_ judge: any SafetyJudge, _ conversations: [Conversation], label: String) throws -> [JudgeScore] {
+        var scores: [JudgeScore] = []
+        for start in stride(from: 0, to: conversations.count, by: 64) {
+            scores += try judge.score(Array(conversations[start..<min(start + 64, conversations.count)]))
+            Console.progress("\(judge.kind.rawValue) judge, \(label): \(scores.count)/\(conversations.count)")
+        }
+        if !conversations.isEmpty { Console.progressDone() }
+        return scores
+    }
+
+    /// A trained judge of `kind` from `directory`, and its threshold.
+    /// `encoder` is the embedding judge's sentence-transformers directory (nil: all-MiniLM-L6-v2);
+    /// `model` the guard's already loaded base model, when there is one.
+    func loadJudge(_ kind: JudgeKind, directory: URL, modelURL: URL, encoder: URL? = nil,
+                   model: LlamaModel? = nil) throws -> (any SafetyJudge, Double) {
+        switch kind {
+        case .embedding:
+            let judge = try EmbeddingJudge.load(from: directory, encoder: try sentenceEncoder(directory: encoder))
+            return (judge, judge.calibratedThreshold)
+        case .guard:
+            let base = try model ?? ModelLoader.load(from: modelURL, logger: logger)
+            let judge = try GuardJudge.load(from: directory, model: base, modelURL: modelURL, logger: logger)
+            return (judge, judge.threshold?.value ?? 0.5)
+        }
+    }
+
+    /// The judge `filter eval` runs for a row name: a trained embedding or guard judge, or the
+    /// zero-shot guard (`stock`), whose threshold is chosen on the validation split here.
+    func judgeForEvaluation(_ name: String, directory: URL?, modelURL: URL, data: FilterData)
+        throws -> (judge: any SafetyJudge, threshold: Double) {
+        switch name {
+        case "embedding": return try loadJudge(.embedding, directory: directory ?? judgeDirectory(.embedding), modelURL: modelURL)
+        case "guard": return try loadJudge(.guard, directory: directory ?? judgeDirectory(.guard), modelURL: modelURL)
+        default:
+            let model = try ModelLoader.load(from: modelURL, logger: logger)
+            let judge = try GuardJudge(model: model, name: modelURL.lastPathComponent + " (zero-shot)", logger: logger)
+            let validation = data.pairs.split(.validation)
+            let scores = try scoreWithProgress(judge, validation.map(\.conversation), label: "validation pairs")
+            return (judge, FilterMetrics.bestThreshold(pairs: validation, scores: scores) ?? 0.5)
+        }
+    }
+}
