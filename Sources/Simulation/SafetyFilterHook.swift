@@ -12,10 +12,13 @@ import Training
 /// Metrics (summed over a round's clients in the round record under `hooks.filter`): `seen`,
 /// `removed`, `kept`, `exchanges` (judged), `truncated` (examples whose judge input was cut to
 /// fit), `removed_S1` … `removed_S14` (the judge's category of each removed example), `seconds`.
-/// The judge is deterministic, so a resumed round removes the same examples.
+/// The judge is deterministic, so a resumed round removes the same examples; for the same reason a
+/// client's decisions are kept (in memory) and reused when the client is sampled again with the
+/// same examples (`cached` counts those clients; their `seconds` is the lookup).
 public final class SafetyFilterHook: ClientDataHook {
     /// The decision rule and its judge.
     public let filter: ExampleFilter
+    private var decided: [Int: (examples: [SFTExample], decisions: [ExampleDecision])] = [:]
 
     public var name: String { "filter" }
 
@@ -24,8 +27,17 @@ public final class SafetyFilterHook: ClientDataHook {
 
     public func prepare(_ examples: [SFTExample], context: ClientDataContext) throws -> PreparedExamples {
         let start = Date()
-        let decisions = try filter.decide(examples)
+        let decisions: [ExampleDecision]
+        var cached = 0.0
+        if let previous = decided[context.clientID], previous.examples == examples {
+            decisions = previous.decisions
+            cached = 1
+        } else {
+            decisions = try filter.decide(examples)
+            decided[context.clientID] = (examples, decisions)
+        }
         var metrics: [String: Double] = [
+            "cached": cached,
             "seen": Double(examples.count), "removed": 0,
             "exchanges": Double(decisions.reduce(0) { $0 + $1.exchanges }),
             "truncated": Double(decisions.filter(\.truncated).count),

@@ -47,6 +47,11 @@ struct SafetyFilterHookTests {
         #expect(prepared.metrics["seen"] == 4 && prepared.metrics["removed"] == 3 && prepared.metrics["kept"] == 1)
         #expect(prepared.metrics["exchanges"] == 5 && prepared.metrics["removed_S2"] == 3)
         #expect(judge.calls == 3)  // 5 exchanges in batches of 2
+        // The same client's same examples again: the decisions are reused, the judge is not called.
+        let again = try hook.prepare(examples, context: Self.context)
+        #expect(again.examples == prepared.examples && again.metrics["cached"] == 1 && judge.calls == 3)
+        let otherClient = ClientDataContext(clientID: 4, round: 1, seed: 0, logger: Logger(label: "test"))
+        #expect(try hook.prepare(examples, context: otherClient).metrics["cached"] == 0 && judge.calls == 6)
         // The exchanges of a multi-turn example pair each reply with the user turn before it.
         #expect(ExampleFilter.exchanges(of: examples[3]) == [Conversation(prompt: "a", response: "fine"),
                                                              Conversation(prompt: "b", response: "sunny")])
