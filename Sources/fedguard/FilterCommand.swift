@@ -70,13 +70,22 @@ struct FilterTrainCommand: ParsableCommand {
     @Option(help: "Embedding head: hidden units.")
     var hidden: Int = HeadTrainingParameters().hiddenUnits
 
-    @Option(help: "Guard: optimizer steps of the LoRA fine-tune (default: the trainer's).")
+    @Option(help: "Guard: optimizer steps of the LoRA fine-tune (default: --guard-epochs passes).")
     var steps: Int?
+
+    @Option(help: "Guard: most train-split pairs fine-tuned on (balanced unsafe / safe).")
+    var guardExamples: Int = GuardTrainer.Parameters().maxExamples
+
+    @Option(help: "Guard: passes over those pairs.")
+    var guardEpochs: Int = GuardTrainer.Parameters().epochs
 
     func validate() throws {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1 (got \(epochs))") }
         guard hidden >= 1 else { throw ValidationError("--hidden must be at least 1 (got \(hidden))") }
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1 (got \(steps))") }
+        guard guardExamples >= 2, guardEpochs >= 1 else {
+            throw ValidationError("--guard-examples must be at least 2 and --guard-epochs at least 1")
+        }
     }
 
     func run() throws {
@@ -88,7 +97,13 @@ struct FilterTrainCommand: ParsableCommand {
         head.epochs = epochs
         head.hiddenUnits = hidden
         head.seed = options.seed
-        let trained = try workspace.train(kind, modelURL: modelURL, seed: options.seed, head: head, guardSteps: steps, to: directory)
+        var guardParameters = GuardTrainer.Parameters()
+        guardParameters.seed = options.seed
+        guardParameters.maxSteps = steps
+        guardParameters.maxExamples = guardExamples
+        guardParameters.epochs = guardEpochs
+        let trained = try workspace.train(kind, modelURL: modelURL, seed: options.seed, head: head, guard: guardParameters,
+                                          to: directory)
         if options.json {
             try Console.json(trained.validation)
             return

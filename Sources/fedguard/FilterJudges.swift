@@ -24,8 +24,8 @@ extension FilterWorkspace {
 
     /// Trains a judge of `kind` on the train split, chooses its threshold on the validation split
     /// (F2-optimal) and saves it to `directory`.
-    func train(_ kind: JudgeKind, modelURL: URL, seed: UInt64, head: HeadTrainingParameters, guardSteps: Int?,
-               to directory: URL) throws -> TrainedJudge {
+    func train(_ kind: JudgeKind, modelURL: URL, seed: UInt64, head: HeadTrainingParameters,
+               guard guardParameters: GuardTrainer.Parameters, to directory: URL) throws -> TrainedJudge {
         let data = try data(modelURL: modelURL, seed: seed)
         let started = Date()
         let validation = data.pairs.split(.validation)
@@ -47,10 +47,7 @@ extension FilterWorkspace {
             return TrainedJudge(summary: judge.judge.summary, validation: judge.validation, seconds: Date().timeIntervalSince(started))
         case .guard:
             let model = try ModelLoader.load(from: modelURL, logger: logger)
-            var parameters = GuardTrainer.Parameters()
-            parameters.seed = seed
-            if let guardSteps { parameters.maxSteps = guardSteps }
-            _ = try GuardTrainer.train(pairs: data.pairs.split(.train), model: model, modelURL: modelURL, parameters: parameters,
+            _ = try GuardTrainer.train(pairs: data.pairs.split(.train), model: model, modelURL: modelURL, parameters: guardParameters,
                                        saveTo: directory, logger: logger) { p in
                 Console.progress(String(format: "guard fine-tune step %d/%d  loss %.4f  %.0f tok/s  ETA %@", p.step, p.totalSteps,
                                         p.loss, p.tokensPerSecond, Console.duration(p.etaSeconds)))

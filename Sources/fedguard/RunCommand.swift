@@ -126,8 +126,12 @@ struct RunCommand: ParsableCommand {
             let encoder = filter.encoder.map { URL(fileURLWithPath: $0) }
             if filter.judge == nil, !workspace.hasJudge(kind) {
                 Console.err("no trained \(kind.rawValue) judge in \(directory.path): training one first (fedguard filter train --kind \(kind.rawValue))")
-                let trained = try workspace.train(kind, modelURL: modelURL, seed: FilterOptions().seed, head: HeadTrainingParameters(),
-                                                  guardSteps: nil, to: directory)
+                var guardParameters = GuardTrainer.Parameters()
+                guardParameters.seed = FilterOptions().seed
+                var head = HeadTrainingParameters()
+                head.seed = FilterOptions().seed
+                let trained = try workspace.train(kind, modelURL: modelURL, seed: FilterOptions().seed, head: head,
+                                                  guard: guardParameters, to: directory)
                 Console.err(String(format: "judge trained in %@: validation recall %.3f, precision %.3f at threshold %.3f",
                                    Console.duration(trained.seconds), trained.validation.overall.recall?.proportion ?? 0,
                                    trained.validation.overall.precision?.proportion ?? 0, trained.validation.threshold))

@@ -171,3 +171,37 @@ struct EmbeddingTrainingTests {
         #expect(result.details["threshold_rule"] != nil)
     }
 }
+
+struct JudgeBadInputTests {
+    @Test func emptyAndOddTextsAreScoredNotCrashedOn() throws {
+        let encoder = BagOfWordsEncoder()
+        var parameters = HeadTrainingParameters()
+        parameters.epochs = 5
+        parameters.hiddenUnits = 4
+        let head = try EmbeddingHead.train(embeddingWidth: 32, data: try EmbeddingJudgeTests.data(encoder, EmbeddingJudgeTests.toyPairs(count: 12)),
+                                           validation: nil, parameters: parameters).head
+        let judge = try EmbeddingJudge(encoder: encoder, head: head, calibratedThreshold: 0.5)
+        let odd = [Conversation(prompt: "", response: ""), Conversation(prompt: "\u{0}\u{7}", response: "🙂 中文 \u{202E}"),
+                   Conversation(prompt: "q", response: String(repeating: "long ", count: 100))]
+        let scores = try judge.score(odd)
+        #expect(scores.count == 3 && scores.allSatisfy { (0...1).contains($0.unsafeProbability) })
+        #expect(scores[2].truncated && !scores[0].truncated)
+    }
+
+    @Test func aJudgeRecordWithAThresholdOutsideTheUnitIntervalIsRefused() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("record-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try JudgeRecord(kind: .embedding, base: "x", threshold: 1.5, details: [:]).write(to: directory)
+        #expect(throws: FilterError.self) { try JudgeRecord.read(from: directory, expecting: .embedding) }
+        try JudgeRecord(kind: .guard, base: "x", threshold: 0.5, details: [:]).write(to: directory)
+        #expect(throws: FilterError.self) { try JudgeRecord.read(from: directory, expecting: .embedding) }
+        try Data("{not json".utf8).write(to: directory.appendingPathComponent(JudgeRecord.fileName))
+        #expect(throws: FilterError.self) { try JudgeRecord.read(from: directory, expecting: .embedding) }
+    }
+
+    @Test func anEncoderOfAnotherWidthIsRefused() throws {
+        let head = EmbeddingHead(embeddingWidth: 16, hiddenUnits: 4, seed: 0)
+        #expect(throws: FilterError.self) { try EmbeddingJudge(encoder: BagOfWordsEncoder(), head: head, calibratedThreshold: 0.5) }
+    }
+}
