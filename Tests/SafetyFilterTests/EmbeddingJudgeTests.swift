@@ -50,6 +50,17 @@ struct EmbeddingJudgeTests {
                                 unsafe: pairs.map(\.unsafe), categories: pairs.map(\.category))
     }
 
+    /// A quickly trained toy judge on the bag-of-words encoder.
+    static func toyJudge(pairs: Int = 30, epochs: Int = 10, hidden: Int = 8, threshold: Double = 0.5) throws -> EmbeddingJudge {
+        let encoder = BagOfWordsEncoder()
+        var parameters = HeadTrainingParameters()
+        parameters.epochs = epochs
+        parameters.hiddenUnits = hidden
+        let head = try EmbeddingHead.train(embeddingWidth: encoder.dimension, data: try data(encoder, toyPairs(count: pairs)),
+                                           validation: nil, parameters: parameters).head
+        return try EmbeddingJudge(encoder: encoder, head: head, calibratedThreshold: threshold)
+    }
+
     @Test func headLearnsASeparableSetAndItsCategories() throws {
         let encoder = BagOfWordsEncoder()
         var parameters = HeadTrainingParameters()
@@ -98,13 +109,8 @@ struct EmbeddingJudgeTests {
     }
 
     @Test func savesLoadsAndRefusesAnotherEncoder() throws {
-        let encoder = BagOfWordsEncoder()
-        var parameters = HeadTrainingParameters()
-        parameters.epochs = 10
-        parameters.hiddenUnits = 8
-        let head = try EmbeddingHead.train(embeddingWidth: 32, data: try Self.data(encoder, Self.toyPairs(count: 30)),
-                                           validation: nil, parameters: parameters).head
-        let judge = try EmbeddingJudge(encoder: encoder, head: head, calibratedThreshold: 0.4)
+        let judge = try Self.toyJudge(threshold: 0.4)
+        let encoder = judge.encoder, head = judge.head
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("judge-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         try judge.save(to: directory)
@@ -126,13 +132,7 @@ struct EmbeddingJudgeTests {
     }
 
     @Test func scoresAreIndependentOfTheBatch() throws {
-        let encoder = BagOfWordsEncoder()
-        var parameters = HeadTrainingParameters()
-        parameters.epochs = 10
-        parameters.hiddenUnits = 8
-        let head = try EmbeddingHead.train(embeddingWidth: 32, data: try Self.data(encoder, Self.toyPairs(count: 30)),
-                                           validation: nil, parameters: parameters).head
-        let judge = try EmbeddingJudge(encoder: encoder, head: head, calibratedThreshold: 0.5)
+        let judge = try Self.toyJudge()
         let conversations = Self.toyPairs(count: 12).map(\.conversation)
         let together = try judge.score(conversations)
         let alone = try conversations.flatMap { try judge.score([$0]) }
@@ -174,13 +174,7 @@ struct EmbeddingTrainingTests {
 
 struct JudgeBadInputTests {
     @Test func emptyAndOddTextsAreScoredNotCrashedOn() throws {
-        let encoder = BagOfWordsEncoder()
-        var parameters = HeadTrainingParameters()
-        parameters.epochs = 5
-        parameters.hiddenUnits = 4
-        let head = try EmbeddingHead.train(embeddingWidth: 32, data: try EmbeddingJudgeTests.data(encoder, EmbeddingJudgeTests.toyPairs(count: 12)),
-                                           validation: nil, parameters: parameters).head
-        let judge = try EmbeddingJudge(encoder: encoder, head: head, calibratedThreshold: 0.5)
+        let judge = try EmbeddingJudgeTests.toyJudge(pairs: 12, epochs: 5, hidden: 4)
         let odd = [Conversation(prompt: "", response: ""), Conversation(prompt: "\u{0}\u{7}", response: "🙂 中文 \u{202E}"),
                    Conversation(prompt: "q", response: String(repeating: "long ", count: 100))]
         let scores = try judge.score(odd)

@@ -28,6 +28,13 @@ final class BrokenJudge: SafetyJudge {
     func score(_ conversations: [Conversation]) throws -> [JudgeScore] { [JudgeScore(unsafeProbability: .nan)] }
 }
 
+/// The first round record of a run and its `hooks.filter` metrics.
+func firstRoundRecord(_ run: FederatedRun) throws -> (record: [String: Any]?, filter: [String: Any]?) {
+    let line = try String(contentsOf: run.directory.recordsURL, encoding: .utf8).split(separator: "\n").first.map(String.init) ?? ""
+    let record = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+    return (record, (record?["hooks"] as? [String: Any])?["filter"] as? [String: Any])
+}
+
 struct SafetyFilterHookTests {
     static func example(_ user: String, _ assistant: String) -> SFTExample {
         SFTExample(messages: [ChatMessage(role: .system, content: "be nice"), ChatMessage(role: .user, content: user),
@@ -81,9 +88,7 @@ struct SafetyFilterHookTests {
         let run = try SimulationFixtures.makeRun(configuration, model: try SimulationFixtures.loadTinyModel(), in: directory,
                                                     hooks: SimulationHooks(clientData: [hook]))
         _ = try run.run()
-        let line = try String(contentsOf: run.directory.recordsURL, encoding: .utf8).split(separator: "\n").first.map(String.init) ?? ""
-        let record = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
-        let filter = (record?["hooks"] as? [String: Any])?["filter"] as? [String: Any]
+        let filter = try firstRoundRecord(run).filter
         #expect(filter?["removed"] as? Double == 1)
         #expect(filter?["removed_S7"] as? Double == 1)
         #expect(filter?["seen"] as? Double == 16)  // 5 + 6 + 5 examples
@@ -130,9 +135,7 @@ struct ExhaustedClientTests {
         let run = try SimulationFixtures.makeRun(configuration, model: try SimulationFixtures.loadTinyModel(), in: directory,
                                                  hooks: SimulationHooks(clientData: [hook]))
         _ = try run.run()
-        let line = try String(contentsOf: run.directory.recordsURL, encoding: .utf8).split(separator: "\n").first.map(String.init) ?? ""
-        let record = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
-        let filter = (record?["hooks"] as? [String: Any])?["filter"] as? [String: Any]
+        let (record, filter) = try firstRoundRecord(run)
         #expect(filter?["removed"] as? Double == 11 && filter?["kept"] as? Double == 0)
         #expect(record?["kept_previous"] as? Bool == true)
         let statuses = (record?["clients"] as? [[String: Any]])?.compactMap { $0["status"] as? String } ?? []
