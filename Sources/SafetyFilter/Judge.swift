@@ -40,6 +40,8 @@ public enum JudgeKind: String, Sendable, Hashable, Codable, CaseIterable {
     case embedding
     /// An LLM judge in Llama Guard 3's format (zero-shot, or LoRA fine-tuned).
     case `guard`
+    /// The mean of the embedding judge's and the fine-tuned guard's P(unsafe) (``CombinedJudge``).
+    case both
 }
 
 /// Maps conversations to P(unsafe) and a hazard category. Batched and deterministic: the same

@@ -248,7 +248,7 @@ enum ConfigurationComments {
         "strategy": "name: fedavg, fedprox (mu), scaffold (global_learning_rate), fedavgm, fedadagrad, fedyogi, fedadam (eta, tau, beta_1, beta_2)",
         "policies": "wrappers, innermost first: clip, median, trimmed_mean, krum, multi_krum, dp_fedavg, screen",
         "filter": "client-side safety filter: judges each client's (prompt, response) pairs before local training",
-        "filter.kind": "none, embedding (MiniLM embeddings + trained head) or guard (Llama Guard-format LLM judge)",
+        "filter.kind": "none, embedding (MiniLM embeddings + trained head), guard (Llama Guard-format LLM judge) or both (their mean)",
         "filter.threshold": "remove pairs with P(unsafe) >= this, [0, 1]; null = the judge's validation-chosen threshold",
         "filter.judge": "trained judge directory; null = $FEDGUARD_HOME/filter/<kind>, trained on first use",
         "filter.encoder": "embedding judge's sentence-transformers directory; null = all-MiniLM-L6-v2 (fetched on first use)",

@@ -141,7 +141,7 @@ public struct RunConfiguration: Sendable, Equatable, Codable {
 
     /// The client-side safety filter: which judge, at which threshold.
     public struct FilterSettings: Sendable, Equatable, Codable {
-        /// `none`, `embedding` or `guard`.
+        /// `none`, `embedding`, `guard` or `both` (the mean of the two).
         public var kind: String
         /// P(unsafe) at or above which a pair is removed; nil takes the threshold the judge chose
         /// on its validation split when it was trained.
@@ -156,7 +156,7 @@ public struct RunConfiguration: Sendable, Equatable, Codable {
         public var batchSize: Int
 
         /// The kinds a configuration may name.
-        public static let kinds = ["none", "embedding", "guard"]
+        public static let kinds = ["none", "embedding", "guard", "both"]
 
         public init(kind: String = "none", threshold: Double? = nil, judge: String? = nil, encoder: String? = nil,
                     batchSize: Int = 32) {

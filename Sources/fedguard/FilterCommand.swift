@@ -58,7 +58,7 @@ struct FilterTrainCommand: ParsableCommand {
     @OptionGroup var engine: EngineOptions
     @OptionGroup var options: FilterOptions
 
-    @Option(help: "Which judge: embedding or guard.")
+    @Option(help: "Which judge: embedding, guard, or both (their mean; trains the missing ones first).")
     var kind: JudgeKind = .embedding
 
     @Option(help: "Judge directory (default: $FEDGUARD_HOME/filter/<kind>).")
@@ -126,12 +126,12 @@ struct FilterEvalCommand: ParsableCommand {
         risky, answered by the base model; never trained on).
         """)
 
-    enum Kind: String, ExpressibleByArgument, CaseIterable { case embedding, `guard`, stock, all }
+    enum Kind: String, ExpressibleByArgument, CaseIterable { case embedding, `guard`, both, stock, all }
 
     @OptionGroup var engine: EngineOptions
     @OptionGroup var options: FilterOptions
 
-    @Option(help: "Which judge: embedding, guard (fine-tuned), stock (zero-shot guard), or all.")
+    @Option(help: "Which judge: embedding, guard (fine-tuned), both (their mean), stock (zero-shot guard), or all.")
     var kind: Kind = .all
 
     @Option(help: "Judge directory for a single --kind (default: $FEDGUARD_HOME/filter/<kind>).")
@@ -144,7 +144,7 @@ struct FilterEvalCommand: ParsableCommand {
         if let threshold, !(threshold.isFinite && (0...1).contains(threshold)) {
             throw ValidationError("--threshold must be in [0, 1] (got \(threshold))")
         }
-        if judge != nil, kind == .all || kind == .stock { throw ValidationError("--judge needs --kind embedding or guard") }
+        if judge != nil, kind == .all || kind == .stock { throw ValidationError("--judge needs --kind embedding, guard or both") }
     }
 
     func run() throws {
@@ -152,9 +152,9 @@ struct FilterEvalCommand: ParsableCommand {
         let workspace = FilterWorkspace(logger: logger)
         let modelURL = try engine.modelURL(logger: logger)
         let data = try workspace.data(modelURL: modelURL, seed: options.seed)
-        var kinds: [Kind] = kind == .all ? [.embedding, .guard, .stock] : [kind]
+        var kinds: [Kind] = kind == .all ? [.embedding, .guard, .both, .stock] : [kind]
         if kind == .all {
-            kinds = kinds.filter { $0 == .stock || workspace.hasJudge($0 == .embedding ? .embedding : .guard) }
+            kinds = kinds.filter { $0 == .stock || JudgeKind(rawValue: $0.rawValue).map(workspace.hasJudge) == true }
         }
         var rows: [FilterEvaluation] = []
         for k in kinds {

@@ -18,7 +18,7 @@ struct TrainedJudge {
 extension FilterWorkspace {
     /// Whether a trained judge of `kind` is in its default directory.
     func hasJudge(_ kind: JudgeKind) -> Bool {
-        let file = kind == .embedding ? JudgeRecord.fileName : GuardJudgeFile.fileName
+        let file = kind == .guard ? GuardJudgeFile.fileName : JudgeRecord.fileName
         return FileManager.default.fileExists(atPath: judgeDirectory(kind).appendingPathComponent(file).path)
     }
 
@@ -62,7 +62,30 @@ extension FilterWorkspace {
             try file.write(to: directory)
             return TrainedJudge(summary: judge.summary, validation: FilterMetrics(pairs: validation, scores: scores, threshold: threshold),
                                 seconds: Date().timeIntervalSince(started))
+        case .both:
+            // The two judges (trained first where missing), then the mean's threshold on validation.
+            for part in [JudgeKind.embedding, .guard] where !hasJudge(part) {
+                Console.err("no trained \(part.rawValue) judge in \(judgeDirectory(part).path): training it first")
+                _ = try train(part, modelURL: modelURL, seed: seed, head: head, guard: guardParameters, to: judgeDirectory(part))
+            }
+            let judge = try combinedJudge(modelURL: modelURL, encoder: nil, model: nil)
+            let scores = try scoreWithProgress(judge, validation.map(\.conversation), label: "validation pairs")
+            let threshold = try FilterThreshold(FilterMetrics.bestThreshold(pairs: validation, scores: scores) ?? 0.5)
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try JudgeRecord(kind: .both, base: judge.summary, threshold: threshold.value, details: [
+                "embedding": judgeDirectory(.embedding).path, "guard": judgeDirectory(.guard).path,
+                "rule": "mean of P(unsafe); threshold F2-optimal on the validation split",
+            ]).write(to: directory)
+            return TrainedJudge(summary: judge.summary, validation: FilterMetrics(pairs: validation, scores: scores, threshold: threshold),
+                                seconds: Date().timeIntervalSince(started))
         }
+    }
+
+    /// The embedding judge and the fine-tuned guard from their default directories, combined.
+    func combinedJudge(modelURL: URL, encoder: URL?, model: LlamaModel?) throws -> CombinedJudge {
+        let embedding = try loadJudge(.embedding, directory: judgeDirectory(.embedding), modelURL: modelURL, encoder: encoder).0
+        let guardJudge = try loadJudge(.guard, directory: judgeDirectory(.guard), modelURL: modelURL, model: model).0
+        return try CombinedJudge([embedding, guardJudge])
     }
 
     /// Scores in batches of 64 with a progress line.
@@ -89,6 +112,9 @@ extension FilterWorkspace {
             let base = try model ?? ModelLoader.load(from: modelURL, logger: logger)
             let judge = try GuardJudge.load(from: directory, model: base, modelURL: modelURL, logger: logger)
             return (judge, judge.threshold?.value ?? 0.5)
+        case .both:
+            let record = try JudgeRecord.read(from: directory, expecting: .both)
+            return (try combinedJudge(modelURL: modelURL, encoder: encoder, model: model), record.threshold)
         }
     }
 
@@ -99,6 +125,7 @@ extension FilterWorkspace {
         switch name {
         case "embedding": return try loadJudge(.embedding, directory: directory ?? judgeDirectory(.embedding), modelURL: modelURL)
         case "guard": return try loadJudge(.guard, directory: directory ?? judgeDirectory(.guard), modelURL: modelURL)
+        case "both": return try loadJudge(.both, directory: directory ?? judgeDirectory(.both), modelURL: modelURL)
         default:
             let model = try ModelLoader.load(from: modelURL, logger: logger)
             let judge = try GuardJudge(model: model, name: modelURL.lastPathComponent + " (zero-shot)", logger: logger)

@@ -199,3 +199,34 @@ struct JudgeBadInputTests {
         #expect(throws: FilterError.self) { try EmbeddingJudge(encoder: BagOfWordsEncoder(), head: head, calibratedThreshold: 0.5) }
     }
 }
+
+/// A judge with fixed scores.
+final class FixedJudge: SafetyJudge {
+    let values: [Double], category: HazardCategory, count: Int?
+    init(_ values: [Double], category: HazardCategory, count: Int? = nil) {
+        self.values = values
+        self.category = category
+        self.count = count
+    }
+    var kind: JudgeKind { .embedding }
+    var summary: String { "fixed" }
+    func score(_ conversations: [Conversation]) throws -> [JudgeScore] {
+        (0..<(count ?? conversations.count)).map { JudgeScore(unsafeProbability: values[$0 % values.count], category: category, truncated: $0 == 1) }
+    }
+}
+
+struct CombinedJudgeTests {
+    @Test func meansTheProbabilitiesAndTakesTheFirstJudgesCategory() throws {
+        let judge = try CombinedJudge([FixedJudge([0.9, 0.2], category: .hate), FixedJudge([0.5, 0.0], category: .privacy)])
+        let scores = try judge.score([Conversation(prompt: "a", response: "b"), Conversation(prompt: "c", response: "d")])
+        #expect(scores.map(\.unsafeProbability) == [0.7, 0.1])
+        #expect(scores.allSatisfy { $0.category == .hate } && scores[1].truncated && !scores[0].truncated)
+        #expect(judge.kind == .both)
+    }
+
+    @Test func refusesNoJudgesAndAWrongScoreCount() throws {
+        #expect(throws: FilterError.self) { try CombinedJudge([]) }
+        let judge = try CombinedJudge([FixedJudge([0.9], category: .hate), FixedJudge([0.5], category: .hate, count: 1)])
+        #expect(throws: FilterError.self) { try judge.score([Conversation(prompt: "a", response: "b"), Conversation(prompt: "c", response: "d")]) }
+    }
+}
