@@ -19,13 +19,8 @@ public struct AnswerCache: Sendable {
     /// model's identity, the token limit and the prompts themselves.
     public static func file(in directory: URL, list: String, modelIdentity: String, maxNewTokens: Int,
                             prompts: [String]) -> URL {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in "\(modelIdentity)|\(maxNewTokens)|\(prompts.joined(separator: "\u{1}"))".utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01B3
-        }
-        let hex = String(hash, radix: 16)
-        return directory.appendingPathComponent("\(list)-\(String(repeating: "0", count: 16 - hex.count) + hex).jsonl")
+        let key = LabelledPairSet.fnv1a("\(modelIdentity)|\(maxNewTokens)|\(prompts.joined(separator: "\u{1}"))")
+        return directory.appendingPathComponent("\(list)-\(LabelledPairSet.hex(key)).jsonl")
     }
 
     /// Answers cached so far, by prompt (lines that do not decode are skipped: a torn last line
