@@ -55,8 +55,13 @@ public struct FilterData: Sendable {
     public static let benignCount = 240
     /// Seed of the benign generator's prompt list (not the client data's).
     public static let benignSeed: UInt64 = 0x5AFE_F17E
-    /// Most new tokens per model answer (FedGuard's AdvBench convention).
+    /// Most new tokens per model answer to a harmful prompt (FedGuard's AdvBench convention: only
+    /// whether it refuses matters).
     public static let maxNewTokens = 64
+    /// Most new tokens per answer to a benign prompt: the client data builder's length. With 64, every
+    /// benign answer was short and every harmful one long, and the fine-tuned guard learned length:
+    /// it scored the clients' 128-token benign answers 0.5-0.85.
+    public static let benignMaxNewTokens = 128
 
     /// DoNotAnswer questions (seeded sample) answered in the ``RefusalContext``, besides the
     /// many-shot prompts.
@@ -67,7 +72,7 @@ public struct FilterData: Sendable {
     /// Builds the data: loads the data sets, answers the prompt lists with `answers` (plain chat)
     /// and `guidedAnswers` (in the ``RefusalContext``), each called only when some answer is not
     /// cached under `cacheDirectory`, and splits with `seed`.
-    public static func build(files: FilterDataFiles, answers: @escaping () throws -> any ResponseSource,
+    public static func build(files: FilterDataFiles, answers: @escaping (_ maxNewTokens: Int) throws -> any ResponseSource,
                              guidedAnswers: @escaping () throws -> any ResponseSource,
                              cacheDirectory: URL, modelIdentity: String, seed: UInt64, logger: Logger? = nil,
                              progress: (FilterDataProgress) -> Void = { _ in }) throws -> FilterData {
@@ -87,7 +92,8 @@ public struct FilterData: Sendable {
         }
 
         func answer(_ list: String, _ prompts: [String], maxNewTokens: Int = maxNewTokens,
-                    source: @escaping () throws -> any ResponseSource = answers) throws -> [Conversation] {
+                    source: (() throws -> any ResponseSource)? = nil) throws -> [Conversation] {
+            let source = source ?? { try answers(maxNewTokens) }
             let cache = AnswerCache(url: AnswerCache.file(in: cacheDirectory, list: list, modelIdentity: modelIdentity,
                                                           maxNewTokens: maxNewTokens, prompts: prompts))
             return try cache.answers(to: prompts, source: source) { progress(.answers(list: list, done: $0, total: $1)) }
@@ -101,9 +107,9 @@ public struct FilterData: Sendable {
                                           maxNewTokens: guidedMaxNewTokens, source: guidedAnswers)
             .filter { RefusalContext.isRefusal($0.response) }
         let benign = BenignPromptGenerator(seed: benignSeed).generate(count: benignCount).map(\.text)
-        inputs.benignExchanges = try answer("benign", benign)
-        inputs.edgyBenignExchanges = try answer("edgy", edgy.map(\.text))
-        let probes = try answer("over-refusal", OverRefusalProbes.all.map(\.text))
+        inputs.benignExchanges = try answer("benign", benign, maxNewTokens: benignMaxNewTokens)
+        inputs.edgyBenignExchanges = try answer("edgy", edgy.map(\.text), maxNewTokens: benignMaxNewTokens)
+        let probes = try answer("over-refusal", OverRefusalProbes.all.map(\.text), maxNewTokens: benignMaxNewTokens)
         return FilterData(pairs: LabelledPairSet.build(inputs, seed: seed), overRefusalExchanges: probes)
     }
 }

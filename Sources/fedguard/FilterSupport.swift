@@ -53,9 +53,8 @@ struct FilterWorkspace {
         }
         let data = try FilterData.build(
             files: try dataFiles(),
-            answers: {
-                ModelResponder(model: try model(), adapter: nil, settings: GenerationSettings(maxNewTokens: FilterData.maxNewTokens),
-                               logger: logger)
+            answers: { maxNewTokens in
+                ModelResponder(model: try model(), adapter: nil, settings: GenerationSettings(maxNewTokens: maxNewTokens), logger: logger)
             },
             guidedAnswers: { GuidedRefusalResponder(model: try model(), maxNewTokens: FilterData.guidedMaxNewTokens, logger: logger) },
             cacheDirectory: root.appendingPathComponent("answers", isDirectory: true),
