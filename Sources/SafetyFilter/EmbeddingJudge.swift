@@ -48,6 +48,13 @@ public final class EmbeddingJudge: SafetyJudge {
 
     /// Raw pair features (N, 4E) for `conversations`, and which were truncated.
     public func features(_ conversations: [Conversation]) throws -> (features: [Float], truncated: [Bool]) {
+        try Self.features(conversations, encoder: encoder)
+    }
+
+    /// Raw pair features (N, 4E) of `conversations` under `encoder` (no head needed: training uses
+    /// this before a head exists), and which were truncated.
+    public static func features(_ conversations: [Conversation], encoder: any TextEncoder) throws
+        -> (features: [Float], truncated: [Bool]) {
         guard !conversations.isEmpty else { return ([], []) }
         let encoded = try encoder.encode(conversations.map(\.prompt) + conversations.map(\.response))
         let N = conversations.count

@@ -34,13 +34,11 @@ public enum EmbeddingTraining {
         guard !train.isEmpty, !validation.isEmpty else {
             throw FilterError.data(path: "labelled pairs", reason: "\(train.count) train and \(validation.count) validation pairs")
         }
-        let probe = try EmbeddingJudge(encoder: encoder, head: EmbeddingHead(embeddingWidth: encoder.dimension, hiddenUnits: 1, seed: 0),
-                                       calibratedThreshold: 0.5)
         func data(_ split: [LabelledPair], _ name: String) throws -> HeadTrainingData {
             var features: [Float] = []
             for start in stride(from: 0, to: split.count, by: chunk) {
                 let batch = split[start..<min(start + chunk, split.count)]
-                features += try probe.features(batch.map(\.conversation)).features
+                features += try EmbeddingJudge.features(batch.map(\.conversation), encoder: encoder).features
                 progress(.features(split: name, done: min(start + chunk, split.count), total: split.count))
             }
             return HeadTrainingData(features: features, unsafe: split.map(\.unsafe), categories: split.map(\.category))

@@ -27,6 +27,17 @@ struct FilterOptions: ParsableArguments {
 
     @Flag(help: "Print the results as JSON.")
     var json = false
+
+    /// A path as typed (`~` expanded) as a file URL.
+    static func fileURL(_ path: String) -> URL { URL(fileURLWithPath: (path as NSString).expandingTildeInPath) }
+
+    /// `--threshold`, checked by the library's own rule (``FilterThreshold``).
+    static func validate(threshold: Double?) throws {
+        guard let threshold else { return }
+        do { _ = try FilterThreshold(threshold) } catch {
+            throw ValidationError("--threshold must be in [0, 1] (got \(threshold))")
+        }
+    }
 }
 
 /// `fedguard filter data`.
@@ -92,7 +103,7 @@ struct FilterTrainCommand: ParsableCommand {
         let logger = engine.prepare()
         let workspace = FilterWorkspace(logger: logger)
         let modelURL = try engine.modelURL(logger: logger)
-        let directory = out.map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath) } ?? workspace.judgeDirectory(kind)
+        let directory = out.map { FilterOptions.fileURL($0) } ?? workspace.judgeDirectory(kind)
         var head = HeadTrainingParameters()
         head.epochs = epochs
         head.hiddenUnits = hidden
@@ -141,9 +152,7 @@ struct FilterEvalCommand: ParsableCommand {
     var threshold: Double?
 
     func validate() throws {
-        if let threshold, !(threshold.isFinite && (0...1).contains(threshold)) {
-            throw ValidationError("--threshold must be in [0, 1] (got \(threshold))")
-        }
+        try FilterOptions.validate(threshold: threshold)
         if judge != nil, kind == .all || kind == .stock { throw ValidationError("--judge needs --kind embedding, guard or both") }
     }
 
@@ -158,7 +167,7 @@ struct FilterEvalCommand: ParsableCommand {
         }
         var rows: [FilterEvaluation] = []
         for k in kinds {
-            let directory = judge.map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath) }
+            let directory = judge.map { FilterOptions.fileURL($0) }
             let loaded = try workspace.judgeForEvaluation(k.rawValue, directory: directory, modelURL: modelURL, data: data)
             Console.err("evaluating \(loaded.judge.summary) ...")
             rows.append(try FilterEvaluation.run(judge: loaded.judge, name: k.rawValue,
@@ -210,19 +219,17 @@ struct FilterApplyCommand: ParsableCommand {
     var batch: Int = 32
 
     func validate() throws {
-        if let threshold, !(threshold.isFinite && (0...1).contains(threshold)) {
-            throw ValidationError("--threshold must be in [0, 1] (got \(threshold))")
-        }
+        try FilterOptions.validate(threshold: threshold)
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1 (got \(batch))") }
-        let input = URL(fileURLWithPath: (data as NSString).expandingTildeInPath).standardizedFileURL
-        let output = URL(fileURLWithPath: (out as NSString).expandingTildeInPath).standardizedFileURL
+        let input = FilterOptions.fileURL(data).standardizedFileURL
+        let output = FilterOptions.fileURL(out).standardizedFileURL
         guard input != output else { throw ValidationError("--out must differ from --data (the input is never overwritten)") }
     }
 
     func run() throws {
         let logger = engine.prepare()
         let workspace = FilterWorkspace(logger: logger)
-        let input = URL(fileURLWithPath: (data as NSString).expandingTildeInPath)
+        let input = FilterOptions.fileURL(data)
         let loaded: LoadedExamples<SFTExample>
         do { loaded = try DatasetLoader.loadSFT(from: input, policy: .failAfterReading(listed: 5), logger: logger) } catch {
             throw ValidationError(error.description)
@@ -232,10 +239,10 @@ struct FilterApplyCommand: ParsableCommand {
         guard lines.count == loaded.examples.count else {
             throw ValidationError("\(input.path): \(lines.count) records but \(loaded.examples.count) examples were read")
         }
-        let directory = judge.map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath) } ?? workspace.judgeDirectory(kind)
+        let directory = judge.map { FilterOptions.fileURL($0) } ?? workspace.judgeDirectory(kind)
         let (judge, ownThreshold) = try workspace.loadJudge(
             kind, directory: directory, modelURL: try engine.modelURL(logger: logger),
-            encoder: encoder.map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath) })
+            encoder: encoder.map { FilterOptions.fileURL($0) })
         let filter = ExampleFilter(judge: judge, threshold: try FilterThreshold(threshold ?? ownThreshold), batchSize: batch)
         let started = Date()
         let decisions = try filter.decide(loaded.examples)
@@ -246,7 +253,7 @@ struct FilterApplyCommand: ParsableCommand {
             kept.append(line)
             kept.append(0x0A)
         }
-        try kept.write(to: URL(fileURLWithPath: (out as NSString).expandingTildeInPath), options: .atomic)
+        try kept.write(to: FilterOptions.fileURL(out), options: .atomic)
         if let scores {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
@@ -255,7 +262,7 @@ struct FilterApplyCommand: ParsableCommand {
                 text.append(try encoder.encode(ScoreLine(index: index, decision: decision)))
                 text.append(0x0A)
             }
-            try text.write(to: URL(fileURLWithPath: (scores as NSString).expandingTildeInPath), options: .atomic)
+            try text.write(to: FilterOptions.fileURL(scores), options: .atomic)
         }
         let removed = decisions.filter(\.removed)
         let categories = Dictionary(grouping: removed) { $0.category?.code ?? "uncategorised" }

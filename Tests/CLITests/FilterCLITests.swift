@@ -25,12 +25,10 @@ struct FilterCLITests {
                 labels.append(unsafe)
             }
         }
-        let probe = try EmbeddingJudge(encoder: encoder, head: EmbeddingHead(embeddingWidth: encoder.dimension, hiddenUnits: 1, seed: 0),
-                                       calibratedThreshold: 0.5)
         var parameters = HeadTrainingParameters()
         parameters.epochs = 300
         parameters.hiddenUnits = 16
-        let data = HeadTrainingData(features: try probe.features(conversations).features, unsafe: labels,
+        let data = HeadTrainingData(features: try EmbeddingJudge.features(conversations, encoder: encoder).features, unsafe: labels,
                                     categories: labels.map { $0 ? .violentCrimes : nil })
         let head = try EmbeddingHead.train(embeddingWidth: encoder.dimension, data: data, validation: nil, parameters: parameters).head
         let judge = try EmbeddingJudge(encoder: encoder, head: head, calibratedThreshold: 0.5)
