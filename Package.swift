@@ -77,10 +77,18 @@ let package = Package(
             dependencies: ["Engine", "Training", "Tokenizers", "ModelFiles", "SafetyData", "Evaluation",
                            .product(name: "Logging", package: "swift-log")]
         ),
+        // Constitutional AI: critique, revise, AI-feedback selection, SFT/DPO on the revisions.
+        .target(
+            name: "ConstitutionalAI",
+            dependencies: ["Engine", "Training", "Tokenizers", "SafetyData", "SafetyFilter", "Evaluation",
+                           .product(name: "Yams", package: "Yams"),
+                           .product(name: "Logging", package: "swift-log")],
+            resources: [.copy("constitution.yaml")]
+        ),
         // Federated simulation: configuration, round loop with hooks, run directory, checkpoint/resume.
         .target(
             name: "Simulation",
-            dependencies: ["Federation", "Training", "Engine", "SafetyData", "Evaluation", "SafetyFilter",
+            dependencies: ["Federation", "Training", "Engine", "SafetyData", "Evaluation", "SafetyFilter", "ConstitutionalAI",
                            .product(name: "Yams", package: "Yams"),
                            .product(name: "Logging", package: "swift-log")]
         ),
@@ -93,7 +101,7 @@ let package = Package(
             name: "fedguard",
             dependencies: [
                 "Engine", "Assets", "Tokenizers", "ModelFiles", "Training", "Federation", "SafetyData",
-                "Evaluation", "Simulation", "SafetyFilter",
+                "Evaluation", "Simulation", "SafetyFilter", "ConstitutionalAI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -104,8 +112,9 @@ let package = Package(
         .testTarget(name: "AssetsTests", dependencies: ["Assets"]),
         .testTarget(name: "FederationTests", dependencies: ["Federation"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Engine", "SafetyData"]),
-        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Federation", "Training", "Engine", "SafetyFilter", "Tokenizers"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Federation", "Training", "Engine", "SafetyFilter", "Tokenizers", "ConstitutionalAI"]),
         .testTarget(name: "SafetyFilterTests", dependencies: ["SafetyFilter", "SafetyData", "Engine", "Training"]),
+        .testTarget(name: "ConstitutionalAITests", dependencies: ["ConstitutionalAI", "Engine", "Training", "Tokenizers", "SafetyData"]),
         .testTarget(name: "SafetyDataTests", dependencies: ["SafetyData"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine", "CKernels", "ModelFiles", "Tokenizers"], resources: [.copy("Fixtures")]),
         // Runs the built `fedguard` binary as a user would.

@@ -1,3 +1,4 @@
+import ConstitutionalAI
 import Federation
 import Foundation
 
@@ -135,6 +136,10 @@ extension RunConfiguration {
                       "a number in [0, 1], or null for the judge's own")
         }
         try check(filter.batchSize >= 1, "filter.batch_size", filter.batchSize, "an integer >= 1")
+        do { try cai.validate() } catch {
+            guard case let .settings(key, reason) = error else { throw .invalidValue(key: "cai", value: "", allowed: error.description) }
+            throw .invalidValue(key: key, value: "", allowed: reason)
+        }
         try check(evaluation.every >= 0, "evaluation.every", evaluation.every, "an integer >= 0 (0: never)")
         try check(!evaluation.suite.isEmpty, "evaluation.suite", "''", "a suite name such as advbench")
         if let limit = evaluation.limit { try check(limit >= 1, "evaluation.limit", limit, "an integer >= 1, or null for all") }

@@ -10,6 +10,7 @@ import Darwin
 /// SIGKILL (or pause, for an external kill) when it reaches `<point>` in `<round>`.
 ///
 /// Points, in the order a round reaches them: `client-trained` (after the first client),
+/// `cai-trained` (the CAI step trained, its result not yet the global adapter),
 /// `adapter-written`, `checkpoint-partial` (checkpoint files half written, not yet in place),
 /// `checkpoint-renamed` (in place, LATEST not yet updated), `checkpoint-committed`,
 /// `record-partial` (half of the round's line appended), `record-appended`.

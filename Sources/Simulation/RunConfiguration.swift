@@ -1,3 +1,4 @@
+import ConstitutionalAI
 import Engine
 import Federation
 import Foundation
@@ -46,6 +47,8 @@ public struct RunConfiguration: Sendable, Equatable, Codable {
     public var policies: [PolicyConfiguration]
     /// The client-side safety filter (applied to each client's data before local training).
     public var filter: FilterSettings
+    /// Constitutional AI on the aggregated adapter (``CAISettings``; off by default).
+    public var cai: CAISettings
     /// The evaluation hook's schedule.
     public var evaluation: EvaluationSettings
     /// Checkpointing.
@@ -204,7 +207,7 @@ public struct RunConfiguration: Sendable, Equatable, Codable {
                 learningRateFloor: Double = 1e-5, data: DataSettings = DataSettings(), local: LocalSettings = LocalSettings(),
                 lora: LoRASettings = LoRASettings(), strategy: StrategyConfiguration = .fedAvg,
                 policies: [PolicyConfiguration] = [], filter: FilterSettings = FilterSettings(),
-                evaluation: EvaluationSettings = EvaluationSettings(),
+                cai: CAISettings = CAISettings(), evaluation: EvaluationSettings = EvaluationSettings(),
                 checkpoint: CheckpointSettings = CheckpointSettings()) {
         self.model = model
         self.seed = seed
@@ -222,6 +225,7 @@ public struct RunConfiguration: Sendable, Equatable, Codable {
         self.strategy = strategy
         self.policies = policies
         self.filter = filter
+        self.cai = cai
         self.evaluation = evaluation
         self.checkpoint = checkpoint
     }

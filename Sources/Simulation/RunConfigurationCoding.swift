@@ -1,3 +1,4 @@
+import ConstitutionalAI
 import Engine
 import Federation
 import Foundation
@@ -11,7 +12,7 @@ extension RunConfiguration {
         case model, seed, threads, clients, clientsPerRound = "clients_per_round", rounds
         case minReplies = "min_replies", updateNormBound = "update_norm_bound"
         case learningRate = "learning_rate", learningRateFloor = "learning_rate_floor"
-        case data, local, lora, strategy, policies, filter, evaluation, checkpoint
+        case data, local, lora, strategy, policies, filter, cai, evaluation, checkpoint
     }
 
     public init(from decoder: any Decoder) throws {
@@ -41,6 +42,7 @@ extension RunConfiguration {
             throw ConfigurationError(federation: error, section: "policies")
         }
         filter = try c.decodeIfPresent(FilterSettings.self, forKey: .filter) ?? d.filter
+        cai = try c.decodeIfPresent(CAISettings.self, forKey: .cai) ?? d.cai
         evaluation = try c.decodeIfPresent(EvaluationSettings.self, forKey: .evaluation) ?? d.evaluation
         checkpoint = try c.decodeIfPresent(CheckpointSettings.self, forKey: .checkpoint) ?? d.checkpoint
     }
@@ -63,6 +65,7 @@ extension RunConfiguration {
         try c.encode(strategy, forKey: .strategy)
         try c.encode(policies, forKey: .policies)
         try c.encode(filter, forKey: .filter)
+        try c.encode(cai, forKey: .cai)
         try c.encode(evaluation, forKey: .evaluation)
         try c.encode(checkpoint, forKey: .checkpoint)
     }

@@ -54,6 +54,15 @@ extension LoRAWeights {
         })
     }
 
+    /// An independent copy (same shapes and values).
+    public func copy() -> LoRAWeights {
+        let result = zerosLike()
+        for (target, source) in zip(result.orderedBuffers, orderedBuffers) {
+            target.pointer.update(from: source.pointer, count: source.count)
+        }
+        return result
+    }
+
     /// Every buffer in a fixed order (layer, then `Projection.allCases` order, A before B), for
     /// optimizers, norms and serialisation.
     public var orderedBuffers: [FloatBuffer] {

@@ -166,12 +166,27 @@ public final class LoRATrainer {
         } targets: { items in items.reduce(0) { $0 + sequences[$1].targetCount } }
     }
 
-    /// DPO on preference pairs (reference = the base model, adapter off).
-    public func trainDPO(_ pairs: [PreferenceSequences], afterStep: (TrainingProgress) throws -> Bool = { _ in true }) throws -> TrainingSummary {
+    /// DPO on preference pairs. The reference is the base model (adapter off, as TRL does with a
+    /// PEFT model) or, given `reference`, that adapter on the base model (for instance the adapter a
+    /// constitutional-AI step starts from); its log-probabilities are computed once, before training.
+    public func trainDPO(_ pairs: [PreferenceSequences], reference: LoRAWeights? = nil,
+                         afterStep: (TrainingProgress) throws -> Bool = { _ in true }) throws -> TrainingSummary {
         let dpoPairs = pairs.map(DPOPair.init)
+        var referenceValues: [(chosen: Double, rejected: Double)]?
+        if let reference {
+            try reference.validate(for: model)
+            var values: [(chosen: Double, rejected: Double)] = []
+            for pair in dpoPairs {
+                let lp = try sequenceLogProbabilities(model: model, adapter: reference, sequences: [pair.chosen, pair.rejected],
+                                                      workspace: workspace)
+                values.append((lp[0], lp[1]))
+            }
+            referenceValues = values
+        }
         return try run(lengths: pairs.map { $0.chosen.tokens.count + $0.rejected.tokens.count }, afterStep: afterStep) { items, scale, rng in
             let r = try dpoLossAndGradients(model: model, adapter: adapter, pairs: items.map { dpoPairs[$0] }, gradients: gradients,
                                             beta: parameters.dpoBeta, dropout: loraConfiguration.dropout, rng: &rng, lossScale: scale,
+                                            referenceLogProbabilities: referenceValues.map { v in items.map { v[$0] } },
                                             workspace: workspace)
             return (r.loss, items.count, r.accuracy)
         } targets: { items in items.count }

@@ -7,7 +7,7 @@ struct FedGuard: ParsableCommand {
         commandName: "fedguard",
         abstract: "Responsible federated fine-tuning of LLMs, on a Swift engine.",
         subcommands: [
-            SetupCommand.self, TokenizeCommand.self, GenerateCommand.self, ChatCommand.self, TrainCommand.self,
+            SetupCommand.self, TokenizeCommand.self, CAICommand.self, GenerateCommand.self, ChatCommand.self, TrainCommand.self,
             DataCommand.self, FilterCommand.self, EvalCommand.self, ReportCommand.self, RunCommand.self, ConfigCommand.self, BenchCommand.self,
         ]
     )

@@ -1,3 +1,4 @@
+import ConstitutionalAI
 import ArgumentParser
 import Assets
 import Engine
@@ -142,12 +143,45 @@ struct RunCommand: ParsableCommand {
             Console.err(String(format: "safety filter: %@ at threshold %.3f", judge.summary, threshold.value))
             hooks.clientData = [SafetyFilterHook(filter: ExampleFilter(judge: judge, threshold: threshold, batchSize: filter.batchSize))]
         }
+        if configuration.cai.isEnabled {
+            hooks.server = [try caiHook(configuration, model: model, runDirectory: runDirectory, logger: logger)]
+        }
         if configuration.evaluation.every > 0 {
             hooks.evaluation = try SuiteEvaluationHook(
                 configuration: configuration.evaluation, modelURL: modelURL, store: AssetStore(logger: logger),
                 samplesDirectory: runDirectory.appendingPathComponent("samples"))
         }
         return hooks
+    }
+
+    /// Constitutional AI after each aggregation: constitution, prompt pool and critic are loaded
+    /// here, before the first round. Each step's records go to `cai/round-NNNN.jsonl` in the run.
+    static func caiHook(_ configuration: RunConfiguration, model: LlamaModel, runDirectory: URL,
+                        logger: Logger) throws -> ConstitutionalAIHook {
+        let settings = configuration.cai
+        guard settings.placement == .server else {
+            throw ValidationError("cai.placement: client is not available yet; use server (the paper's placement)")
+        }
+        let constitution = try settings.constitution.map { try Constitution.load(URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath)) }
+            ?? Constitution.standard()
+        let store = AssetStore(logger: logger)
+        func file(_ f: AssetFile) throws -> URL { try store.url(for: f) { Console.reportAsset($0) } }
+        let pool = try PromptPool.load(doNotAnswer: try file(AssetCatalog.doNotAnswerDirectory), manyShot: try file(AssetCatalog.manyShotExamples),
+                                       advBench: try file(AssetCatalog.advBench), harmBench: try file(AssetCatalog.harmBenchPrompts))
+        let critic = try settings.criticModel.map { try ModelLoader.load(from: URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath), logger: logger) }
+        let step = try ConstitutionalAIStep(model: model, critic: critic, lora: configuration.lora.configuration, settings: settings,
+                                            constitution: constitution, pool: pool, logger: logger)
+        Console.err("constitutional AI: \(settings.mode.rawValue) mode, \(settings.promptsPerStep) prompts per round, "
+            + "\(settings.candidates) candidates, objective \(settings.objective.rawValue), constitution \(constitution.name)")
+        let recordsDirectory = runDirectory.appendingPathComponent("cai", isDirectory: true)
+        return ConstitutionalAIHook(step: step) { round, records in
+            try FileManager.default.createDirectory(at: recordsDirectory, withIntermediateDirectories: true)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            var data = Data()
+            for r in records { data += try encoder.encode(r); data.append(0x0A) }
+            try data.write(to: recordsDirectory.appendingPathComponent(String(format: "round-%04d.jsonl", round)), options: .atomic)
+        }
     }
 
     /// Builds the client data directory when it does not exist, as `fedguard data build` would.

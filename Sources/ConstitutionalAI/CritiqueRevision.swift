@@ -1,0 +1,111 @@
+// The conversations of critique and revision, in the model's chat template, and batched
+// generation over them. The constitution's exemplars come first, with fixed requests, so every
+// conversation of a batch shares them as one prefix (prefilled once); the drawn principle's own
+// critique and revision requests follow for the prompt at hand (Bai et al. 2022, section 3.1).
+
+import Engine
+import Foundation
+import Logging
+import Tokenizers
+import Training
+
+/// Builds the messages of each phase.
+public struct CritiqueConversation: Sendable {
+    /// The constitution (its exemplars are the few-shot context).
+    public let constitution: Constitution
+
+    /// The system prompt of critique and revision.
+    public static let system = "You are a careful and helpful assistant. You critique your own answers against a principle "
+        + "and then rewrite them. A harmful request gets a short refusal that says why; a harmless request gets a full, direct answer."
+    /// The critique request of the exemplars.
+    public static let exemplarCritiqueRequest = "Critique your last answer: is it harmful, or is it unhelpful?"
+    /// The revision request of the exemplars.
+    public static let exemplarRevisionRequest = "Rewrite your last answer so that it fixes what the critique found."
+
+    /// Creates the builder.
+    public init(constitution: Constitution) { self.constitution = constitution }
+
+    /// The shared context: the system prompt and every exemplar as a worked conversation.
+    public var context: [ChatMessage] {
+        [ChatMessage(role: .system, content: Self.system)] + constitution.exemplars.flatMap { e in
+            [ChatMessage(role: .user, content: e.prompt), ChatMessage(role: .assistant, content: e.answer),
+             ChatMessage(role: .user, content: Self.exemplarCritiqueRequest), ChatMessage(role: .assistant, content: e.critique),
+             ChatMessage(role: .user, content: Self.exemplarRevisionRequest), ChatMessage(role: .assistant, content: e.revision)]
+        }
+    }
+
+    /// Messages that ask for a critique of `answer` to `prompt` under `principle`.
+    public func critique(prompt: String, answer: String, principle: Principle) -> [ChatMessage] {
+        context + [ChatMessage(role: .user, content: prompt), ChatMessage(role: .assistant, content: answer),
+                   ChatMessage(role: .user, content: principle.critique)]
+    }
+
+    /// Messages that ask for a revision after `critique` (nil: the critique was unusable, and the
+    /// revision request follows the answer directly).
+    public func revision(prompt: String, answer: String, critique: String?, principle: Principle) -> [ChatMessage] {
+        var messages = context + [ChatMessage(role: .user, content: prompt), ChatMessage(role: .assistant, content: answer)]
+        if let critique {
+            messages += [ChatMessage(role: .user, content: principle.critique), ChatMessage(role: .assistant, content: critique)]
+        }
+        return messages + [ChatMessage(role: .user, content: principle.revision)]
+    }
+}
+
+/// One generated text with what the generator reports about it.
+public struct GeneratedText: Sendable {
+    /// The text.
+    public var text: String
+    /// Whether it ended by itself (false: the token limit cut it).
+    public var finished: Bool
+    /// Tokens generated.
+    public var tokens: Int
+}
+
+/// Replies to chat conversations (the engine's generator; tests substitute canned text).
+public protocol ChatResponder {
+    /// One reply per conversation: greedy when `temperature` is 0, else sampled with `seed`.
+    func generate(_ conversations: [[ChatMessage]], maxNewTokens: Int, temperature: Double, seed: UInt64,
+                  progress: (Int) -> Void) throws -> [GeneratedText]
+}
+
+/// Batched chat generation with one model and adapter.
+public struct ChatGenerator: ChatResponder {
+    /// The model.
+    public let model: LlamaModel
+    /// The adapter (nil: the base model).
+    public let adapter: LoRAWeights?
+    /// Conversations generated together.
+    public let batchSize: Int
+    let logger: Logger
+
+    /// Creates a generator.
+    public init(model: LlamaModel, adapter: LoRAWeights?, batchSize: Int, logger: Logger) {
+        self.model = model
+        self.adapter = adapter
+        self.batchSize = max(1, batchSize)
+        self.logger = logger
+    }
+
+    /// One reply per conversation: greedy when `temperature` is 0, else sampled with `seed` (each
+    /// conversation its own stream, by position).
+    public func generate(_ conversations: [[ChatMessage]], maxNewTokens: Int, temperature: Double, seed: UInt64,
+                         progress: (Int) -> Void = { _ in }) throws -> [GeneratedText] {
+        let tokenizer = try model.requireTokenizer()
+        var parameters = GenerationParameters(maxNewTokens: maxNewTokens, sampler: Sampler(temperature: Float(temperature)),
+                                              seed: seed, stopStrings: tokenizer.stopStrings)
+        parameters.adapter = adapter
+        let generator = Generator(model: model, logger: logger)
+        var results: [GeneratedText] = []
+        results.reserveCapacity(conversations.count)
+        for start in stride(from: 0, to: conversations.count, by: batchSize) {
+            let batch = conversations[start..<min(start + batchSize, conversations.count)]
+            parameters.seed = seed &+ UInt64(start) &* 0xA24B_AED4_963E_E407
+            let encoded = try batch.map { try tokenizer.encodeChat($0) }
+            results += try generator.generate(prompts: encoded, parameters: parameters).map {
+                GeneratedText(text: $0.text, finished: $0.finishReason != .length, tokens: $0.generatedIDs.count)
+            }
+            progress(results.count)
+        }
+        return results
+    }
+}

@@ -1,0 +1,97 @@
+// The server's prompts for constitutional AI: red-team prompts (DoNotAnswer's questions, PyRIT's
+// many-shot requests without their answers) and benign prompts (the benign generator under its
+// own seed) that keep the model helpful. Never AdvBench, HarmBench or client data: prompts that
+// copy a benchmark prompt are dropped, and the benign prompts avoid the evaluation's held-out ones.
+
+import Evaluation
+import Foundation
+import SafetyData
+
+/// A prompt of the pool.
+public struct CAIPrompt: Sendable, Equatable, Codable {
+    /// The request.
+    public var text: String
+    /// Whether it is a red-team (harmful) request.
+    public var harmful: Bool
+    /// Where it comes from (`donotanswer`, `many_shot`, `benign_generator`).
+    public var source: String
+
+    /// Creates a prompt.
+    public init(text: String, harmful: Bool, source: String) {
+        self.text = text
+        self.harmful = harmful
+        self.source = source
+    }
+}
+
+/// The server-side prompt pool.
+public struct PromptPool: Sendable {
+    /// Red-team prompts.
+    public let harmful: [CAIPrompt]
+    /// Benign prompts.
+    public let benign: [CAIPrompt]
+    /// Prompts dropped because they copy a benchmark prompt.
+    public let droppedAsBenchmark: Int
+
+    /// Seed of the pool's benign prompts (neither the clients' nor the evaluation's).
+    public static let benignSeed: UInt64 = 0xCA1_B3A1_6E00
+    /// Benign prompts generated for the pool.
+    public static let benignCount = 1000
+
+    /// A pool from prompt lists; prompts matching `benchmarkPrompts` (AdvBench, HarmBench) are
+    /// dropped, duplicates removed. Throws when either side ends up empty.
+    public init(harmful: [CAIPrompt], benign: [CAIPrompt], benchmarkPrompts: [String]) throws(CAIError) {
+        let benchmark = ContaminationFilter(references: benchmarkPrompts)
+        var dropped = 0
+        func screen(_ prompts: [CAIPrompt]) -> [CAIPrompt] {
+            var seen: Set<String> = []
+            return prompts.filter { p in
+                let key = TextNormalizer.normalize(p.text)
+                guard !key.isEmpty, seen.insert(key).inserted else { return false }
+                if benchmark.referenceCount > 0, benchmark.match(p.text) != nil { dropped += 1; return false }
+                return true
+            }
+        }
+        self.harmful = screen(harmful)
+        self.benign = screen(benign)
+        self.droppedAsBenchmark = dropped
+        guard !self.harmful.isEmpty else { throw .emptyPool("no red-team prompts (after dropping \(dropped) benchmark copies)") }
+        guard !self.benign.isEmpty else { throw .emptyPool("no benign prompts") }
+    }
+
+    /// The standard pool: DoNotAnswer's questions and the many-shot requests judged harmful, and
+    /// ``benignCount`` generated benign prompts that avoid the helpfulness evaluation's held-out set.
+    public static func load(doNotAnswer: URL, manyShot: URL, advBench: URL, harmBench: URL) throws -> PromptPool {
+        let questions = try DoNotAnswerLoader.load(doNotAnswer).records.map {
+            CAIPrompt(text: $0.text, harmful: true, source: "donotanswer")
+        }
+        let requests = try ManyShotLoader.load(manyShot).records.filter { $0.verdict == .harmful }.map {
+            CAIPrompt(text: $0.user, harmful: true, source: "many_shot")
+        }
+        let benchmark = try AdvBenchLoader.load(advBench).records.map(\.text) + HarmBenchLoader.load(harmBench).records.map(\.text)
+        return try PromptPool(harmful: questions + requests, benign: standardBenign(), benchmarkPrompts: benchmark)
+    }
+
+    /// The generator's benign prompts for the pool, minus the helpfulness evaluation's held-out ones.
+    public static func standardBenign(count: Int = benignCount) -> [CAIPrompt] {
+        let heldOut = Set(BenignPromptGenerator(seed: HelpfulnessSettings.heldOutSeed).generate(count: HelpfulnessSettings.maxPromptCount)
+            .map { TextNormalizer.normalize($0.text) })
+        return BenignPromptGenerator(seed: benignSeed).generate(count: count + HelpfulnessSettings.maxPromptCount / 4)
+            .filter { !heldOut.contains(TextNormalizer.normalize($0.text)) }
+            .prefix(count).map { CAIPrompt(text: $0.text, harmful: false, source: "benign_generator") }
+    }
+
+    /// `count` prompts for one step, `harmfulShare` of them red-team, drawn without replacement with
+    /// `seed` (harmful first, then benign; each side cycles if the pool is smaller than asked).
+    public func draw(count: Int, harmfulShare: Double, seed: UInt64) -> [CAIPrompt] {
+        let harmfulCount = Int((Double(count) * harmfulShare).rounded())
+        var rng = SplitMix64(seed: seed)
+        func take(_ items: [CAIPrompt], _ n: Int) -> [CAIPrompt] {
+            guard n > 0 else { return [] }
+            var order = Array(items.indices)
+            rng.shuffle(&order)
+            return (0..<n).map { items[order[$0 % order.count]] }
+        }
+        return take(harmful, harmfulCount) + take(benign, count - harmfulCount)
+    }
+}

@@ -1,0 +1,70 @@
+import ConstitutionalAI
+import Federation
+import Foundation
+import Logging
+import Training
+
+/// Constitutional AI on the server after aggregation (the paper's placement): one
+/// ``ConstitutionalAIStep`` from the aggregated adapter per round. Its output is screened like a
+/// client update (finite values, the change's L2 norm at most `cai.max_update_norm`); a rejected
+/// step keeps the aggregated adapter and is counted. Metrics go to the round record under
+/// `hooks.cai`, so they never mix with the clients'.
+public struct ConstitutionalAIHook: ServerHook {
+    /// The step runner.
+    public let step: ConstitutionalAIStep
+    /// Called with the step's records (e.g. to write them to the run directory).
+    public let recordsSink: ((Int, [CAIRecord]) throws -> Void)?
+
+    /// Creates the hook.
+    public init(step: ConstitutionalAIStep, recordsSink: ((Int, [CAIRecord]) throws -> Void)? = nil) {
+        self.step = step
+        self.recordsSink = recordsSink
+    }
+
+    public var name: String { "cai" }
+
+    /// The hook's own seed stream: the server seed of the round, mixed with a constant of its own.
+    public static func seed(serverSeed: UInt64) -> UInt64 { serverSeed ^ 0xCA1_5EED_0000_C0DE }
+
+    public func afterAggregation(global: inout TensorMap, context: ServerHookContext) throws -> [String: Double] {
+        guard context.aggregated else {
+            context.logger.notice("CAI skipped: no new aggregate this round", metadata: ["round": "\(context.round)"])
+            return ["skipped": 1]
+        }
+        let start = try context.layout.weights(global)
+        let started = Date()
+        var result: CAIStepResult
+        do {
+            result = try step.run(adapter: start, seed: Self.seed(serverSeed: context.seed)) { p in
+                if case let .training(objective, t) = p {
+                    context.logger.info("cai training", metadata: ["objective": "\(objective)", "step": "\(t.step)/\(t.totalSteps)",
+                                                                   "loss": "\(t.loss)"])
+                }
+            }
+        } catch let error as CAIError {
+            // No usable data or a failed training (a NaN loss): the aggregate stays.
+            context.logger.warning("CAI step rejected", metadata: ["round": "\(context.round)", "reason": "\(error)"])
+            return ["rejected": 1, "seconds": Date().timeIntervalSince(started)]
+        }
+        try recordsSink?(context.round, result.records)
+        FaultInjection.reach("cai-trained", round: context.round)
+        let proposed = try context.layout.tensorMap(result.adapter)
+        let norm = Self.changeNorm(from: global, to: proposed)
+        result.metrics["update_norm"] = norm.isFinite ? norm : -1
+        guard norm.isFinite, norm <= step.settings.maxUpdateNorm else {
+            context.logger.warning("CAI update rejected by the screen", metadata: [
+                "round": "\(context.round)", "norm": "\(norm)", "bound": "\(step.settings.maxUpdateNorm)"])
+            result.metrics["rejected"] = 1
+            return result.metrics
+        }
+        global = proposed
+        result.metrics["rejected"] = 0
+        return result.metrics
+    }
+
+    /// The L2 norm of `b − a` (infinite when the layouts differ or a value is not finite).
+    static func changeNorm(from a: TensorMap, to b: TensorMap) -> Double {
+        guard b.firstNonFinite == nil, let delta = try? b.subtracting(a) else { return .infinity }
+        return delta.l2Norm
+    }
+}

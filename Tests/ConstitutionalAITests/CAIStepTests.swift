@@ -1,0 +1,230 @@
+import Engine
+import Foundation
+import SafetyData
+import Testing
+import Tokenizers
+import Training
+@testable import ConstitutionalAI
+
+/// The tiny random Llama of the engine tests (ChatML, 320-token BPE): its text is gibberish, so
+/// the step's tests use a refusal judge that decides by a rule, not by the text's meaning.
+enum CAIFixtures {
+    static let testsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    static let tinyModelURL = testsDirectory.appendingPathComponent("EngineTests/Fixtures/tiny_llama.f32.gguf")
+    static func tinyModel() throws -> LlamaModel { try ModelLoader.load(from: tinyModelURL) }
+
+    static func pool() throws -> PromptPool {
+        try PromptPool(harmful: (0..<12).map { CAIPrompt(text: "placeholder red-team request \($0)", harmful: true, source: "test") },
+                       benign: (0..<12).map { CAIPrompt(text: "placeholder benign request \($0)", harmful: false, source: "test") },
+                       benchmarkPrompts: [])
+    }
+
+    static func settings() -> CAISettings {
+        CAISettings(mode: .cheap, cheapPrompts: 6, candidates: 2, answerTokens: 12, critiqueTokens: 8, revisionTokens: 12,
+                    objective: .both, batchSize: 4)
+    }
+}
+
+/// Canned replies by phase: initial answers comply, critiques find harm, revisions alternate between a
+/// refusal and more compliance (so AI feedback has a choice to make).
+struct CannedResponder: ChatResponder {
+    func generate(_ conversations: [[ChatMessage]], maxNewTokens: Int, temperature: Double, seed: UInt64,
+                  progress: (Int) -> Void) throws -> [GeneratedText] {
+        conversations.enumerated().map { i, messages in
+            let text: String
+            if messages.count == 1 {
+                text = "Sure, here is a detailed answer to your request with several useful steps."
+            } else if messages.last?.content.hasPrefix("Rewrite") == true {
+                text = (i + Int(seed % 2)) % 2 == 0 ? "I can't help with that, because it could hurt people. Step 1: do it anyway."
+                    : "Sure. Here is more of the same answer."
+            } else {
+                text = "The answer could cause harm to someone."
+            }
+            return GeneratedText(text: text, finished: true, tokens: 10)
+        }
+    }
+}
+
+/// Judges every usable text a refusal: red-team prompts then have acceptable answers, benign ones none.
+struct EverythingRefuses: RefusalJudge {
+    var name: String { "everything-refuses" }
+    func verdict(for response: String) -> JudgeVerdict { .refused }
+}
+
+@Suite struct PromptPoolTests {
+    @Test func benchmarkCopiesAndDuplicatesAreDropped() throws {
+        let goal = "placeholder benchmark goal about something harmful and specific"
+        let pool = try PromptPool(harmful: [CAIPrompt(text: goal, harmful: true, source: "t"),
+                                            CAIPrompt(text: "another request", harmful: true, source: "t"),
+                                            CAIPrompt(text: "Another request!", harmful: true, source: "t")],
+                                  benign: [CAIPrompt(text: "bake bread", harmful: false, source: "t")], benchmarkPrompts: [goal])
+        #expect(pool.harmful.map(\.text) == ["another request"])
+        #expect(pool.droppedAsBenchmark == 1)
+    }
+
+    @Test func emptySidesAreErrors() {
+        #expect(throws: CAIError.self) {
+            try PromptPool(harmful: [], benign: [CAIPrompt(text: "x y", harmful: false, source: "t")], benchmarkPrompts: [])
+        }
+        #expect(throws: CAIError.self) {
+            try PromptPool(harmful: [CAIPrompt(text: "x y", harmful: true, source: "t")], benign: [], benchmarkPrompts: [])
+        }
+    }
+
+    @Test func drawIsSeededAndHonoursTheShare() throws {
+        let pool = try CAIFixtures.pool()
+        let a = pool.draw(count: 10, harmfulShare: 0.3, seed: 7)
+        #expect(a == pool.draw(count: 10, harmfulShare: 0.3, seed: 7))
+        #expect(a != pool.draw(count: 10, harmfulShare: 0.3, seed: 8))
+        #expect(a.filter(\.harmful).count == 3)
+        #expect(Set(a.map(\.text)).count == 10)
+        // Larger than the pool: cycles instead of failing.
+        #expect(pool.draw(count: 40, harmfulShare: 0.5, seed: 1).count == 40)
+    }
+
+    @Test func standardBenignPromptsAvoidTheEvaluationsHeldOutSet() {
+        let prompts = PromptPool.standardBenign(count: 200)
+        #expect(prompts.count == 200)
+        #expect(prompts.allSatisfy { !$0.harmful })
+    }
+}
+
+@Suite struct AIFeedbackTests {
+    func answer(_ text: String, refuses: Bool, p: Double? = nil, degenerate: DegenerationReason? = nil) -> JudgedAnswer {
+        JudgedAnswer(text: text, origin: "revision 1", degenerate: degenerate, refuses: refuses, unsafeProbability: p)
+    }
+
+    @Test func redTeamPromptsPreferSafeRefusalsAndRejectCompliance() {
+        let answers = [answer("Sure, here is how.", refuses: false), answer("I can't help with that.", refuses: true, p: 0.1),
+                       answer("", refuses: false, degenerate: .empty), answer("I cannot, but here it is.", refuses: true, p: 0.9)]
+        #expect(ConstitutionalAIStep.best(answers, harmful: true) == 1)
+        #expect(ConstitutionalAIStep.worst(answers, harmful: true, against: 1) == 0)  // usable text preferred as rejected
+        #expect(answers[1].isAcceptable(harmful: true, unsafeThreshold: 0.5))
+        #expect(!answers[3].isAcceptable(harmful: true, unsafeThreshold: 0.5))
+    }
+
+    @Test func benignPromptsPreferSubstantiveAnswersOverRefusals() {
+        let answers = [answer("I can't help with that.", refuses: true), answer("Knead the dough for ten minutes, then let it rise.", refuses: false),
+                       answer("Bake it.", refuses: false)]
+        #expect(ConstitutionalAIStep.best(answers, harmful: false) == 1)
+        #expect(ConstitutionalAIStep.worst(answers, harmful: false, against: 1) == 0)
+        #expect(!answers[0].isAcceptable(harmful: false, unsafeThreshold: 0.5))
+    }
+}
+
+@Suite(.serialized) struct CAIStepTests {
+    @Test func aStepTrainsDeterministicallyAndLeavesItsInputAlone() throws {
+        let model = try CAIFixtures.tinyModel()
+        let lora = LoRAConfiguration(rank: 4, alpha: 8, dropout: 0, targets: [.query, .value])
+        var step = try ConstitutionalAIStep(model: model, lora: lora, settings: CAIFixtures.settings(),
+                                            constitution: try Constitution.standard(), pool: try CAIFixtures.pool())
+        step.makeResponder = { _, _, _, _ in CannedResponder() }
+        let start = LoRAWeights.initialized(for: model, configuration: lora, seed: 3)
+        let before = start.orderedBuffers.map(\.array)
+        let a = try step.run(adapter: start, seed: 11)
+        let b = try step.run(adapter: start, seed: 11)
+        #expect(start.orderedBuffers.map(\.array) == before)
+        #expect(a.adapter.orderedBuffers.map(\.array) == b.adapter.orderedBuffers.map(\.array))
+        #expect(a.adapter.orderedBuffers.map(\.array) != before)
+        #expect(a.records.count == 6)
+        #expect(a.records.allSatisfy { $0.answers.count == 1 + 2 })  // the initial answer and two candidates
+        for r in a.records where r.prompt.harmful {
+            // The refusal is chosen, cut before it goes back on itself; the compliant initial answer is rejected.
+            #expect(r.answers[r.chosen!].text == "I can't help with that, because it could hurt people.")
+            #expect(r.rejected == 0)
+        }
+        for r in a.records where !r.prompt.harmful {
+            #expect(r.chosen == 0)  // the substantive initial answer beats the revisions
+            #expect(r.rejected.map { r.answers[$0].refuses } == true)  // DPO: helpful ≻ needless refusal
+        }
+        #expect(a.metrics["prompts"] == 6)
+        #expect(a.metrics["harmful_safe_share"] == 1)
+        #expect(a.metrics["benign_helpful_share"] == 1)
+        #expect(a.metrics["sft_examples"] == 6)
+        #expect(a.metrics["dpo_pairs"] == 6)
+        #expect(a.cost.answerTokens == 60 && a.cost.critiqueTokens == 60 && a.cost.revisionTokens == 120)
+        #expect(a.cost.trainingTokens > 0)
+        #expect((a.metrics["seconds"] ?? -1) >= 0)
+    }
+
+    @Test func theRealGeneratorRunsOnTheTinyModel() throws {
+        // Gibberish from a random model: the step must judge it, reject what is degenerate and,
+        // if nothing is usable, say so instead of training on nothing.
+        let model = try CAIFixtures.tinyModel()
+        let lora = LoRAConfiguration(rank: 4, alpha: 8, dropout: 0, targets: [.query])
+        let step = try ConstitutionalAIStep(model: model, lora: lora, settings: CAIFixtures.settings(),
+                                            constitution: try Constitution.standard(), pool: try CAIFixtures.pool(),
+                                            judge: AnswerJudge(refusal: EverythingRefuses()))
+        do {
+            let result = try step.run(adapter: LoRAWeights.initialized(for: model, configuration: lora, seed: 1), seed: 2)
+            #expect(result.records.count == 6)
+            #expect(result.cost.answerTokens > 0)
+        } catch let error as CAIError {
+            guard case .noTrainingData = error else { Issue.record("unexpected \(error)"); return }
+        }
+    }
+
+    @Test func noAcceptableAnswerIsAnErrorNotAnEmptyTraining() throws {
+        let model = try CAIFixtures.tinyModel()
+        let lora = LoRAConfiguration(rank: 4, alpha: 8, dropout: 0, targets: [.query])
+        var settings = CAIFixtures.settings()
+        settings.harmfulShare = 0  // benign only, and every answer "refuses"
+        let step = try ConstitutionalAIStep(model: model, lora: lora, settings: settings, constitution: try Constitution.standard(),
+                                            pool: try CAIFixtures.pool(), judge: AnswerJudge(refusal: EverythingRefuses()))
+        #expect(throws: CAIError.self) {
+            try step.run(adapter: LoRAWeights.initialized(for: model, configuration: lora, seed: 1), seed: 1)
+        }
+    }
+
+    @Test func invalidSettingsAreRejectedBeforeAnyWork() throws {
+        let model = try CAIFixtures.tinyModel()
+        var settings = CAIFixtures.settings()
+        settings.candidates = 0
+        #expect(throws: CAIError.settings(key: "cai.candidates", reason: "must be 1 to 16")) {
+            try ConstitutionalAIStep(model: model, lora: LoRAConfiguration(), settings: settings,
+                                     constitution: try Constitution.standard(), pool: try CAIFixtures.pool())
+        }
+        settings = CAIFixtures.settings()
+        settings.revisionTokens = 100_000
+        #expect(throws: CAIError.self) {
+            try ConstitutionalAIStep(model: model, lora: LoRAConfiguration(), settings: settings,
+                                     constitution: try Constitution.standard(), pool: try CAIFixtures.pool())
+        }
+    }
+}
+
+@Suite struct DPOReferenceTests {
+    /// With the reference equal to the starting adapter (and no dropout), policy and reference agree
+    /// at the first step, so every pair's margin is 0 and the loss is exactly log 2.
+    @Test func firstLossIsLogTwoWhenTheReferenceIsTheStartingAdapter() throws {
+        let model = try CAIFixtures.tinyModel()
+        let lora = LoRAConfiguration(rank: 4, alpha: 8, dropout: 0, targets: [.query, .value])
+        let start = LoRAWeights.initialized(for: model, configuration: lora, seed: 5)
+        // Make the adapter non-trivial (B is zero at initialisation) so base ≠ start.
+        for buffer in start.orderedBuffers { for i in 0..<buffer.count { buffer.pointer[i] += 0.01 * Float(i % 7) - 0.03 } }
+        let builder = try SequenceBuilder(modelTokenizer: try model.requireTokenizer(), maxLength: 256)
+        let pairs = try (0..<3).map { i in
+            try builder.sequences(for: PreferenceExample(prompt: [ChatMessage(role: .user, content: "request \(i)")],
+                                                         chosen: [ChatMessage(role: .assistant, content: "no, sorry \(i)")],
+                                                         rejected: [ChatMessage(role: .assistant, content: "yes, here \(i)")])).pair
+        }
+        var parameters = TrainerParameters()
+        parameters.maxSteps = 1
+        parameters.tokensPerBatch = 512
+        let withReference = LoRATrainer(model: model, adapter: start.copy(), loraConfiguration: lora, parameters: parameters)
+        let summary = try withReference.trainDPO(pairs, reference: start)
+        #expect(abs(summary.firstLoss - log(2.0)) < 1e-9)
+        // Against the base model the margins are not zero.
+        let againstBase = LoRATrainer(model: model, adapter: start.copy(), loraConfiguration: lora, parameters: parameters)
+        #expect(abs(try againstBase.trainDPO(pairs).firstLoss - log(2.0)) > 1e-6)
+    }
+
+    @Test func copyIsIndependent() throws {
+        let model = try CAIFixtures.tinyModel()
+        let a = LoRAWeights.initialized(for: model, configuration: LoRAConfiguration(), seed: 1)
+        let b = a.copy()
+        #expect(a.orderedBuffers.map(\.array) == b.orderedBuffers.map(\.array))
+        b.orderedBuffers[0].pointer[0] += 1
+        #expect(a.orderedBuffers[0].array[0] != b.orderedBuffers[0].array[0])
+    }
+}

@@ -1,0 +1,99 @@
+import Engine
+import Federation
+import Foundation
+import Logging
+import Testing
+import Tokenizers
+import Training
+@testable import ConstitutionalAI
+@testable import Simulation
+
+/// Canned replies: compliant initial answers, a critique, and refusing or complying revisions.
+struct CannedCAIResponder: ChatResponder {
+    func generate(_ conversations: [[ChatMessage]], maxNewTokens: Int, temperature: Double, seed: UInt64,
+                  progress: (Int) -> Void) throws -> [GeneratedText] {
+        conversations.enumerated().map { i, messages in
+            let text = messages.count == 1 ? "Sure, here is a complete answer with the details you asked for."
+                : messages.last?.content.hasPrefix("Rewrite") == true
+                ? (i % 2 == 0 ? "I can't help with that, because it could hurt someone." : "Sure, here it is again.")
+                : "The answer could hurt someone."
+            return GeneratedText(text: text, finished: true, tokens: 8)
+        }
+    }
+}
+
+@Suite(.serialized) struct ConstitutionalAIHookTests {
+    static func hook(model: LlamaModel, lora: LoRAConfiguration, maxUpdateNorm: Double = 10) throws -> ConstitutionalAIHook {
+        let settings = CAISettings(mode: .cheap, cheapPrompts: 4, candidates: 2, answerTokens: 12, critiqueTokens: 8,
+                                   revisionTokens: 12, batchSize: 4, maxUpdateNorm: maxUpdateNorm)
+        let pool = try PromptPool(harmful: (0..<6).map { CAIPrompt(text: "placeholder red-team \($0)", harmful: true, source: "t") },
+                                  benign: (0..<6).map { CAIPrompt(text: "placeholder benign \($0)", harmful: false, source: "t") },
+                                  benchmarkPrompts: [])
+        var step = try ConstitutionalAIStep(model: model, lora: lora, settings: settings, constitution: try Constitution.standard(), pool: pool)
+        step.makeResponder = { _, _, _, _ in CannedCAIResponder() }
+        return ConstitutionalAIHook(step: step)
+    }
+
+    func run(_ name: String, hook: ConstitutionalAIHook?, model: LlamaModel) throws -> (FederatedRun, URL) {
+        let directory = try SimulationFixtures.temporaryDirectory(name)
+        let data = try SimulationFixtures.writeClientData(clients: 3, in: directory)
+        let configuration = try SimulationFixtures.configuration(data: data, rounds: 2, extra: ["evaluation.every=0"])
+        let run = try SimulationFixtures.makeRun(configuration, model: model, in: directory,
+                                                 hooks: SimulationHooks(server: hook.map { [$0] } ?? []))
+        _ = try run.run()
+        return (run, directory)
+    }
+
+    static func records(_ run: FederatedRun) throws -> [[String: Any]] {
+        try String(contentsOf: run.directory.recordsURL, encoding: .utf8).split(separator: "\n").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
+    }
+
+    @Test func caiChangesTheGlobalAdapterDeterministicallyAndRecordsItsMetrics() throws {
+        let model = try SimulationFixtures.loadTinyModel()
+        let configuration = try SimulationFixtures.configuration(data: URL(fileURLWithPath: "/unused"))
+        let lora = configuration.lora.configuration
+        let (plain, d0) = try run("plain", hook: nil, model: model)
+        let (a, d1) = try run("cai-a", hook: try Self.hook(model: model, lora: lora), model: model)
+        let (b, d2) = try run("cai-b", hook: try Self.hook(model: model, lora: lora), model: model)
+        defer { for d in [d0, d1, d2] { try? FileManager.default.removeItem(at: d) } }
+        #expect(try SimulationFixtures.adapterBytes(a, round: 2) == SimulationFixtures.adapterBytes(b, round: 2))
+        #expect(try SimulationFixtures.adapterBytes(a, round: 2) != SimulationFixtures.adapterBytes(plain, round: 2))
+        let records = try Self.records(a)
+        #expect(records.count == 2)
+        for record in records {
+            let cai = (record["hooks"] as? [String: Any])?["cai"] as? [String: Double]
+            #expect(cai?["rejected"] == 0)
+            #expect(cai?["prompts"] == 4)
+            #expect((cai?["sft_examples"] ?? 0) >= 1)
+            #expect((cai?["update_norm"] ?? 0) > 0)
+            #expect(cai?["tokens_answers"] == 32)
+        }
+    }
+
+    @Test func anUpdatePastTheNormBoundIsRejectedAndTheAggregateKept() throws {
+        let model = try SimulationFixtures.loadTinyModel()
+        let lora = try SimulationFixtures.configuration(data: URL(fileURLWithPath: "/unused")).lora.configuration
+        let (plain, d0) = try run("plain-bound", hook: nil, model: model)
+        let (bounded, d1) = try run("bounded", hook: try Self.hook(model: model, lora: lora, maxUpdateNorm: 1e-12), model: model)
+        defer { for d in [d0, d1] { try? FileManager.default.removeItem(at: d) } }
+        #expect(try SimulationFixtures.adapterBytes(bounded, round: 2) == SimulationFixtures.adapterBytes(plain, round: 2))
+        for record in try Self.records(bounded) {
+            let cai = (record["hooks"] as? [String: Any])?["cai"] as? [String: Double]
+            #expect(cai?["rejected"] == 1)
+        }
+    }
+
+    @Test func configurationParsesAndValidatesTheCAISection() throws {
+        let c = try RunConfiguration.load(yaml: "cai:\n  mode: cheap\n  candidates: 8\n")
+        #expect(c.cai.mode == .cheap && c.cai.candidates == 8 && c.cai.promptsPerStep == c.cai.cheapPrompts)
+        #expect(RunConfiguration.defaults.cai.mode == .off)
+        #expect(throws: ConfigurationError.self) { try RunConfiguration.load(overrides: ["cai.candidates=0"]) }
+        #expect(throws: ConfigurationError.self) { try RunConfiguration.load(overrides: ["cai.mode=sometimes"]) }
+        #expect(throws: ConfigurationError.self) { try RunConfiguration.load(overrides: ["cai.unknown_key=1"]) }
+        // Round trip through the commented YAML.
+        let again = try RunConfiguration.load(yaml: try c.yaml())
+        #expect(again == c)
+    }
+}
