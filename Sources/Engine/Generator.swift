@@ -120,7 +120,15 @@ public struct Generator: Sendable {
             for s in sequences { try s.cache.copyPrefix(of: prefix, count: shared) }
             stats.sharedPrefixTokens = shared
         }
-        var pending = Array(sequences.indices)
+        // Identical prompts (several samples of one prompt) are prefilled once; the others copy
+        // the first one's cache rows and logits.
+        var firstWithPrompt: [[Int]: Int] = [:]
+        var copies: [(index: Int, source: Int)] = []
+        var pending = sequences.indices.filter { i in
+            if let first = firstWithPrompt[prompts[i]] { copies.append((i, first)); return false }
+            firstWithPrompt[prompts[i]] = i
+            return true
+        }
         while !pending.isEmpty {
             var batch: [Int] = []
             var rows = 0
@@ -132,6 +140,10 @@ public struct Generator: Sendable {
             let logits = try model.forward(batch.map { ForwardRequest(tokens: Array(prompts[$0][shared...]), cache: sequences[$0].cache) },
                                            adapter: parameters.adapter, arithmetic: parameters.arithmetic)
             for (j, i) in batch.enumerated() { sequences[i].pendingLogits = logits[j] }
+        }
+        for (i, source) in copies {
+            try sequences[i].cache.copyPrefix(of: sequences[source].cache, count: prompts[source].count)
+            sequences[i].pendingLogits = sequences[source].pendingLogits
         }
         stats.prefillSeconds = Date().timeIntervalSince(started)
 

@@ -80,6 +80,8 @@ public final class LoRAClientTrainer: ClientTrainer {
     public let datasets: ClientDatasets
     /// Client data hooks, in order.
     public let hooks: [any ClientDataHook]
+    /// Hooks on the trained adapter, in order.
+    public let updateHooks: [any ClientUpdateHook]
     /// The run configuration.
     public let configuration: RunConfiguration
     let builder: SequenceBuilder
@@ -87,7 +89,7 @@ public final class LoRAClientTrainer: ClientTrainer {
 
     /// Creates the client side of a run; throws when the model has no chat template.
     public init(model: LlamaModel, layout: AdapterLayout, datasets: ClientDatasets, hooks: [any ClientDataHook],
-                configuration: RunConfiguration, logger: Logger) throws {
+                updateHooks: [any ClientUpdateHook] = [], configuration: RunConfiguration, logger: Logger) throws {
         guard let tokenizer = model.tokenizer else {
             throw SimulationError.model("the model carries no tokenizer; client data cannot be tokenized")
         }
@@ -95,6 +97,7 @@ public final class LoRAClientTrainer: ClientTrainer {
         self.layout = layout
         self.datasets = datasets
         self.hooks = hooks
+        self.updateHooks = updateHooks
         self.configuration = configuration
         self.logger = logger
         do {
@@ -174,7 +177,7 @@ public final class LoRAClientTrainer: ClientTrainer {
             progress(ClientProgress(clientID: task.clientID, training: step))
             return true
         }
-        let local = try layout.tensorMap(adapter)
+        var local = try layout.tensorMap(adapter)
         var updatedControl: TensorMap?
         var controlDelta: TensorMap?
         if let serverControl, let clientControl {
@@ -183,6 +186,11 @@ public final class LoRAClientTrainer: ClientTrainer {
                 localSteps: max(1, summary.steps), learningRate: task.learningRate)
             updatedControl = updated
             controlDelta = try Scaffold.controlDelta(updated: updated, previous: clientControl)
+        }
+        // After the control variate, which reflects local training only.
+        for hook in updateHooks {
+            let metrics = try hook.afterLocalTraining(local: &local, context: context, layout: layout)
+            if !metrics.isEmpty { hookMetrics[hook.name] = metrics }
         }
         let metrics: [String: Double] = [
             "loss": summary.steps > 0 ? lossSum / Double(summary.steps) : .nan,

@@ -9,7 +9,7 @@ import Training
 /// client update (finite values, the change's L2 norm at most `cai.max_update_norm`); a rejected
 /// step keeps the aggregated adapter and is counted. Metrics go to the round record under
 /// `hooks.cai`, so they never mix with the clients'.
-public struct ConstitutionalAIHook: ServerHook {
+public struct ConstitutionalAIHook: ServerHook, ClientUpdateHook {
     /// The step runner.
     public let step: ConstitutionalAIStep
     /// Called with the step's records (e.g. to write them to the run directory).
@@ -61,6 +61,32 @@ public struct ConstitutionalAIHook: ServerHook {
         result.metrics["rejected"] = 0
         return result.metrics
     }
+
+    /// `cai.placement: client`: one step on the client's trained adapter before its reply is sent
+    /// (the paper's comparison). Only counts are reported (they are summed over the round's clients).
+    public func afterLocalTraining(local: inout TensorMap, context: ClientDataContext, layout: AdapterLayout) throws -> [String: Double] {
+        let start = try layout.weights(local)
+        let result: CAIStepResult
+        do {
+            result = try step.run(adapter: start, seed: Self.seed(serverSeed: context.seed))
+        } catch let error as CAIError {
+            context.logger.warning("client CAI step rejected", metadata: ["client": "\(context.clientID)", "reason": "\(error)"])
+            return ["rejected": 1]
+        }
+        let proposed = try layout.tensorMap(result.adapter)
+        let norm = Self.changeNorm(from: local, to: proposed)
+        var counts = result.metrics.filter { Self.countKeys.contains($0.key) || $0.key.hasPrefix("seconds") || $0.key.hasPrefix("tokens") }
+        guard norm.isFinite, norm <= step.settings.maxUpdateNorm else {
+            counts["rejected"] = 1
+            return counts
+        }
+        local = proposed
+        counts["rejected"] = 0
+        return counts
+    }
+
+    /// Metrics that add up over clients.
+    static let countKeys: Set<String> = ["prompts", "harmful_prompts", "benign_prompts", "sft_examples", "dpo_pairs", "sft_steps", "dpo_steps"]
 
     /// The L2 norm of `b − a` (infinite when the layouts differ or a value is not finite).
     static func changeNorm(from a: TensorMap, to b: TensorMap) -> Double {

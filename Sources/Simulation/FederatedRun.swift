@@ -86,7 +86,7 @@ public final class FederatedRun {
         let dataURL = URL(fileURLWithPath: (configuration.data.directory as NSString).expandingTildeInPath)
         let datasets = try ClientDatasets(directory: dataURL, clients: configuration.clients, logger: logger)
         let client = try LoRAClientTrainer(model: model, layout: layout, datasets: datasets, hooks: hooks.clientData,
-                                           configuration: configuration, logger: logger)
+                                           updateHooks: hooks.clientUpdate, configuration: configuration, logger: logger)
         return FederatedRun(configuration: configuration, model: model, baseModelName: baseModelName, directory: directory,
                             client: client, hooks: hooks, layout: layout, logger: logger, onEvent: onEvent)
     }

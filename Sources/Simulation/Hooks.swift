@@ -63,6 +63,17 @@ public struct IdentityDataHook: ClientDataHook {
     }
 }
 
+/// Runs on a client after its local training, before the reply is sent: may change the trained
+/// adapter (constitutional AI with `cai.placement: client`). Its metrics are summed over the
+/// round's clients like the data hooks' (report counts, not shares).
+public protocol ClientUpdateHook {
+    /// The key of the hook's metrics in the round record.
+    var name: String { get }
+    /// Adjusts `local` (the client's trained adapter, PEFT key names) and returns metrics.
+    /// Throwing drops the client from the round (recorded as failed).
+    func afterLocalTraining(local: inout TensorMap, context: ClientDataContext, layout: AdapterLayout) throws -> [String: Double]
+}
+
 /// What a server-side hook knows about the round it runs in.
 public struct ServerHookContext {
     /// The round (1-based).
@@ -134,15 +145,18 @@ public struct NoEvaluation: EvaluationHook {
 public struct SimulationHooks {
     /// Client-side data hooks, applied in order to each client's examples.
     public var clientData: [any ClientDataHook]
+    /// Client-side hooks on the trained adapter, applied in order before the reply is sent.
+    public var clientUpdate: [any ClientUpdateHook]
     /// Server-side hooks, applied in order after aggregation.
     public var server: [any ServerHook]
     /// The evaluation hook.
     public var evaluation: any EvaluationHook
 
     /// Creates hooks; the defaults change nothing.
-    public init(clientData: [any ClientDataHook] = [IdentityDataHook()], server: [any ServerHook] = [],
-                evaluation: any EvaluationHook = NoEvaluation()) {
+    public init(clientData: [any ClientDataHook] = [IdentityDataHook()], clientUpdate: [any ClientUpdateHook] = [],
+                server: [any ServerHook] = [], evaluation: any EvaluationHook = NoEvaluation()) {
         self.clientData = clientData
+        self.clientUpdate = clientUpdate
         self.server = server
         self.evaluation = evaluation
     }

@@ -144,7 +144,11 @@ struct RunCommand: ParsableCommand {
             hooks.clientData = [SafetyFilterHook(filter: ExampleFilter(judge: judge, threshold: threshold, batchSize: filter.batchSize))]
         }
         if configuration.cai.isEnabled {
-            hooks.server = [try caiHook(configuration, model: model, runDirectory: runDirectory, logger: logger)]
+            let cai = try caiHook(configuration, model: model, runDirectory: runDirectory, logger: logger)
+            switch configuration.cai.placement {
+            case .server: hooks.server = [cai]
+            case .client: hooks.clientUpdate = [cai]
+            }
         }
         if configuration.evaluation.every > 0 {
             hooks.evaluation = try SuiteEvaluationHook(
@@ -154,14 +158,12 @@ struct RunCommand: ParsableCommand {
         return hooks
     }
 
-    /// Constitutional AI after each aggregation: constitution, prompt pool and critic are loaded
+    /// Constitutional AI after each aggregation (or, with `cai.placement: client`, on each client
+    /// after local training): constitution, prompt pool and critic are loaded
     /// here, before the first round. Each step's records go to `cai/round-NNNN.jsonl` in the run.
     static func caiHook(_ configuration: RunConfiguration, model: LlamaModel, runDirectory: URL,
                         logger: Logger) throws -> ConstitutionalAIHook {
         let settings = configuration.cai
-        guard settings.placement == .server else {
-            throw ValidationError("cai.placement: client is not available yet; use server (the paper's placement)")
-        }
         let constitution = try settings.constitution.map { try Constitution.load(URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath)) }
             ?? Constitution.standard()
         let store = AssetStore(logger: logger)

@@ -90,6 +90,26 @@ struct GenerationTests {
         #expect(maxAbsDiff(viaPrefix, direct) < 1e-4)
     }
 
+    /// Several samples of one prompt: it is prefilled once and the copies start from its cache; greedy
+    /// copies equal the prompt generated alone, sampled copies differ from each other and repeat with
+    /// the same seed.
+    @Test func identicalPromptsArePrefilledOnceAndSampledIndependently() throws {
+        let model = try Self.model()
+        let a = [11, 12, 13, 14, 15, 16, 40, 41], b = [11, 12, 13, 7]
+        var params = GenerationParameters(maxNewTokens: 12)
+        params.stopAtEndTokens = false
+        let g = Generator(model: model)
+        let greedy = try g.generate(prompts: [a, b, a, a], parameters: params).map(\.generatedIDs)
+        let alone = try g.generate(prompts: [a], parameters: params)[0].generatedIDs
+        #expect(greedy[0] == alone && greedy[2] == alone && greedy[3] == alone)
+        #expect(greedy[1] == (try g.generate(prompts: [b], parameters: params)[0].generatedIDs))
+        params.sampler = Sampler(temperature: 1.0)
+        params.seed = 9
+        let sampled = try g.generate(prompts: [a, a, a], parameters: params).map(\.generatedIDs)
+        #expect(Set(sampled).count > 1)
+        #expect(try g.generate(prompts: [a, a, a], parameters: params).map(\.generatedIDs) == sampled)
+    }
+
     /// Every prompt keeps at least one token of its own (its last position gives the first logits).
     @Test func aPromptThatIsAnotherPromptsPrefixStillGetsItsOwnLastToken() throws {
         var params = GenerationParameters(maxNewTokens: 4)

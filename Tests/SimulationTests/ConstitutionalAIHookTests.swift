@@ -34,12 +34,13 @@ struct CannedCAIResponder: ChatResponder {
         return ConstitutionalAIHook(step: step)
     }
 
-    func run(_ name: String, hook: ConstitutionalAIHook?, model: LlamaModel) throws -> (FederatedRun, URL) {
+    func run(_ name: String, hook: ConstitutionalAIHook?, model: LlamaModel, onClients: Bool = false) throws -> (FederatedRun, URL) {
         let directory = try SimulationFixtures.temporaryDirectory(name)
         let data = try SimulationFixtures.writeClientData(clients: 3, in: directory)
         let configuration = try SimulationFixtures.configuration(data: data, rounds: 2, extra: ["evaluation.every=0"])
         let run = try SimulationFixtures.makeRun(configuration, model: model, in: directory,
-                                                 hooks: SimulationHooks(server: hook.map { [$0] } ?? []))
+                                                 hooks: SimulationHooks(clientUpdate: onClients ? hook.map { [$0] } ?? [] : [],
+                                                                        server: onClients ? [] : hook.map { [$0] } ?? []))
         _ = try run.run()
         return (run, directory)
     }
@@ -82,6 +83,21 @@ struct CannedCAIResponder: ChatResponder {
         for record in try Self.records(bounded) {
             let cai = (record["hooks"] as? [String: Any])?["cai"] as? [String: Double]
             #expect(cai?["rejected"] == 1)
+        }
+    }
+
+    @Test func clientPlacementRunsOnEveryClientBeforeItsReply() throws {
+        let model = try SimulationFixtures.loadTinyModel()
+        let lora = try SimulationFixtures.configuration(data: URL(fileURLWithPath: "/unused")).lora.configuration
+        let (plain, d0) = try run("plain-client", hook: nil, model: model)
+        let (placed, d1) = try run("client-placed", hook: try Self.hook(model: model, lora: lora), model: model, onClients: true)
+        defer { for d in [d0, d1] { try? FileManager.default.removeItem(at: d) } }
+        #expect(try SimulationFixtures.adapterBytes(placed, round: 2) != SimulationFixtures.adapterBytes(plain, round: 2))
+        for record in try Self.records(placed) {
+            let cai = (record["hooks"] as? [String: Any])?["cai"] as? [String: Double]
+            #expect(cai?["prompts"] == 8)  // 4 prompts on each of the round's 2 clients, summed
+            #expect(cai?["rejected"] == 0)
+            #expect(cai?["harmful_safe_share"] == nil)  // shares do not add up over clients: not reported
         }
     }
 
