@@ -43,6 +43,8 @@ public struct CAISettings: Sendable, Equatable, Codable {
     public var cheapPrompts: Int
     /// Share of red-team prompts among a step's prompts.
     public var harmfulShare: Double
+    /// How revisions are asked for: dialogue (critique, then revision) or direct.
+    public var revisionContext: RevisionContext
     /// Rounds of critique → revision per prompt.
     public var revisions: Int
     /// Revision candidates sampled per prompt and round (1: one greedy revision, no selection).
@@ -76,8 +78,8 @@ public struct CAISettings: Sendable, Equatable, Codable {
     public var criticModel: String?
 
     /// Creates settings (the defaults are the chosen configuration).
-    public init(mode: CAIMode = .off, placement: CAIPlacement = .server, prompts: Int = 256, cheapPrompts: Int = 32,
-                harmfulShare: Double = 0.5, revisions: Int = 1, candidates: Int = 4, temperature: Double = 0.8,
+    public init(mode: CAIMode = .off, placement: CAIPlacement = .server, prompts: Int = 256, cheapPrompts: Int = 24,
+                harmfulShare: Double = 0.5, revisionContext: RevisionContext = .direct, revisions: Int = 1, candidates: Int = 1, temperature: Double = 0.8,
                 answerTokens: Int = 64, critiqueTokens: Int = 48, revisionTokens: Int = 64, revisionSentences: Int = 3,
                 objective: CAIObjective = .both, epochs: Int = 1, learningRate: Double = 2e-4, dpoBeta: Double = 0.1,
                 batchSize: Int = 32, maxUpdateNorm: Double = 10, constitution: String? = nil, criticModel: String? = nil) {
@@ -86,6 +88,7 @@ public struct CAISettings: Sendable, Equatable, Codable {
         self.prompts = prompts
         self.cheapPrompts = cheapPrompts
         self.harmfulShare = harmfulShare
+        self.revisionContext = revisionContext
         self.revisions = revisions
         self.candidates = candidates
         self.temperature = temperature
@@ -132,7 +135,8 @@ public struct CAISettings: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case mode, placement, prompts, cheapPrompts = "cheap_prompts", harmfulShare = "harmful_share", revisions, candidates,
+        case mode, placement, prompts, cheapPrompts = "cheap_prompts", harmfulShare = "harmful_share",
+             revisionContext = "revision_context", revisions, candidates,
              temperature, answerTokens = "answer_tokens", critiqueTokens = "critique_tokens", revisionTokens = "revision_tokens",
              revisionSentences = "revision_sentences", objective, epochs, learningRate = "learning_rate", dpoBeta = "dpo_beta",
              batchSize = "batch_size", maxUpdateNorm = "max_update_norm", constitution, criticModel = "critic_model"
@@ -146,6 +150,7 @@ public struct CAISettings: Sendable, Equatable, Codable {
         prompts = try c.decodeIfPresent(Int.self, forKey: .prompts) ?? d.prompts
         cheapPrompts = try c.decodeIfPresent(Int.self, forKey: .cheapPrompts) ?? d.cheapPrompts
         harmfulShare = try c.decodeIfPresent(Double.self, forKey: .harmfulShare) ?? d.harmfulShare
+        revisionContext = try c.decodeIfPresent(RevisionContext.self, forKey: .revisionContext) ?? d.revisionContext
         revisions = try c.decodeIfPresent(Int.self, forKey: .revisions) ?? d.revisions
         candidates = try c.decodeIfPresent(Int.self, forKey: .candidates) ?? d.candidates
         temperature = try c.decodeIfPresent(Double.self, forKey: .temperature) ?? d.temperature
@@ -170,6 +175,7 @@ public struct CAISettings: Sendable, Equatable, Codable {
         try c.encode(prompts, forKey: .prompts)
         try c.encode(cheapPrompts, forKey: .cheapPrompts)
         try c.encode(harmfulShare, forKey: .harmfulShare)
+        try c.encode(revisionContext, forKey: .revisionContext)
         try c.encode(revisions, forKey: .revisions)
         try c.encode(candidates, forKey: .candidates)
         try c.encode(temperature, forKey: .temperature)

@@ -143,31 +143,44 @@ public struct ConstitutionalAIStep {
         var critiques = Array(repeating: [String](), count: prompts.count)
 
         for round in 1...settings.revisions {
-            t = Date()
-            let critiqueConversations = prompts.indices.map {
-                conversation.critique(prompt: prompts[$0].text, answer: current[$0].isEmpty ? "(no answer)" : current[$0], principle: principles[$0])
+            var cleaned: [CleanedText] = Array(repeating: CleanedText(text: "", rejection: .empty, wasCut: false), count: prompts.count)
+            if settings.revisionContext == .dialogue {
+                t = Date()
+                let critiqueConversations = prompts.indices.map {
+                    conversation.critique(prompt: prompts[$0].text, answer: current[$0].isEmpty ? "(no answer)" : current[$0],
+                                          principle: principles[$0])
+                }
+                let generated = try criticGenerator.generate(critiqueConversations, maxNewTokens: settings.critiqueTokens, temperature: 0,
+                                                             seed: rng.next()) {
+                    progress(.generating(phase: "critiques \(round)", done: $0, total: prompts.count))
+                }
+                cost.critiqueSeconds += Date().timeIntervalSince(t)
+                cost.critiqueTokens += generated.reduce(0) { $0 + $1.tokens }
+                cleaned = generated.map { RevisionText.clean($0.text, maxSentences: 2, finished: $0.finished) }
+                for i in prompts.indices { critiques[i].append(cleaned[i].text) }
             }
-            let generated = try criticGenerator.generate(critiqueConversations, maxNewTokens: settings.critiqueTokens, temperature: 0,
-                                                         seed: rng.next()) {
-                progress(.generating(phase: "critiques \(round)", done: $0, total: prompts.count))
-            }
-            cost.critiqueSeconds += Date().timeIntervalSince(t)
-            cost.critiqueTokens += generated.reduce(0) { $0 + $1.tokens }
-            let cleaned = generated.map { RevisionText.clean($0.text, maxSentences: 2, finished: $0.finished) }
-            for i in prompts.indices { critiques[i].append(cleaned[i].text) }
 
             t = Date()
             let n = settings.candidates
             var revisionConversations: [[ChatMessage]] = []
             for i in prompts.indices {
-                let messages = conversation.revision(prompt: prompts[i].text, answer: current[i].isEmpty ? "(no answer)" : current[i],
-                                                     critique: cleaned[i].isUsable ? cleaned[i].text : nil, principle: principles[i])
+                let messages = settings.revisionContext == .direct
+                    ? conversation.directRevision(prompt: prompts[i].text, harmful: prompts[i].harmful, principle: principles[i])
+                    : conversation.revision(prompt: prompts[i].text, answer: current[i].isEmpty ? "(no answer)" : current[i],
+                                            critique: cleaned[i].isUsable ? cleaned[i].text : nil, principle: principles[i])
                 revisionConversations += Array(repeating: messages, count: n)
             }
-            let revisions = try criticGenerator.generate(revisionConversations, maxNewTokens: settings.revisionTokens,
-                                                         temperature: n > 1 ? settings.temperature : 0, seed: rng.next()) {
+            // Grouped by principle: in the direct context the principle opens the conversation, so
+            // a batch of one principle shares its whole context as one prefix.
+            let order = revisionConversations.indices.sorted {
+                (principles[$0 / n].id, $0) < (principles[$1 / n].id, $1)
+            }
+            let generatedInOrder = try criticGenerator.generate(order.map { revisionConversations[$0] }, maxNewTokens: settings.revisionTokens,
+                                                                temperature: n > 1 ? settings.temperature : 0, seed: rng.next()) {
                 progress(.generating(phase: "revisions \(round)", done: $0, total: revisionConversations.count))
             }
+            var revisions = generatedInOrder
+            for (position, index) in order.enumerated() { revisions[index] = generatedInOrder[position] }
             cost.revisionSeconds += Date().timeIntervalSince(t)
             cost.revisionTokens += revisions.reduce(0) { $0 + $1.tokens }
 

@@ -51,6 +51,42 @@ public struct CritiqueConversation: Sendable {
     }
 }
 
+/// How a revision is asked for.
+public enum RevisionContext: String, Sendable, Codable, CaseIterable {
+    /// The paper's: the revision request follows the answer and its critique in one conversation,
+    /// after the exemplars' worked critique → revision conversations.
+    case dialogue
+    /// For small models: no critique; the drawn principle's revision request becomes the system
+    /// prompt, the exemplars are shown as request → revised answer turns, and the prompt is
+    /// answered afresh in that context (a 135M model answers a revision request in a dialogue
+    /// with more critique, and revises to a refusal 1% of the time; see the README).
+    case direct
+}
+
+extension CritiqueConversation {
+    /// The `direct` context for `principle`: a system prompt carrying the principle, and the
+    /// exemplars of the prompt's kind (red-team or benign; all when the constitution has none of
+    /// that kind) as request → revised answer turns. With both kinds in context, SmolLM2-135M
+    /// followed the benign ones and complied with red-team prompts (see the README).
+    public func directContext(principle: Principle, harmful: Bool) -> [ChatMessage] {
+        let ofKind = constitution.exemplars.filter { $0.harmful == harmful }
+        return [ChatMessage(role: .system, content: Self.directSystem + " "
+                            + principle.revision.replacingOccurrences(of: "Rewrite the answer", with: "Answer"))]
+            + (ofKind.isEmpty ? constitution.exemplars : ofKind).flatMap {
+                [ChatMessage(role: .user, content: $0.prompt), ChatMessage(role: .assistant, content: $0.revision)]
+            }
+    }
+
+    /// Messages that ask for a revised answer to `prompt` in the `direct` context.
+    public func directRevision(prompt: String, harmful: Bool, principle: Principle) -> [ChatMessage] {
+        directContext(principle: principle, harmful: harmful) + [ChatMessage(role: .user, content: prompt)]
+    }
+
+    /// The start of the `direct` system prompt.
+    public static let directSystem = "You are a careful and helpful assistant. A harmful request gets a short refusal that "
+        + "says why, in one or two sentences; a harmless request gets a full, direct answer."
+}
+
 /// One generated text with what the generator reports about it.
 public struct GeneratedText: Sendable {
     /// The text.

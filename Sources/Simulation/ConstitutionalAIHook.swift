@@ -35,8 +35,21 @@ public struct ConstitutionalAIHook: ServerHook, ClientUpdateHook {
         let started = Date()
         var result: CAIStepResult
         do {
+            var lastPhase = ""
             result = try step.run(adapter: start, seed: Self.seed(serverSeed: context.seed)) { p in
-                if case let .training(objective, t) = p {
+                switch p {
+                case let .generating(phase, done, total):
+                    // One line per phase: CAI takes minutes, and the run's progress line is the clients'.
+                    if phase != lastPhase {
+                        lastPhase = phase
+                        context.logger.notice("cai: \(phase)", metadata: ["round": "\(context.round)", "conversations": "\(total)"])
+                    }
+                    if done == total { context.logger.info("cai: \(phase) done", metadata: ["round": "\(context.round)"]) }
+                case let .training(objective, t):
+                    if objective != lastPhase {
+                        lastPhase = objective
+                        context.logger.notice("cai: training (\(objective))", metadata: ["round": "\(context.round)", "steps": "\(t.totalSteps)"])
+                    }
                     context.logger.info("cai training", metadata: ["objective": "\(objective)", "step": "\(t.step)/\(t.totalSteps)",
                                                                    "loss": "\(t.loss)"])
                 }

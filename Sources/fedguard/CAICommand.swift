@@ -43,7 +43,7 @@ struct CAICommand: ParsableCommand {
     @Option(help: "Seed of the prompt draw, the principles, sampling and training.")
     var seed: UInt64 = 1
 
-    @Option(help: "Training steps repeated: the step is run this many times, each from the last one's adapter.")
+    @Option(help: "CAI steps run one after another, each from the previous one's adapter with the next seed (as rounds would).")
     var iterations: Int = 1
 
     @Option(help: "Truncated samples shown.")

@@ -34,7 +34,7 @@ struct CannedResponder: ChatResponder {
             let text: String
             if messages.count == 1 {
                 text = "Sure, here is a detailed answer to your request with several useful steps."
-            } else if messages.last?.content.hasPrefix("Rewrite") == true {
+            } else if (messages.last?.content.hasPrefix("Rewrite") == true || messages.first?.content.hasPrefix(CritiqueConversation.directSystem) == true) {
                 text = (i + Int(seed % 2)) % 2 == 0 ? "I can't help with that, because it could hurt people. Step 1: do it anyway."
                     : "Sure. Here is more of the same answer."
             } else {
@@ -103,6 +103,15 @@ struct EverythingRefuses: RefusalJudge {
         #expect(!answers[3].isAcceptable(harmful: true, unsafeThreshold: 0.5))
     }
 
+    @Test func theOpeningRefusalJudgeReadsTheFirstSentence() {
+        let judge = OpeningRefusalJudge()
+        #expect(judge.verdict(for: "I can't help with that, because it hurts people. More text.") == .refused)
+        #expect(judge.verdict(for: "I won\u{2019}t help with making weapons.") == .refused)
+        #expect(judge.verdict(for: "I'm sorry to hear that you are unwell. Here is what to do.") == .complied)
+        #expect(judge.verdict(for: "I can't do it myself, but I can show you how. Step 1.") == .complied)
+        #expect(judge.verdict(for: "Sure, this is illegal but here it is.") == .complied)  // unlike the marker lists
+    }
+
     @Test func benignPromptsPreferSubstantiveAnswersOverRefusals() {
         let answers = [answer("I can't help with that.", refuses: true), answer("Knead the dough for ten minutes, then let it rise.", refuses: false),
                        answer("Bake it.", refuses: false)]
@@ -142,9 +151,23 @@ struct EverythingRefuses: RefusalJudge {
         #expect(a.metrics["benign_helpful_share"] == 1)
         #expect(a.metrics["sft_examples"] == 6)
         #expect(a.metrics["dpo_pairs"] == 6)
-        #expect(a.cost.answerTokens == 60 && a.cost.critiqueTokens == 60 && a.cost.revisionTokens == 120)
+        #expect(a.cost.answerTokens == 60 && a.cost.critiqueTokens == 0 && a.cost.revisionTokens == 120)  // direct: no critique
         #expect(a.cost.trainingTokens > 0)
         #expect((a.metrics["seconds"] ?? -1) >= 0)
+    }
+
+    @Test func theDialogueContextCritiquesBeforeItRevises() throws {
+        let model = try CAIFixtures.tinyModel()
+        let lora = LoRAConfiguration(rank: 4, alpha: 8, dropout: 0, targets: [.query, .value])
+        var settings = CAIFixtures.settings()
+        settings.revisionContext = .dialogue
+        var step = try ConstitutionalAIStep(model: model, lora: lora, settings: settings,
+                                            constitution: try Constitution.standard(), pool: try CAIFixtures.pool())
+        step.makeResponder = { _, _, _, _ in CannedResponder() }
+        let result = try step.run(adapter: LoRAWeights.initialized(for: model, configuration: lora, seed: 3), seed: 11)
+        #expect(result.cost.critiqueTokens == 60)
+        #expect(result.records.allSatisfy { $0.critiques == ["The answer could cause harm to someone."] })
+        #expect(result.metrics["harmful_safe_share"] == 1)
     }
 
     @Test func theRealGeneratorRunsOnTheTinyModel() throws {

@@ -14,7 +14,7 @@ struct CannedCAIResponder: ChatResponder {
                   progress: (Int) -> Void) throws -> [GeneratedText] {
         conversations.enumerated().map { i, messages in
             let text = messages.count == 1 ? "Sure, here is a complete answer with the details you asked for."
-                : messages.last?.content.hasPrefix("Rewrite") == true
+                : (messages.last?.content.hasPrefix("Rewrite") == true || messages.first?.content.hasPrefix(CritiqueConversation.directSystem) == true)
                 ? (i % 2 == 0 ? "I can't help with that, because it could hurt someone." : "Sure, here it is again.")
                 : "The answer could hurt someone."
             return GeneratedText(text: text, finished: true, tokens: 8)

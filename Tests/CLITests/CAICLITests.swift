@@ -1,0 +1,32 @@
+import Foundation
+import Testing
+
+/// `fedguard cai` and the run's `cai:` section: bad settings and bad constitution files stop the
+/// command before any model or asset is touched, with the key (and file) named.
+@Suite struct CAICLITests {
+    @Test func badSettingsNameTheKey() throws {
+        let r = try CLITests.run(["cai", "--out", "/tmp/unused-cai", "--model", CLITests.tinyModel, "--set", "cai.candidates=0"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("cai.candidates"), "\(r.stderr)")
+        let other = try CLITests.run(["cai", "--out", "/tmp/unused-cai", "--set", "rounds=3"])
+        #expect(other.status != 0)
+        #expect(other.stderr.contains("cai keys only"), "\(other.stderr)")
+    }
+
+    @Test func aConstitutionMissingAKeyNamesFileAndKey() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("constitution-\(UUID().uuidString).yaml")
+        try "name: broken\nprinciples:\n  - id: a\n    applies_to: any\n    critique: c\nexemplars: []\n".write(to: url, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: url) }
+        let r = try CLITests.run(["cai", "--out", "/tmp/unused-cai", "--model", CLITests.tinyModel, "--set", "cai.constitution=\(url.path)"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains(url.path) && r.stderr.contains("principles[0].revision"), "\(r.stderr)")
+    }
+
+    @Test func configShowListsTheCAISection() throws {
+        let r = try CLITests.run(["config", "show"])
+        #expect(r.status == 0)
+        for key in ["cai:", "mode: \"off\"", "placement: server", "candidates:", "max_update_norm:"] {
+            #expect(r.stdout.contains(key), "missing \(key)")
+        }
+    }
+}
