@@ -101,6 +101,28 @@ struct CannedCAIResponder: ChatResponder {
         }
     }
 
+    /// A run that stops in round 2 right after the CAI step trained (before its result became the
+    /// global adapter) and is run again from its checkpoint ends with the uninterrupted run's bytes.
+    @Test func aRunInterruptedInTheCAIStepResumesBitIdentically() throws {
+        let model = try SimulationFixtures.loadTinyModel()
+        let lora = try SimulationFixtures.configuration(data: URL(fileURLWithPath: "/unused")).lora.configuration
+        let cai = try Self.hook(model: model, lora: lora)
+        let (reference, d0) = try run("cai-reference", hook: cai, model: model)
+        let directory = try SimulationFixtures.temporaryDirectory("cai-interrupted")
+        defer { for d in [d0, directory] { try? FileManager.default.removeItem(at: d) } }
+        let data = try SimulationFixtures.writeClientData(clients: 3, in: directory)
+        let configuration = try SimulationFixtures.configuration(data: data, rounds: 2, extra: ["evaluation.every=0"])
+        let crashing = try SimulationFixtures.makeRun(configuration, model: model, in: directory,
+                                                      hooks: SimulationHooks(server: [CrashAfter(inner: cai, round: 2)]))
+        #expect(throws: (any Error).self) { try crashing.run() }
+        let resumed = FederatedRun(configuration: crashing.configuration, model: model, baseModelName: "tiny", directory: crashing.directory,
+                                   client: crashing.client, hooks: SimulationHooks(server: [cai]), layout: crashing.layout,
+                                   logger: Logger(label: "test"))
+        _ = try resumed.run()
+        #expect(try SimulationFixtures.adapterBytes(resumed, round: 2) == SimulationFixtures.adapterBytes(reference, round: 2))
+        #expect(try Self.records(resumed).count == 2)
+    }
+
     @Test func configurationParsesAndValidatesTheCAISection() throws {
         let c = try RunConfiguration.load(yaml: "cai:\n  mode: cheap\n  candidates: 8\n")
         #expect(c.cai.mode == .cheap && c.cai.candidates == 8 && c.cai.promptsPerStep == c.cai.cheapPrompts)
@@ -111,5 +133,19 @@ struct CannedCAIResponder: ChatResponder {
         // Round trip through the commented YAML.
         let again = try RunConfiguration.load(yaml: try c.yaml())
         #expect(again == c)
+    }
+}
+
+/// Runs the inner hook, then fails in `round` (a crash after the CAI step trained).
+struct CrashAfter: ServerHook {
+    var inner: any ServerHook
+    var round: Int
+    var name: String { inner.name }
+    func afterAggregation(global: inout TensorMap, context: ServerHookContext) throws -> [String: Double] {
+        var copy = global
+        _ = try inner.afterAggregation(global: &copy, context: context)
+        if context.round == round { throw CocoaError(.userCancelled) }
+        global = copy
+        return [:]
     }
 }
