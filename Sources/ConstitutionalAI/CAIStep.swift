@@ -264,27 +264,26 @@ public struct ConstitutionalAIStep {
         parameters.tokensPerBatch = 2048
         parameters.dpoBeta = settings.dpoBeta
         parameters.seed = seed
-        let trainer = LoRATrainer(model: model, adapter: adapter, loraConfiguration: lora, parameters: parameters, logger: logger)
+        // Records a phase's figures; a non-finite loss rejects the step.
+        func record(_ summary: TrainingSummary, _ name: String, items: Int, unit: String) throws {
+            guard summary.lastLoss.isFinite, summary.firstLoss.isFinite else { throw CAIError.training("\(name) loss is not finite") }
+            metrics["\(name)_\(unit)"] = Double(items)
+            metrics["\(name)_steps"] = Double(summary.steps)
+            metrics["\(name)_first_loss"] = summary.firstLoss
+            metrics["\(name)_last_loss"] = summary.lastLoss
+            cost.trainingTokens += summary.tokens
+        }
         if settings.objective != .dpo {
             let sequences = try builder.sequences(for: sft, logger: logger).items
+            let trainer = LoRATrainer(model: model, adapter: adapter, loraConfiguration: lora, parameters: parameters, logger: logger)
             let summary = try trainer.trainSFT(sequences) { progress(.training(objective: "sft", progress: $0)); return true }
-            guard summary.lastLoss.isFinite else { throw CAIError.training("SFT loss is not finite") }
-            metrics["sft_examples"] = Double(sequences.count)
-            metrics["sft_steps"] = Double(summary.steps)
-            metrics["sft_first_loss"] = summary.firstLoss
-            metrics["sft_last_loss"] = summary.lastLoss
-            cost.trainingTokens += summary.tokens
+            try record(summary, "sft", items: sequences.count, unit: "examples")
         }
         if settings.objective != .sft, !preferences.isEmpty {
             let pairs = try builder.sequences(for: preferences, logger: logger).items
-            let dpo = LoRATrainer(model: model, adapter: adapter, loraConfiguration: lora, parameters: parameters, logger: logger)
-            let summary = try dpo.trainDPO(pairs, reference: start) { progress(.training(objective: "dpo", progress: $0)); return true }
-            guard summary.lastLoss.isFinite else { throw CAIError.training("DPO loss is not finite") }
-            metrics["dpo_pairs"] = Double(pairs.count)
-            metrics["dpo_steps"] = Double(summary.steps)
-            metrics["dpo_first_loss"] = summary.firstLoss
-            metrics["dpo_last_loss"] = summary.lastLoss
-            cost.trainingTokens += summary.tokens
+            let trainer = LoRATrainer(model: model, adapter: adapter, loraConfiguration: lora, parameters: parameters, logger: logger)
+            let summary = try trainer.trainDPO(pairs, reference: start) { progress(.training(objective: "dpo", progress: $0)); return true }
+            try record(summary, "dpo", items: pairs.count, unit: "pairs")
         }
         guard adapter.orderedBuffers.allSatisfy({ b in (0..<b.count).allSatisfy { b.pointer[$0].isFinite } }) else {
             throw CAIError.training("the trained adapter has non-finite values")

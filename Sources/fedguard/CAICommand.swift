@@ -64,15 +64,9 @@ struct CAICommand: ParsableCommand {
         var configuration = try RunConfiguration.load(overrides: overrides)
         if configuration.cai.mode == .off { configuration.cai.mode = .full }
         let settings = configuration.cai
-        let constitution = try settings.constitution.map { try Constitution.load(URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath)) }
-            ?? Constitution.standard()
-        let store = AssetStore(logger: logger)
-        func file(_ f: AssetFile) throws -> URL { try store.url(for: f) { Console.reportAsset($0) } }
-        let pool = try PromptPool.load(doNotAnswer: try file(AssetCatalog.doNotAnswerDirectory), manyShot: try file(AssetCatalog.manyShotExamples),
-                                       advBench: try file(AssetCatalog.advBench), harmBench: try file(AssetCatalog.harmBenchPrompts))
+        let (constitution, pool, critic) = try CAIInputs.load(settings, logger: logger)
         let modelURL = try engine.modelURL(logger: logger)
         let model = try ModelLoader.load(from: modelURL, logger: logger)
-        let critic = try settings.criticModel.map { try ModelLoader.load(from: URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath), logger: logger) }
         var start: LoRAWeights
         var lora = configuration.lora.configuration
         if let adapter {
@@ -136,5 +130,21 @@ struct CAICommand: ParsableCommand {
             + "sft \(Int(m["sft_examples"] ?? 0)) examples, dpo \(Int(m["dpo_pairs"] ?? 0)) pairs; "
             + String(format: "%.0f s (answers %.0f, critiques %.0f, revisions %.0f, training %.0f)", m["seconds"] ?? 0,
                      m["seconds_answers"] ?? 0, m["seconds_critiques"] ?? 0, m["seconds_revisions"] ?? 0, m["seconds_training"] ?? 0)
+    }
+}
+
+/// What a CAI step needs besides the model, as `fedguard cai` and `fedguard run` load it: the
+/// constitution (`cai.constitution` or FedGuard's), the server's prompt pool (fetched assets) and
+/// the critic model (`cai.critic_model`).
+enum CAIInputs {
+    static func load(_ settings: CAISettings, logger: Logger) throws -> (Constitution, PromptPool, LlamaModel?) {
+        func path(_ p: String) -> URL { URL(fileURLWithPath: (p as NSString).expandingTildeInPath) }
+        let constitution = try settings.constitution.map { try Constitution.load(path($0)) } ?? Constitution.standard()
+        let store = AssetStore(logger: logger)
+        func file(_ f: AssetFile) throws -> URL { try store.url(for: f) { Console.reportAsset($0) } }
+        let pool = try PromptPool.load(doNotAnswer: try file(AssetCatalog.doNotAnswerDirectory), manyShot: try file(AssetCatalog.manyShotExamples),
+                                       advBench: try file(AssetCatalog.advBench), harmBench: try file(AssetCatalog.harmBenchPrompts))
+        let critic = try settings.criticModel.map { try ModelLoader.load(from: path($0), logger: logger) }
+        return (constitution, pool, critic)
     }
 }

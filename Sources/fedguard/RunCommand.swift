@@ -164,13 +164,7 @@ struct RunCommand: ParsableCommand {
     static func caiHook(_ configuration: RunConfiguration, model: LlamaModel, runDirectory: URL,
                         logger: Logger) throws -> ConstitutionalAIHook {
         let settings = configuration.cai
-        let constitution = try settings.constitution.map { try Constitution.load(URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath)) }
-            ?? Constitution.standard()
-        let store = AssetStore(logger: logger)
-        func file(_ f: AssetFile) throws -> URL { try store.url(for: f) { Console.reportAsset($0) } }
-        let pool = try PromptPool.load(doNotAnswer: try file(AssetCatalog.doNotAnswerDirectory), manyShot: try file(AssetCatalog.manyShotExamples),
-                                       advBench: try file(AssetCatalog.advBench), harmBench: try file(AssetCatalog.harmBenchPrompts))
-        let critic = try settings.criticModel.map { try ModelLoader.load(from: URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath), logger: logger) }
+        let (constitution, pool, critic) = try CAIInputs.load(settings, logger: logger)
         let step = try ConstitutionalAIStep(model: model, critic: critic, lora: configuration.lora.configuration, settings: settings,
                                             constitution: constitution, pool: pool, logger: logger)
         Console.err("constitutional AI: \(settings.mode.rawValue) mode, \(settings.promptsPerStep) prompts per round, "
