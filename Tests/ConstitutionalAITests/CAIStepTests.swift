@@ -82,6 +82,19 @@ struct EverythingRefuses: RefusalJudge {
         #expect(pool.draw(count: 40, harmfulShare: 0.5, seed: 1).count == 40)
     }
 
+    @Test func halfOfABenignDrawIsRiskyLookingAndTheProbesNeverEnter() throws {
+        let probe = OverRefusalProbes.all[0].text
+        let risky = (0..<6).map { CAIPrompt(text: "placeholder risky-looking request \($0)", harmful: false, source: "t") }
+            + [CAIPrompt(text: probe, harmful: false, source: "t")]
+        let base = try CAIFixtures.pool()
+        let pool = try PromptPool(harmful: base.harmful, benign: base.benign, riskyBenign: risky, benchmarkPrompts: [])
+        #expect(pool.riskyBenign.count == 6)  // the held-out probe is dropped
+        let drawn = pool.draw(count: 12, harmfulShare: 0.5, seed: 3)
+        #expect(drawn.filter(\.harmful).count == 6)
+        #expect(drawn.filter { $0.text.hasPrefix("placeholder risky-looking") }.count == 3)
+        #expect(drawn.filter { $0.text.hasPrefix("placeholder benign") }.count == 3)
+    }
+
     @Test func standardBenignPromptsAvoidTheEvaluationsHeldOutSet() {
         let prompts = PromptPool.standardBenign(count: 200)
         #expect(prompts.count == 200)
