@@ -18,7 +18,8 @@ public struct CAIRecord: Sendable, Codable {
     public var principle: String
     /// The initial answer (raw, before cleaning).
     public var initial: String
-    /// The critiques, one per revision round (empty string: unusable).
+    /// The critiques, one per revision round in the `dialogue` context (empty string: unusable;
+    /// none in the `direct` context, which asks for no critique).
     public var critiques: [String]
     /// Every judged answer: the initial one first, then the revision candidates.
     public var answers: [JudgedAnswer]
