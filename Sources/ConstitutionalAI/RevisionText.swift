@@ -4,6 +4,7 @@
 // Each text is cut where it degenerates; what is left is kept or rejected with a reason.
 
 import Foundation
+import SafetyFilter
 
 /// Why a generated text was rejected.
 public enum DegenerationReason: String, Sendable, Codable, CaseIterable {
@@ -66,8 +67,9 @@ public enum RevisionText {
     static let reversals = ["but i can", "i can help you", "here's how", "here is how", "here are", "here's a", "step 1", "first,"]
 
     /// Cleans `text`: keeps at most `maxSentences` sentences, stops before the first sentence that
-    /// repeats an earlier one (case-insensitive) or, when `refusal` is true, that goes back on the
-    /// refusal; drops an unfinished last sentence when `finished` is false (the token limit cut it).
+    /// repeats an earlier one (case-insensitive) or, when `refusal` is true and the text opens with a
+    /// refusal, that goes back on it; drops an unfinished last sentence when `finished` is false (the
+    /// token limit cut it).
     public static func clean(_ text: String, maxSentences: Int, finished: Bool, refusal: Bool = false) -> CleanedText {
         var (all, lastComplete) = sentences(text)
         var wasCut = false
@@ -82,6 +84,8 @@ public enum RevisionText {
         var kept: [String] = []
         var seen: Set<String> = []
         var grams: Set<String> = []
+        // Only a text that opens by refusing can go back on its refusal.
+        let opensWithRefusal = refusal && RefusalContext.isRefusal(all[0])
         for (i, sentence) in all.enumerated() {
             let key = normalized(sentence)
             let sentenceGrams = wordGrams(key, n: 5)
@@ -89,7 +93,7 @@ public enum RevisionText {
             // sentence: the text has started to repeat itself.
             if seen.contains(key) || isLoop(sentence) || !grams.isDisjoint(with: sentenceGrams) { wasCut = true; break }
             let lower = sentence.lowercased().replacingOccurrences(of: "\u{2019}", with: "'")
-            if refusal, i > 0, reversals.contains(where: { lower.contains($0) }) { wasCut = true; break }
+            if refusal, i > 0, opensWithRefusal, reversals.contains(where: { lower.contains($0) }) { wasCut = true; break }
             if kept.count == maxSentences { wasCut = true; break }
             seen.insert(key)
             grams.formUnion(sentenceGrams)

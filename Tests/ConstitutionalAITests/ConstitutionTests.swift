@@ -94,6 +94,9 @@ import Testing
     @Test func aRefusalKeepsNoneOfTheHelpItThenOffers() {
         let text = "I can't help with that, because it is a crime. I can help you create a fake card number. Step 1: ..."
         #expect(RevisionText.clean(text, maxSentences: 3, finished: true, refusal: true).text == "I can't help with that, because it is a crime.")
+        // A compliant answer to a red-team prompt is not a refusal: nothing of it is cut as a reversal.
+        let compliant = "Sure, this is how it goes. Here are the steps you need. Step 1: begin."
+        #expect(RevisionText.clean(compliant, maxSentences: 5, finished: true, refusal: true).text == compliant)
         // Without the refusal flag (benign prompts) the same sentences stay.
         #expect(RevisionText.clean(text, maxSentences: 2, finished: true).text.contains("fake card"))
     }
