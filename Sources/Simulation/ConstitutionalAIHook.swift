@@ -61,10 +61,9 @@ public struct ConstitutionalAIHook: ServerHook, ClientUpdateHook {
         }
         try recordsSink?(context.round, result.records)
         FaultInjection.reach("cai-trained", round: context.round)
-        let proposed = try context.layout.tensorMap(result.adapter)
-        let norm = Self.changeNorm(from: global, to: proposed)
+        let (proposed, norm) = try screen(result, against: global, layout: context.layout)
         result.metrics["update_norm"] = norm.isFinite ? norm : -1
-        guard norm.isFinite, norm <= step.settings.maxUpdateNorm else {
+        guard let proposed else {
             context.logger.warning("CAI update rejected by the screen", metadata: [
                 "round": "\(context.round)", "norm": "\(norm)", "bound": "\(step.settings.maxUpdateNorm)"])
             result.metrics["rejected"] = 1
@@ -86,10 +85,8 @@ public struct ConstitutionalAIHook: ServerHook, ClientUpdateHook {
             context.logger.warning("client CAI step rejected", metadata: ["client": "\(context.clientID)", "reason": "\(error)"])
             return ["rejected": 1]
         }
-        let proposed = try layout.tensorMap(result.adapter)
-        let norm = Self.changeNorm(from: local, to: proposed)
         var counts = result.metrics.filter { Self.countKeys.contains($0.key) || $0.key.hasPrefix("seconds") || $0.key.hasPrefix("tokens") }
-        guard norm.isFinite, norm <= step.settings.maxUpdateNorm else {
+        guard let proposed = try screen(result, against: local, layout: layout).proposed else {
             counts["rejected"] = 1
             return counts
         }
@@ -100,6 +97,15 @@ public struct ConstitutionalAIHook: ServerHook, ClientUpdateHook {
 
     /// Metrics that add up over clients.
     static let countKeys: Set<String> = ["prompts", "harmful_prompts", "benign_prompts", "sft_examples", "dpo_pairs", "sft_steps", "dpo_steps"]
+
+    /// The screen of both placements, as for a client update: the step's adapter replaces
+    /// `current` only when it is finite and its change has an L2 norm ≤ `cai.max_update_norm`.
+    /// Returns the replacement (nil: rejected) and the change's norm.
+    func screen(_ result: CAIStepResult, against current: TensorMap, layout: AdapterLayout) throws -> (proposed: TensorMap?, norm: Double) {
+        let proposed = try layout.tensorMap(result.adapter)
+        let norm = Self.changeNorm(from: current, to: proposed)
+        return (norm.isFinite && norm <= step.settings.maxUpdateNorm ? proposed : nil, norm)
+    }
 
     /// The L2 norm of `b − a` (infinite when the layouts differ or a value is not finite).
     static func changeNorm(from a: TensorMap, to b: TensorMap) -> Double {

@@ -108,11 +108,8 @@ struct CAICommand: ParsableCommand {
             Console.err(Self.summary(result.metrics, iteration: iteration))
         }
         try PEFTAdapter.save(start, dropout: lora.dropout, baseModel: modelURL.lastPathComponent, to: outURL)
+        try CAIInputs.writeRecords(records, to: outURL.appendingPathComponent("cai-data.jsonl"))
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var lines = Data()
-        for r in records { lines += try encoder.encode(r); lines.append(0x0A) }
-        try lines.write(to: outURL.appendingPathComponent("cai-data.jsonl"), options: .atomic)
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(allMetrics).write(to: outURL.appendingPathComponent("metrics.json"), options: .atomic)
         for r in records.filter({ $0.chosen != nil }).prefix(samples) {
@@ -147,5 +144,15 @@ enum CAIInputs {
                                        edgyBenign: try file(AssetCatalog.edgyBenignDirectory))
         let critic = try settings.criticModel.map { try ModelLoader.load(from: path($0), logger: logger) }
         return (constitution, pool, critic)
+    }
+
+    /// Writes a step's records as JSON lines (the run's `cai/round-NNNN.jsonl`, the command's
+    /// `cai-data.jsonl`).
+    static func writeRecords(_ records: [CAIRecord], to url: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var lines = Data()
+        for r in records { lines += try encoder.encode(r); lines.append(0x0A) }
+        try lines.write(to: url, options: .atomic)
     }
 }

@@ -172,11 +172,7 @@ struct RunCommand: ParsableCommand {
         let recordsDirectory = runDirectory.appendingPathComponent("cai", isDirectory: true)
         return ConstitutionalAIHook(step: step) { round, records in
             try FileManager.default.createDirectory(at: recordsDirectory, withIntermediateDirectories: true)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            var data = Data()
-            for r in records { data += try encoder.encode(r); data.append(0x0A) }
-            try data.write(to: recordsDirectory.appendingPathComponent(String(format: "round-%04d.jsonl", round)), options: .atomic)
+            try CAIInputs.writeRecords(records, to: recordsDirectory.appendingPathComponent(String(format: "round-%04d.jsonl", round)))
         }
     }
 
