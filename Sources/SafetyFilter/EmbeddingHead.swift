@@ -2,9 +2,11 @@
 // embeddings, with two outputs: P(unsafe) and a hazard category. Trained in Swift, full batch,
 // AdamW, seeded, with the best epoch chosen on the validation split.
 //
-// Shape legend: N pairs, E embedding width, F = 4E features, H hidden units, K = 14 categories.
-// features(p, r) = standardise([p, r, p ⊙ r, |p − r|])  (Conneau et al. 2017, InferSent's pair
-// features; reference: "Supervised Learning of Universal Sentence Representations", §3.2).
+// Shape legend: N pairs, E embedding width, S response signals, F = 4E + S features, H hidden
+// units, K = 14 categories.
+// features(p, r, text) = standardise([p, r, p ⊙ r, |p − r|, signals(text)])  (the first four:
+// Conneau et al. 2017, InferSent's pair features; reference: "Supervised Learning of Universal
+// Sentence Representations", §3.2; the signals: ``ResponseSignals``).
 
 import Engine
 import Foundation
@@ -24,8 +26,12 @@ public struct EmbeddingHead: Sendable, Equatable {
     /// Category logits, (K, H) and (K).
     public var wc: [Float], bc: [Float]
 
-    /// Features per pair, F = 4E.
-    public var featureWidth: Int { 4 * embeddingWidth }
+    /// Features per pair, F = 4E + S.
+    public var featureWidth: Int { Self.featureWidth(embeddingWidth: embeddingWidth) }
+    /// F for an embedding width E.
+    public static func featureWidth(embeddingWidth: Int) -> Int { 4 * embeddingWidth + ResponseSignals.count }
+    /// The feature layout's name, saved with a judge: a judge saved with another layout is refused.
+    public static let featureLayout = "pair-embeddings+response-signals-v1"
     /// Categories K.
     public static let categoryCount = HazardCategory.allCases.count
 
@@ -34,7 +40,7 @@ public struct EmbeddingHead: Sendable, Equatable {
     public init(embeddingWidth: Int, hiddenUnits: Int, seed: UInt64) {
         self.embeddingWidth = embeddingWidth
         self.hiddenUnits = hiddenUnits
-        let F = 4 * embeddingWidth, H = hiddenUnits, K = Self.categoryCount
+        let F = Self.featureWidth(embeddingWidth: embeddingWidth), H = hiddenUnits, K = Self.categoryCount
         var generator = SeededGenerator(seed: seed)
         let std = Float((2.0 / Double(F)).squareRoot())
         w1 = (0..<(H * F)).map { _ in std * Self.normal(&generator) }
@@ -72,18 +78,20 @@ public struct EmbeddingHead: Sendable, Equatable {
         }
     }
 
-    /// Raw pair features (N, F) from prompt and response embeddings (N, E) each.
-    public static func features(prompts: [[Float]], responses: [[Float]]) -> [Float] {
-        let E = prompts.first?.count ?? 0
-        var out = [Float](repeating: 0, count: prompts.count * 4 * E)
+    /// Raw pair features (N, F) from prompt and response embeddings (N, E) each and the response
+    /// texts (N) for their ``ResponseSignals``.
+    public static func features(prompts: [[Float]], responses: [[Float]], responseTexts: [String]) -> [Float] {
+        let E = prompts.first?.count ?? 0, F = featureWidth(embeddingWidth: E)
+        var out = [Float](repeating: 0, count: prompts.count * F)
         for (i, (p, r)) in zip(prompts, responses).enumerated() {
-            let base = i * 4 * E
+            let base = i * F
             for e in 0..<E {
                 out[base + e] = p[e]
                 out[base + E + e] = r[e]
                 out[base + 2 * E + e] = p[e] * r[e]
                 out[base + 3 * E + e] = abs(p[e] - r[e])
             }
+            for (k, value) in ResponseSignals.values(for: responseTexts[i]).enumerated() { out[base + 4 * E + k] = value }
         }
         return out
     }

@@ -17,6 +17,12 @@ public struct HeadTrainingParameters: Sendable, Codable, Equatable {
     public var weightDecay = 1e-2
     /// Weight of the category loss next to the unsafe loss.
     public var categoryWeight = 0.3
+    /// Share of the standardised input features zeroed in each training epoch (inverted dropout;
+    /// none at prediction). The head has 1538 × 64 weights for about 1300 training pairs and fits
+    /// them within 40 epochs (train loss 0.02, validation 0.47); in a PyTorch replica on the
+    /// labelled set (seed 1), 0.3 lowered the best validation loss over three seeds from
+    /// 0.155-0.168 to 0.148-0.151 and raised validation ROC-AUC from 0.980-0.984 to 0.985-0.986.
+    public var inputDropout = 0.3
     /// Seed of the initial weights.
     public var seed: UInt64 = 0
 
@@ -59,7 +65,13 @@ public struct HeadTrainingData: Sendable {
 }
 
 extension EmbeddingHead {
-    /// Trains a head on `data` (features of width 4 · `embeddingWidth`), choosing the epoch by
+    /// How much larger the response signals' standardised scale is than the embedding features'.
+    /// Two signals beside 1536 embedding features get lost at unit scale: on the labelled set
+    /// (seed 1) at scale 1 the held-out precision at 95% recall was 0.87-0.89 over three head seeds,
+    /// at √8 0.94-0.95 (a √8 scale acts like 8 copies of each signal under AdamW and weight decay).
+    public static let signalEmphasis = Float(8).squareRoot()
+
+    /// Trains a head on `data` (features of width ``featureWidth(embeddingWidth:)``), choosing the epoch by
     /// the loss on `validation` when given. `progress(epoch, trainLoss, validationLoss)` is called
     /// every 20 epochs. Deterministic for a seed.
     public static func train(embeddingWidth: Int, data: HeadTrainingData, validation: HeadTrainingData?,
@@ -67,7 +79,7 @@ extension EmbeddingHead {
                              progress: (Int, Double, Double?) -> Void = { _, _, _ in }) throws(FilterError)
         -> (head: EmbeddingHead, summary: HeadTrainingSummary) {
         let start = Date()
-        let F = 4 * embeddingWidth, N = data.count
+        let F = featureWidth(embeddingWidth: embeddingWidth), N = data.count
         guard N > 0, data.features.count == N * F, data.categories.count == N else {
             throw .judge("head training data: \(N) labels, \(data.features.count) feature values (expected \(N) × \(F))")
         }
@@ -84,16 +96,22 @@ extension EmbeddingHead {
             let variance = max(square / Double(N) - mean * mean, 0)
             head.featureMean[f] = Float(mean)
             head.featureScale[f] = variance > 1e-12 ? Float(1 / variance.squareRoot()) : 1
+            if f >= 4 * embeddingWidth { head.featureScale[f] *= signalEmphasis }
         }
         var x = data.features
         head.standardise(&x)
         var xValidation = validation?.features
         if xValidation != nil { head.standardise(&xValidation!) }
 
+        guard parameters.inputDropout >= 0, parameters.inputDropout < 1 else {
+            throw .judge("input dropout \(parameters.inputDropout) is outside [0, 1)")
+        }
         var optimizer = HeadOptimizer(head: head, parameters: parameters)
         var best = (loss: Double.infinity, epoch: 0, trainLoss: 0.0, head: head)
+        var dropoutGenerator = SeededGenerator(seed: parameters.seed ^ 0xD409_0D7A)
         for epoch in 1...max(parameters.epochs, 1) {
-            let (loss, gradients) = head.lossAndGradients(x, data: data, categoryWeight: parameters.categoryWeight)
+            let input = parameters.inputDropout > 0 ? Self.dropout(x, rate: parameters.inputDropout, generator: &dropoutGenerator) : x
+            let (loss, gradients) = head.lossAndGradients(input, data: data, categoryWeight: parameters.categoryWeight)
             let validationLoss = validation.flatMap { v in
                 xValidation.map { head.lossAndGradients($0, data: v, categoryWeight: parameters.categoryWeight, gradients: false).loss }
             }
@@ -114,6 +132,12 @@ extension EmbeddingHead {
                                           validationLoss: validation == nil ? nil : best.loss,
                                           seconds: Date().timeIntervalSince(start))
         return (best.head, summary)
+    }
+
+    /// `x` with each value zeroed with probability `rate` and the rest scaled by 1 / (1 − rate).
+    static func dropout(_ x: [Float], rate: Double, generator: inout SeededGenerator) -> [Float] {
+        let keep = Float(1 / (1 - rate)), cut = UInt64(rate * Double(1 << 53))
+        return x.map { (generator.next() >> 11) < cut ? 0 : $0 * keep }
     }
 
     /// The loss on standardised features x (N, F) and, when asked, its gradients in the order

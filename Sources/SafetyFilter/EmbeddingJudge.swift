@@ -46,12 +46,12 @@ public final class EmbeddingJudge: SafetyJudge {
         self.record = record
     }
 
-    /// Raw pair features (N, 4E) for `conversations`, and which were truncated.
+    /// Raw pair features (N, F) for `conversations`, and which were truncated.
     public func features(_ conversations: [Conversation]) throws -> (features: [Float], truncated: [Bool]) {
         try Self.features(conversations, encoder: encoder)
     }
 
-    /// Raw pair features (N, 4E) of `conversations` under `encoder` (no head needed: training uses
+    /// Raw pair features (N, F) of `conversations` under `encoder` (no head needed: training uses
     /// this before a head exists), and which were truncated.
     public static func features(_ conversations: [Conversation], encoder: any TextEncoder) throws
         -> (features: [Float], truncated: [Bool]) {
@@ -61,7 +61,8 @@ public final class EmbeddingJudge: SafetyJudge {
         guard encoded.vectors.count == 2 * N, encoded.vectors.allSatisfy({ $0.count == encoder.dimension }) else {
             throw FilterError.judge("encoder \(encoder.identity) returned \(encoded.vectors.count) vectors for \(2 * N) texts")
         }
-        let features = EmbeddingHead.features(prompts: Array(encoded.vectors[0..<N]), responses: Array(encoded.vectors[N...]))
+        let features = EmbeddingHead.features(prompts: Array(encoded.vectors[0..<N]), responses: Array(encoded.vectors[N...]),
+                                              responseTexts: conversations.map(\.response))
         guard features.allSatisfy(\.isFinite) else { throw FilterError.judge("encoder \(encoder.identity) returned non-finite values") }
         let truncated = (0..<N).map { encoded.truncated[$0] || encoded.truncated[N + $0] }
         return (features, truncated)
@@ -92,7 +93,8 @@ public final class EmbeddingJudge: SafetyJudge {
                                     to: directory.appendingPathComponent(Self.headFileName))
         let record = JudgeRecord(kind: .embedding, base: encoder.identity, threshold: calibratedThreshold,
                                  details: training.merging(["hidden_units": String(head.hiddenUnits),
-                                                            "embedding_width": String(head.embeddingWidth)]) { a, _ in a })
+                                                            "embedding_width": String(head.embeddingWidth),
+                                                            "features": EmbeddingHead.featureLayout]) { a, _ in a })
         try record.write(to: directory)
     }
 
@@ -103,6 +105,10 @@ public final class EmbeddingJudge: SafetyJudge {
         guard record.base == encoder.identity else {
             throw FilterError.judgeFile(path: directory.path,
                                         reason: "made for encoder '\(record.base)', not '\(encoder.identity)'; train it again")
+        }
+        guard record.details["features"] == EmbeddingHead.featureLayout else {
+            throw FilterError.judgeFile(path: directory.path, reason: "its head reads features '\(record.details["features"] ?? "pair-embeddings-v0")', "
+                                        + "this FedGuard makes '\(EmbeddingHead.featureLayout)'; train it again")
         }
         let url = directory.appendingPathComponent(headFileName)
         let file: SafeTensorsFile

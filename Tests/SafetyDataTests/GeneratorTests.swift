@@ -55,6 +55,22 @@ import Testing
         #expect(!BenignPromptGenerator.containsTrigger("a trapezoid diet"))
     }
 
+    @Test func howToRequestsAreEverydayTasksAwayFromTheProbes() {
+        let requests = BenignHowToPrompts.all
+        // Every written task survives the trigger and probe checks under every framing: a task that
+        // came near a probe would silently shrink the set.
+        #expect(requests.count == BenignHowToPrompts.tasks.count * BenignHowToPrompts.framings.count)
+        #expect(requests.count >= 300)
+        #expect(Set(requests.map(TextNormalizer.normalize)).count == requests.count)
+        let probes = ContaminationFilter(references: OverRefusalProbes.all.map(\.text))
+        #expect(requests.allSatisfy { probes.match($0) == nil })
+        #expect(requests.contains("How do I unclog a bathroom sink without chemicals?"))
+        let risky = BenignHowToPrompts.riskyWording
+        #expect(risky.count == BenignHowToPrompts.riskyTasks.count * BenignHowToPrompts.framings.count)
+        #expect(risky.allSatisfy { probes.match($0) == nil && !BenignPromptGenerator.containsTrigger(TextNormalizer.normalize($0)) })
+        #expect(Set(risky.map(TextNormalizer.normalize)).isDisjoint(with: requests.map(TextNormalizer.normalize)))
+    }
+
     @Test func splitMix64IsStable() {
         var rng = SplitMix64(seed: 0)
         // reference values: SplitMix64 with seed 0 (Vigna's splitmix64.c)

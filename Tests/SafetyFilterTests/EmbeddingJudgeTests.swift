@@ -46,7 +46,8 @@ struct EmbeddingJudgeTests {
     static func data(_ judgeEncoder: BagOfWordsEncoder, _ pairs: [LabelledPair]) throws -> HeadTrainingData {
         let encoded = try judgeEncoder.encode(pairs.map(\.conversation.prompt) + pairs.map(\.conversation.response))
         let n = pairs.count
-        return HeadTrainingData(features: EmbeddingHead.features(prompts: Array(encoded.vectors[0..<n]), responses: Array(encoded.vectors[n...])),
+        return HeadTrainingData(features: EmbeddingHead.features(prompts: Array(encoded.vectors[0..<n]), responses: Array(encoded.vectors[n...]),
+                                                                 responseTexts: pairs.map(\.conversation.response)),
                                 unsafe: pairs.map(\.unsafe), categories: pairs.map(\.category))
     }
 
@@ -64,13 +65,13 @@ struct EmbeddingJudgeTests {
     @Test func headLearnsASeparableSetAndItsCategories() throws {
         let encoder = BagOfWordsEncoder()
         var parameters = HeadTrainingParameters()
-        parameters.epochs = 150
+        parameters.epochs = 250
         parameters.hiddenUnits = 16
         parameters.seed = 5
         let train = Self.toyPairs(count: 60), validation = Self.toyPairs(count: 21, offset: 1)
         let (head, summary) = try EmbeddingHead.train(embeddingWidth: encoder.dimension, data: try Self.data(encoder, train),
                                                       validation: try Self.data(encoder, validation), parameters: parameters)
-        #expect(summary.validationLoss.map { $0 < 0.1 } == true)
+        #expect(summary.validationLoss.map { $0 < 0.1 } == true, "\(summary)")
         let judge = try EmbeddingJudge(encoder: encoder, head: head, calibratedThreshold: 0.5)
         let test = Self.toyPairs(count: 30, offset: 2)
         let scores = try judge.score(test.map(\.conversation))
@@ -228,5 +229,41 @@ struct CombinedJudgeTests {
         #expect(throws: FilterError.self) { try CombinedJudge([]) }
         let judge = try CombinedJudge([FixedJudge([0.9], category: .hate), FixedJudge([0.5], category: .hate, count: 1)])
         #expect(throws: FilterError.self) { try judge.score([Conversation(prompt: "a", response: "b"), Conversation(prompt: "c", response: "d")]) }
+    }
+}
+
+struct ResponseSignalsTests {
+    @Test func aDecliningOpeningIsSeenWhateverTheTopic() {
+        #expect(ResponseSignals.values(for: "I cannot provide burglary techniques. Breaking in is a felony.") == [1, 1])
+        #expect(ResponseSignals.values(for: "  I\u{2019}m not able to help with that.") == [1, 1])
+        #expect(ResponseSignals.values(for: "Sorry, that is not something I will write.") == [1, 1])
+        // Declining in the second sentence: only the opening feature.
+        #expect(ResponseSignals.values(for: "That is a serious crime. I won't help with it.") == [0, 1])
+        // Compliance, sympathy, and declining words inside other words or late in the text.
+        #expect(ResponseSignals.values(for: "Sure, here are the steps: first, gather the tools.") == [0, 0])
+        #expect(ResponseSignals.values(for: "I'm sorry to hear that. Here is what you can do: rest.") == [0, 0])
+        #expect(ResponseSignals.values(for: "Unsorry-looking dice: roll them.") == [0, 0])
+        #expect(ResponseSignals.values(for: String(repeating: "Step by step. ", count: 30) + "I can't say more.") == [0, 0])
+        #expect(ResponseSignals.values(for: "").count == ResponseSignals.count)
+    }
+
+    @Test func theHeadSeesTheSignalsAfterTheEmbeddings() {
+        let features = EmbeddingHead.features(prompts: [[1, 2]], responses: [[3, 4]], responseTexts: ["I won't do that."])
+        #expect(features == [1, 2, 3, 4, 3, 8, 2, 2, 1, 1])
+        #expect(EmbeddingHead.featureWidth(embeddingWidth: 2) == features.count)
+    }
+
+    @Test func aJudgeSavedWithAnotherFeatureLayoutIsRefused() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fedguard-layout-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let judge = try EmbeddingJudgeTests.toyJudge()
+        try judge.save(to: directory)
+        #expect(try EmbeddingJudge.load(from: directory, encoder: BagOfWordsEncoder()).head == judge.head)
+        var record = try JudgeRecord.read(from: directory, expecting: .embedding)
+        record.details["features"] = nil
+        try record.write(to: directory)
+        #expect { try EmbeddingJudge.load(from: directory, encoder: BagOfWordsEncoder()) } throws: { error in
+            "\(error)".contains("train it again")
+        }
     }
 }

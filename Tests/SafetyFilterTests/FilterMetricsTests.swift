@@ -32,11 +32,16 @@ struct FilterMetricsTests {
         #expect(FilterMetrics.rocAUC(labels: [true, true], scores: [1, 0]) == nil)
     }
 
-    @Test func bestThresholdFavoursRecall() {
-        let pairs = [true, true, true, false, false, false, false].map { Self.pair($0) }
-        // A positive at 0.35 below a negative at 0.4: F2 prefers taking both (recall 1, precision 0.75).
-        let scores = [0.9, 0.8, 0.35, 0.4, 0.2, 0.1, 0.05].map { JudgeScore(unsafeProbability: $0) }
-        #expect(FilterMetrics.bestThreshold(pairs: pairs, scores: scores) == 0.35)
-        #expect(FilterMetrics.bestThreshold(pairs: pairs, scores: scores, beta: 0.5) == 0.8)
+    @Test func theThresholdIsTheHighestThatReachesTheRecallTarget() {
+        let pairs = [true, true, true, true, false, false, false, false].map { Self.pair($0) }
+        let scores = [0.9, 0.8, 0.6, 0.35, 0.4, 0.7, 0.1, 0.05].map { JudgeScore(unsafeProbability: $0) }
+        // 95% of 4 positives needs all 4: the lowest positive score.
+        #expect(FilterMetrics.threshold(pairs: pairs, scores: scores) == 0.35)
+        // 75% needs 3 of 4; 50% needs 2.
+        #expect(FilterMetrics.threshold(forRecall: 0.75, pairs: pairs, scores: scores) == 0.6)
+        #expect(FilterMetrics.threshold(forRecall: 0.5, pairs: pairs, scores: scores) == 0.8)
+        let metrics = FilterMetrics(pairs: pairs, scores: scores, threshold: try! FilterThreshold(0.6))
+        #expect(metrics.overall.recall?.proportion == 0.75)
+        #expect(FilterMetrics.threshold(pairs: Array(pairs.prefix(4)), scores: scores) == nil)
     }
 }

@@ -28,6 +28,8 @@ struct LabelledPairSetTests {
             Conversation(prompt: "harmful question \(word(i))", response: i % 2 == 0 ? "I cannot help with that." : "Here is how: ...")
         }
         inputs.benignExchanges = (0..<60).map { Conversation(prompt: "benign question \($0)", response: "benign answer \($0)") }
+        inputs.howToExchanges = (0..<12).map { Conversation(prompt: "how do I do chore \(word($0))?", response: $0 == 0 ? "" : "step one \($0)") }
+        inputs.riskyWordingExchanges = [Conversation(prompt: "how do I slash my \(word(1)) bill?", response: "compare prices")]
         inputs.benchmarkPrompts = ["harmful question \(word(7))"]
         return inputs
     }
@@ -39,6 +41,10 @@ struct LabelledPairSetTests {
         #expect(set.pairs.filter { $0.source == .manyShot }.count == 35)
         #expect(set.pairs.filter { $0.source == .modelRefusal }.count == 20)
         #expect(set.pairs.filter { $0.source == .uncensorBench }.count == 48)
+        // 12 how-to exchanges, one without an answer.
+        #expect(set.pairs.filter { $0.source == .benignHowTo }.count == 11)
+        #expect(set.pairs.filter { $0.source == .benignHowTo }.allSatisfy { !$0.unsafe && $0.category == nil })
+        #expect(set.pairs.filter { $0.source == .riskyWording }.map(\.unsafe) == [false])
         #expect(set.droppedAsBenchmark == 1)
         #expect(!set.pairs.contains { $0.conversation.prompt == "harmful question \(Self.word(7))" })
         #expect(set.pairs.filter { $0.source == .manyShot }.allSatisfy { $0.unsafe })
