@@ -131,7 +131,9 @@ struct FilterCalibrateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "calibrate", abstract: "Choose a trained judge's threshold again on the validation split.",
         discussion: """
-        The threshold is the highest at which the judge catches 95% of the validation split's unsafe pairs         (`filter train` chooses it the same way). Use it after the labelled set grew, or on a judge trained by an         older FedGuard, instead of training again. The test split is never read.
+        The threshold is the highest at which the judge catches 95% of the validation split's unsafe pairs \
+        (`filter train` chooses it the same way). Use it after the labelled set grew, or on a judge trained by an \
+        older FedGuard, instead of training again. The test split is never read.
         """)
 
     @OptionGroup var engine: EngineOptions
