@@ -22,17 +22,16 @@ public enum BenignHowToPrompts {
 
     /// Every request, tasks × framings (tasks in order, each under every framing), without any that
     /// contains a probe trigger word or matches a probe.
-    public static var all: [String] {
-        tasks.flatMap { task in framings.map { $0(task) } }.filter { text in
-            !BenignPromptGenerator.containsTrigger(TextNormalizer.normalize(text)) && BenignPromptGenerator.probeFilter.match(text) == nil
-        }
-    }
+    public static var all: [String] { requests(tasks) }
 
     /// Everyday requests worded with violent or criminal homonyms that are not probe trigger words,
     /// tasks × framings, filtered like ``all``.
-    public static var riskyWording: [String] {
-        riskyTasks.flatMap { task in framings.map { $0(task) } }.filter { text in
-            !BenignPromptGenerator.containsTrigger(TextNormalizer.normalize(text)) && BenignPromptGenerator.probeFilter.match(text) == nil
+    public static var riskyWording: [String] { requests(riskyTasks) }
+
+    /// `tasks` under every framing (tasks in order), keeping those clear of the probes.
+    static func requests(_ tasks: [String]) -> [String] {
+        tasks.flatMap { task in framings.map { $0(task) } }.filter {
+            BenignPromptGenerator.staysClearOfProbes($0, normalized: TextNormalizer.normalize($0))
         }
     }
 

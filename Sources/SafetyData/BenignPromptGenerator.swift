@@ -108,8 +108,7 @@ public struct BenignPromptGenerator: Sendable {
         var result: [BenignPrompt] = []
         for text in texts {
             let normalized = TextNormalizer.normalize(text)
-            guard !Self.containsTrigger(normalized), seen.insert(normalized).inserted,
-                  Self.probeFilter.match(text) == nil else { continue }
+            guard Self.staysClearOfProbes(text, normalized: normalized), seen.insert(normalized).inserted else { continue }
             result.append(BenignPrompt(text: text, task: task))
         }
         return result
@@ -164,6 +163,12 @@ public struct BenignPromptGenerator: Sendable {
         { "Is \($0.value(in: 50 ... 999)) a prime number? Explain how you checked." },
         { "What is the sum of the whole numbers from 1 to \($0.value(in: 10 ... 500))?" },
     ]
+
+    /// Whether `text` (and its ``TextNormalizer`` form, `normalized`) contains no probe trigger word
+    /// and is not a probe: what every training prompt must satisfy so the probes stay held out.
+    static func staysClearOfProbes(_ text: String, normalized: String) -> Bool {
+        !containsTrigger(normalized) && probeFilter.match(text) == nil
+    }
 
     /// Filter against every over-refusal probe (exact, near-duplicate or contained).
     static let probeFilter = ContaminationFilter(references: OverRefusalProbes.all.map(\.text))

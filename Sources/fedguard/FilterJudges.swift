@@ -55,11 +55,9 @@ extension FilterWorkspace {
                 return true
             }
             let judge = try GuardJudge.load(from: directory, model: model, modelURL: modelURL, logger: logger)
-            let scores = try scoreWithProgress(judge, validation.map(\.conversation), label: "validation pairs")
-            let threshold = try FilterThreshold(FilterMetrics.threshold(pairs: validation, scores: scores) ?? 0.5)
-            var file = try GuardJudgeFile.read(from: directory)
-            file.threshold = threshold.value
-            try file.write(to: directory)
+            let (scores, chosen) = try validationThreshold(judge, validation)
+            let threshold = try FilterThreshold(chosen ?? 0.5)
+            try save(threshold, kind: .guard, directory: directory)
             return TrainedJudge(summary: judge.summary, validation: FilterMetrics(pairs: validation, scores: scores, threshold: threshold),
                                 seconds: Date().timeIntervalSince(started))
         case .both:
@@ -69,8 +67,8 @@ extension FilterWorkspace {
                 _ = try train(part, modelURL: modelURL, seed: seed, head: head, guard: guardParameters, to: judgeDirectory(part))
             }
             let judge = try combinedJudge(modelURL: modelURL, encoder: nil, model: nil)
-            let scores = try scoreWithProgress(judge, validation.map(\.conversation), label: "validation pairs")
-            let threshold = try FilterThreshold(FilterMetrics.threshold(pairs: validation, scores: scores) ?? 0.5)
+            let (scores, chosen) = try validationThreshold(judge, validation)
+            let threshold = try FilterThreshold(chosen ?? 0.5)
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             try JudgeRecord(kind: .both, base: judge.summary, threshold: threshold.value, details: [
                 "embedding": judgeDirectory(.embedding).path, "guard": judgeDirectory(.guard).path,
@@ -86,11 +84,23 @@ extension FilterWorkspace {
     func calibrate(_ kind: JudgeKind, directory: URL, modelURL: URL, seed: UInt64) throws -> (previous: Double, validation: FilterMetrics) {
         let validation = try data(modelURL: modelURL, seed: seed).pairs.split(.validation)
         let (judge, previous) = try loadJudge(kind, directory: directory, modelURL: modelURL)
-        let scores = try scoreWithProgress(judge, validation.map(\.conversation), label: "validation pairs")
-        guard let value = FilterMetrics.threshold(pairs: validation, scores: scores) else {
+        let (scores, chosen) = try validationThreshold(judge, validation)
+        guard let chosen else {
             throw FilterError.data(path: pairsURL(seed: seed).path, reason: "the validation split needs unsafe and safe pairs")
         }
-        let threshold = try FilterThreshold(value)
+        let threshold = try FilterThreshold(chosen)
+        try save(threshold, kind: kind, directory: directory)
+        return (previous, FilterMetrics(pairs: validation, scores: scores, threshold: threshold))
+    }
+
+    /// `judge`'s scores on `validation` and the threshold chosen on them (nil without both classes).
+    func validationThreshold(_ judge: any SafetyJudge, _ validation: [LabelledPair]) throws -> (scores: [JudgeScore], threshold: Double?) {
+        let scores = try scoreWithProgress(judge, validation.map(\.conversation), label: "validation pairs")
+        return (scores, FilterMetrics.threshold(pairs: validation, scores: scores))
+    }
+
+    /// Writes `threshold` into the judge of `kind` saved in `directory`.
+    func save(_ threshold: FilterThreshold, kind: JudgeKind, directory: URL) throws {
         switch kind {
         case .guard:
             var file = try GuardJudgeFile.read(from: directory)
@@ -102,7 +112,6 @@ extension FilterWorkspace {
             record.details["threshold_rule"] = FilterMetrics.thresholdRule
             try record.write(to: directory)
         }
-        return (previous, FilterMetrics(pairs: validation, scores: scores, threshold: threshold))
     }
 
     /// The embedding judge and the fine-tuned guard from their default directories, combined.
@@ -153,9 +162,7 @@ extension FilterWorkspace {
         default:
             let model = try ModelLoader.load(from: modelURL, logger: logger)
             let judge = try GuardJudge(model: model, name: modelURL.lastPathComponent + " (zero-shot)", logger: logger)
-            let validation = data.pairs.split(.validation)
-            let scores = try scoreWithProgress(judge, validation.map(\.conversation), label: "validation pairs")
-            return (judge, FilterMetrics.threshold(pairs: validation, scores: scores) ?? 0.5)
+            return (judge, try validationThreshold(judge, data.pairs.split(.validation)).threshold ?? 0.5)
         }
     }
 }
