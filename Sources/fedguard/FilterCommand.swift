@@ -65,7 +65,7 @@ struct FilterDataCommand: ParsableCommand {
 /// `fedguard filter train`.
 struct FilterTrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "train", abstract: "Train a judge on the train split; choose its threshold on the validation split.")
+        commandName: "train", abstract: "Train a judge on the train split and choose its threshold on out-of-sample pairs.")
 
     @OptionGroup var engine: EngineOptions
     @OptionGroup var options: FilterOptions
@@ -76,8 +76,11 @@ struct FilterTrainCommand: ParsableCommand {
     @Option(help: "Judge directory (default: $FEDGUARD_HOME/filter/<kind>).")
     var out: String?
 
-    @Option(help: "Embedding head: full-batch epochs.")
+    @Option(help: "Embedding head: full-batch epochs (with cross-fitting, the most the folds try).")
     var epochs: Int = HeadTrainingParameters().epochs
+
+    @Option(help: "Embedding head: cross-fitting folds that choose its epoch count and threshold (below 2: the validation split alone).")
+    var folds: Int = HeadTrainingParameters().folds
 
     @Option(help: "Embedding head: hidden units.")
     var hidden: Int = HeadTrainingParameters().hiddenUnits
@@ -108,6 +111,7 @@ struct FilterTrainCommand: ParsableCommand {
         var head = HeadTrainingParameters()
         head.epochs = epochs
         head.hiddenUnits = hidden
+        head.folds = folds
         head.seed = options.seed
         var guardParameters = GuardTrainer.Parameters()
         guardParameters.seed = options.seed
@@ -132,8 +136,9 @@ struct FilterCalibrateCommand: ParsableCommand {
         commandName: "calibrate", abstract: "Choose a trained judge's threshold again on the validation split.",
         discussion: """
         The threshold is the highest at which the judge catches 95% of the validation split's unsafe pairs \
-        (`filter train` chooses it the same way). Use it after the labelled set grew, or on a judge trained by an \
-        older FedGuard, instead of training again. The test split is never read.
+        (`filter train` chooses the guard's and both's the same way; the embedding judge's also counts the train \
+        split's cross-fitted scores, which only training has). Use it after the labelled set grew, or on a judge \
+        trained by an older FedGuard, instead of training again. The test split is never read.
         """)
 
     @OptionGroup var engine: EngineOptions

@@ -37,10 +37,13 @@ extension FilterWorkspace {
                 case let .features(split, done, total):
                     Console.progress("embedding \(split) pairs: \(done)/\(total)")
                     if done == total { Console.progressDone() }
-                case let .epoch(epoch, loss, validationLoss):
-                    Console.progress(String(format: "head epoch %d/%d  loss %.4f  validation %.4f", epoch, head.epochs, loss,
+                case let .fold(fold, folds):
+                    Console.progress("head cross-fitting: fold \(fold)/\(folds)")
+                    if fold == folds { Console.progressDone() }
+                case let .epoch(epoch, epochs, loss, validationLoss):
+                    Console.progress(String(format: "head epoch %d/%d  loss %.4f  validation %.4f", epoch, epochs, loss,
                                             validationLoss ?? .nan))
-                    if epoch == head.epochs { Console.progressDone() }
+                    if epoch == epochs { Console.progressDone() }
                 }
             }
             try judge.judge.save(to: directory, training: judge.details)

@@ -169,7 +169,75 @@ struct EmbeddingTrainingTests {
         #expect(!spy.seen.contains { $0.contains("heldoutmarker") })
         #expect(result.validation.overall.recall?.proportion == 1)
         #expect((0...1).contains(result.judge.calibratedThreshold))
-        #expect(result.details["threshold_rule"] != nil)
+        #expect(result.details["threshold_rule"] == EmbeddingTraining.crossFittedThresholdRule)
+        #expect(result.details["folds"] == "5" && result.details["out_of_sample_pairs"] == "75")
+        // Without cross-fitting the epoch and threshold come from validation alone.
+        parameters.folds = 1
+        let plain = try EmbeddingTraining.train(pairs: set, encoder: BagOfWordsEncoder(), parameters: parameters,
+                                                logger: .init(label: "test"))
+        #expect(plain.details["threshold_rule"] == FilterMetrics.thresholdRule && plain.details["folds"] == "0")
+    }
+}
+
+struct HeadCrossFittingTests {
+    static func data(_ pairs: [LabelledPair]) throws -> HeadTrainingData {
+        try EmbeddingJudgeTests.data(BagOfWordsEncoder(), pairs)
+    }
+
+    @Test func everyPairIsScoredByAHeadThatNeverSawIt() throws {
+        // Separable pairs: out-of-fold scores still rank them perfectly, deterministically.
+        let pairs = EmbeddingJudgeTests.toyPairs(count: 90)
+        var parameters = HeadTrainingParameters()
+        parameters.epochs = 60
+        parameters.hiddenUnits = 8
+        let fit = try EmbeddingHead.crossFit(embeddingWidth: 32, data: try Self.data(pairs), groups: pairs.map(\.group),
+                                             folds: 5, parameters: parameters)
+        #expect(fit.scores.count == 90 && fit.folds == 5)
+        #expect((1...60).contains(fit.epochs))
+        #expect(FilterMetrics.rocAUC(labels: pairs.map(\.unsafe), scores: fit.scores) == 1)
+        let again = try EmbeddingHead.crossFit(embeddingWidth: 32, data: try Self.data(pairs), groups: pairs.map(\.group),
+                                               folds: 5, parameters: parameters)
+        #expect(again.scores == fit.scores && again.epochs == fit.epochs)
+    }
+
+    @Test func outOfFoldScoresComeFromHeadsThatDidNotSeeTheGroup() throws {
+        // Labels set by the prompt group alone (a token per group, independent of the response): a
+        // head that saw a group memorises its token; out of fold the token was never seen, so the
+        // scores carry no signal. Were a group split across folds, they would.
+        let base = EmbeddingJudgeTests.toyPairs(count: 60)
+        let tokens = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet"]
+        var pairs: [LabelledPair] = []
+        for (i, pair) in base.enumerated() {
+            var copy = pair
+            copy.group = "g\(i % 10)"
+            copy.conversation.prompt = "\(tokens[i % 10]) \(tokens[i % 10]) \(tokens[i % 10])"
+            copy.unsafe = (i % 10) < 5
+            copy.category = copy.unsafe ? .nonViolentCrimes : nil
+            pairs.append(copy)
+        }
+        var parameters = HeadTrainingParameters()
+        parameters.epochs = 200
+        parameters.hiddenUnits = 16
+        parameters.inputDropout = 0
+        let fit = try EmbeddingHead.crossFit(embeddingWidth: 32, data: try Self.data(pairs), groups: pairs.map(\.group),
+                                             folds: 5, parameters: parameters)
+        // In sample, the group token gives the label away; out of fold, the token was never seen.
+        let inSample = try EmbeddingHead.train(embeddingWidth: 32, data: try Self.data(pairs), validation: nil, parameters: parameters).head
+        let memorised = FilterMetrics.rocAUC(labels: pairs.map(\.unsafe),
+                                             scores: inSample.predict(features: try Self.data(pairs).features).map(\.unsafe)) ?? 0
+        let outOfFold = FilterMetrics.rocAUC(labels: pairs.map(\.unsafe), scores: fit.scores) ?? 1
+        #expect(memorised > 0.95 && outOfFold < 0.8, "in sample \(memorised), out of fold \(outOfFold)")
+    }
+
+    @Test func rejectsTooFewFoldsAndMismatchedGroups() throws {
+        let pairs = EmbeddingJudgeTests.toyPairs(count: 30)
+        let data = try Self.data(pairs)
+        #expect(throws: FilterError.self) {
+            try EmbeddingHead.crossFit(embeddingWidth: 32, data: data, groups: pairs.map(\.group), folds: 1, parameters: .init())
+        }
+        #expect(throws: FilterError.self) {
+            try EmbeddingHead.crossFit(embeddingWidth: 32, data: data, groups: ["a"], folds: 5, parameters: .init())
+        }
     }
 }
 
