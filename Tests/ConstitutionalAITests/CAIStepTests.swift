@@ -93,6 +93,13 @@ struct EverythingRefuses: RefusalJudge {
         #expect(drawn.filter(\.harmful).count == 6)
         #expect(drawn.filter { $0.text.hasPrefix("placeholder risky-looking") }.count == 3)
         #expect(drawn.filter { $0.text.hasPrefix("placeholder benign") }.count == 3)
+        // cai.risky_share sets the risky-looking share of the benign prompts.
+        let quarter = pool.draw(count: 12, harmfulShare: 0.5, riskyShare: 0.5 / 3, seed: 3)
+        #expect(quarter.filter { $0.text.hasPrefix("placeholder risky-looking") }.count == 1)
+        #expect(pool.draw(count: 12, harmfulShare: 0.5, riskyShare: 0, seed: 3).allSatisfy { !$0.text.hasPrefix("placeholder risky") })
+        var settings = CAISettings()
+        settings.riskyShare = 1.5
+        #expect(throws: CAIError.self) { try settings.validate() }
     }
 
     @Test func standardBenignPromptsAvoidTheEvaluationsHeldOutSet() {
