@@ -128,7 +128,8 @@ extension EmbeddingHead {
         var best = (loss: Double.infinity, epoch: 0, trainLoss: 0.0, head: head)
         var dropoutGenerator = SeededGenerator(seed: parameters.seed ^ 0xD409_0D7A)
         var validationLosses: [Double] = []
-        for epoch in 1...max(parameters.epochs, 1) {
+        let epochs = max(parameters.epochs, 1)
+        for epoch in 1...epochs {
             observe(epoch - 1, head)
             let input = parameters.inputDropout > 0 ? Self.dropout(x, rate: parameters.inputDropout, generator: &dropoutGenerator) : x
             let (loss, gradients) = head.lossAndGradients(input, data: data, categoryWeight: parameters.categoryWeight)
@@ -138,14 +139,13 @@ extension EmbeddingHead {
             if let validationLoss { validationLosses.append(validationLoss) }
             let criterion = validationLoss ?? loss
             if criterion < best.loss { best = (criterion, epoch - 1, loss, head) }
-            if epoch % 20 == 0 || epoch == 1 || epoch == parameters.epochs { progress(epoch, loss, validationLoss) }
+            if epoch % 20 == 0 || epoch == 1 || epoch == epochs { progress(epoch, loss, validationLoss) }
             optimizer.step(&head, gradients: gradients)
         }
         // The final weights are evaluated once more (the loop measures before each update).
         let finalValidation = validation.flatMap { v in
             xValidation.map { head.lossAndGradients($0, data: v, categoryWeight: parameters.categoryWeight, gradients: false).loss }
         }
-        let epochs = max(parameters.epochs, 1)
         observe(epochs, head)
         let finalTrain = head.lossAndGradients(x, data: data, categoryWeight: parameters.categoryWeight, gradients: false).loss
         if let finalValidation { validationLosses.append(finalValidation) }

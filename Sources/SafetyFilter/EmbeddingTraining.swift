@@ -71,11 +71,12 @@ public enum EmbeddingTraining {
         let validationScores = zip(head.predict(features: validationData.features), validation).map {
             JudgeScore(unsafeProbability: $0.0.unsafe, category: $0.0.category)
         }
-        let chosen = FilterMetrics.threshold(pairs: thresholdPairs, scores: outOfFold + validationScores)
+        let outOfSampleScores = outOfFold + validationScores
+        let chosen = FilterMetrics.threshold(pairs: thresholdPairs, scores: outOfSampleScores)
         let threshold = try FilterThreshold(chosen ?? 0.5)
         let judge = try EmbeddingJudge(encoder: encoder, head: head, calibratedThreshold: threshold.value)
         let metrics = FilterMetrics(pairs: validation, scores: validationScores, threshold: threshold)
-        let outOfSample = FilterMetrics(pairs: thresholdPairs, scores: outOfFold + validationScores, threshold: threshold)
+        let outOfSample = FilterMetrics(pairs: thresholdPairs, scores: outOfSampleScores, threshold: threshold)
         logger.info("embedding judge trained", metadata: [
             "train": "\(train.count)", "validation": "\(validation.count)", "best_epoch": "\(summary.bestEpoch)",
             "threshold": "\(threshold.value)",
