@@ -101,9 +101,12 @@ public enum GuardTrainer {
     /// Fine-tunes a LoRA adapter on `model` (loaded from `modelURL`) with the selected pairs,
     /// reporting every optimizer step to `progress` (returning false stops there), and, with a
     /// `directory`, saves the PEFT adapter and ``GuardJudgeFile`` into it. `settings` and `threshold`
-    /// are what the saved judge will score with.
+    /// are what the saved judge will score with; without `settings` it reads what it was trained on
+    /// (the parameters' prompt and response budgets). Measured on the seed-1 test split (the
+    /// 512 × 2 guard): read with 128/256 tokens after training on 48/96, 57.8% precision, 99.2%
+    /// recall and 11.9% false positives on the probes; read with 48/96, 61.7%, 98.4% and 4.4%.
     public static func train(pairs: [LabelledPair], model: LlamaModel, modelURL: URL, parameters: Parameters = Parameters(),
-                             settings: GuardSettings = GuardSettings(), threshold: FilterThreshold? = nil,
+                             settings: GuardSettings? = nil, threshold: FilterThreshold? = nil,
                              saveTo directory: URL? = nil, logger: Logger = Logger(label: "fedguard.filter"),
                              progress: (TrainingProgress) -> Bool = { _ in true }) throws -> Result {
         let fingerprint = try ModelFingerprint(modelURL: modelURL)
@@ -139,7 +142,8 @@ public enum GuardTrainer {
             categorisedExamples: selected.filter { $0.unsafe && $0.category != nil }.count, truncatedExamples: truncated,
             steps: summary.steps, tokens: summary.tokens, seconds: summary.seconds,
             firstLoss: summary.firstLoss, lastLoss: summary.lastLoss)
-        let file = GuardJudgeFile(baseModel: fingerprint, settings: settings, threshold: threshold?.value,
+        let read = settings ?? GuardSettings(promptTokens: parameters.promptTokens, responseTokens: parameters.responseTokens)
+        let file = GuardJudgeFile(baseModel: fingerprint, settings: read, threshold: threshold?.value,
                                   lora: parameters.lora, training: training)
         if let directory {
             do {

@@ -78,7 +78,7 @@ struct GuardTrainerTests {
 
     @Test func shortFineTuneSeparatesAToySet() throws {
         let model = try GuardFixtures.tinyModel()
-        let settings = GuardSettings(promptTokens: 16, responseTokens: 16)
+        let settings = GuardSettings(promptTokens: 16, responseTokens: 12)
         let heldOut = Self.toySet(count: 16, from: 100, split: .validation).map(\.conversation)  // prompts not trained on
         let before = try GuardJudge(model: model, settings: settings).score(heldOut)
 
@@ -88,12 +88,12 @@ struct GuardTrainerTests {
         p.maxSteps = 60
         p.tokensPerBatch = 4096
         p.promptTokens = 16
-        p.responseTokens = 16
+        p.responseTokens = 12
         let directory = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         var steps = 0
         let result = try GuardTrainer.train(pairs: Self.toySet(count: 24), model: model, modelURL: GuardFixtures.tinyModelURL,
-                                            parameters: p, settings: settings, threshold: try FilterThreshold(0.4),
+                                            parameters: p, threshold: try FilterThreshold(0.4),
                                             saveTo: directory) { _ in steps += 1; return true }
         #expect(steps == 60)
         let summary = try #require(result.file.training)
@@ -102,7 +102,7 @@ struct GuardTrainerTests {
 
         let judge = try GuardJudge.load(from: directory, model: model, modelURL: GuardFixtures.tinyModelURL)
         #expect(judge.threshold == (try FilterThreshold(0.4)))
-        #expect(judge.settings == settings)
+        #expect(judge.settings == settings)  // the saved judge reads the budgets it was trained on
         let after = try judge.score(heldOut)
         /// Mean P(unsafe) of the unsafe (even) and the safe (odd) conversations.
         func means(_ s: [JudgeScore]) -> (unsafe: Double, safe: Double) {
