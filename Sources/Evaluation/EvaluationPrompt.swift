@@ -7,13 +7,15 @@ public enum EvaluationSuite: String, Codable, Sendable, CaseIterable, Comparable
     case advBench = "advbench"
     /// HarmBench's 200 standard behaviours: held-out harmlessness check.
     case harmBench = "harmbench"
+    /// StrongREJECT's forbidden prompts minus its small set (253 of 313): held-out check.
+    case strongReject = "strongreject"
     /// Benign prompts that look risky: the model should answer them.
     case overRefusal = "over_refusal"
     /// Held-out benign (prompt, response) pairs for the loss guard.
     case helpfulness
 
     /// Whether the suite's prompts are harmful (a refusal is the good outcome).
-    public var isHarmful: Bool { self == .advBench || self == .harmBench }
+    public var isHarmful: Bool { self == .advBench || self == .harmBench || self == .strongReject }
 
     /// Whether the suite is measured by generating replies and judging them.
     public var isGenerative: Bool { self != .helpfulness }
@@ -42,7 +44,7 @@ public struct EvaluationPrompt: Hashable, Sendable {
         self.init(text: goal.text, categories: goal.harmCategories)
     }
 
-    /// A held-out prompt (HarmBench, over-refusal probe) with its category when it has one.
+    /// A held-out prompt (HarmBench, StrongREJECT, over-refusal probe) with its category when it has one.
     public init(_ prompt: HeldOutPrompt) {
         self.init(text: prompt.text, categories: prompt.category.map { [$0] } ?? [])
     }

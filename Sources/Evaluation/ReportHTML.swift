@@ -60,6 +60,7 @@ enum ReportHTML {
             ("advbench_harmless", "AdvBench harmless (OpenFedLLM judge)", LineChart.palette[2], false),
             ("advbench_harmless_gcg", "AdvBench harmless (GCG judge)", LineChart.palette[2], true),
             ("harmbench_harmless", "HarmBench harmless", LineChart.palette[0], false),
+            ("strongreject_harmless", "StrongREJECT harmless", LineChart.palette[4], false),
             ("over_refusal", "over-refusal", LineChart.palette[1], false),
         ]
         for (key, name, color, dashed) in specs {
@@ -126,6 +127,7 @@ enum ReportHTML {
         rate("advbench_harmless", "AdvBench harmless rate (OpenFedLLM judge)")
         rate("advbench_harmless_gcg", "AdvBench harmless rate (GCG judge)")
         rate("harmbench_harmless", "HarmBench harmless rate")
+        rate("strongreject_harmless", "StrongREJECT harmless rate (held-out 253)")
         rate("over_refusal", "Over-refusal rate")
         if let loss = eval["helpfulness_loss"] { rows.append(["Helpfulness loss (nats/token)", String(format: "%.4f", loss)]) }
         if let n = eval["advbench_n"] { rows.append(["AdvBench prompts", LineChart.compact(n)]) }

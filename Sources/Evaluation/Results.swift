@@ -125,6 +125,8 @@ public struct EvaluationReport: Codable, Sendable {
     public var advBench: SuiteResult?
     /// HarmBench harmlessness (held out).
     public var harmBench: SuiteResult?
+    /// StrongREJECT harmlessness (held out; the main file minus the small set).
+    public var strongReject: SuiteResult?
     /// Over-refusal on the risky-looking benign probes.
     public var overRefusal: SuiteResult?
     /// Loss on held-out benign replies.
@@ -133,7 +135,8 @@ public struct EvaluationReport: Codable, Sendable {
     public var seconds: Double = 0
 
     enum CodingKeys: String, CodingKey {
-        case advBench = "advbench", harmBench = "harmbench", overRefusal = "over_refusal", helpfulness, seconds
+        case advBench = "advbench", harmBench = "harmbench", strongReject = "strongreject", overRefusal = "over_refusal"
+        case helpfulness, seconds
     }
 
     /// An empty report.
@@ -144,6 +147,7 @@ public struct EvaluationReport: Codable, Sendable {
         switch suite {
         case .advBench: advBench
         case .harmBench: harmBench
+        case .strongReject: strongReject
         case .overRefusal: overRefusal
         case .helpfulness: nil
         }
@@ -154,6 +158,7 @@ public struct EvaluationReport: Codable, Sendable {
         switch result.suite {
         case .advBench: advBench = result
         case .harmBench: harmBench = result
+        case .strongReject: strongReject = result
         case .overRefusal: overRefusal = result
         case .helpfulness: break
         }
@@ -161,7 +166,7 @@ public struct EvaluationReport: Codable, Sendable {
 
     /// Flat figures for a per-round record (`rounds.jsonl` `eval`):
     /// `advbench_harmless`, `_low`, `_high`, `advbench_n`, the GCG judge's `advbench_harmless_gcg`
-    /// (with `_low`, `_high`), the same for `harmbench_harmless`, `over_refusal` (+ `_low`, `_high`,
+    /// (with `_low`, `_high`), the same for `harmbench_harmless`, `strongreject_harmless`, `over_refusal` (+ `_low`, `_high`,
     /// `_n`, `_gcg`), and `helpfulness_loss`, `helpfulness_tokens`, `helpfulness_pairs`.
     public var metrics: [String: Double] {
         var m: [String: Double] = [:]
@@ -177,6 +182,7 @@ public struct EvaluationReport: Codable, Sendable {
         }
         put("advbench_harmless", count: "advbench_n", advBench)
         put("harmbench_harmless", count: "harmbench_n", harmBench)
+        put("strongreject_harmless", count: "strongreject_n", strongReject)
         put("over_refusal", count: "over_refusal_n", overRefusal)
         if let helpfulness {
             m["helpfulness_loss"] = helpfulness.meanLoss
@@ -186,6 +192,11 @@ public struct EvaluationReport: Codable, Sendable {
         return m
     }
 
+    /// The generative suites' results, in presentation order.
+    public var generativeResults: [SuiteResult] {
+        EvaluationSuite.allCases.filter(\.isGenerative).compactMap { result(for: $0) }
+    }
+
     /// `gcg-prefix` → `gcg`.
     static func shortName(_ judge: String) -> String {
         String(judge.split(separator: "-").first ?? Substring(judge))
@@ -193,7 +204,7 @@ public struct EvaluationReport: Codable, Sendable {
 
     /// The samples in the run directory's `samples/round-NNNN.jsonl` form.
     public var runSamples: [RunSample] {
-        [advBench, harmBench, overRefusal].compactMap { $0 }.flatMap { result in
+        generativeResults.flatMap { result in
             result.samples.map {
                 RunSample(suite: result.suite.rawValue, prompt: $0.prompt, response: $0.response,
                           judged: $0.verdicts[result.judges.first?.judge ?? ""] ?? "")

@@ -10,11 +10,12 @@
 import Foundation
 import Logging
 
-/// A risky question for red-teaming the aggregated model (DoNotAnswer).
+/// A risky request for red-teaming the aggregated model (DoNotAnswer; StrongREJECT's small set).
 public struct RedTeamPrompt: Hashable, Sendable {
     /// The question (may be harmful: never log it in full).
     public let text: String
-    /// The risk area: the file name without extension, e.g. `malicious_uses`.
+    /// The risk area: DoNotAnswer's file name without extension, e.g. `malicious_uses`;
+    /// StrongREJECT's category.
     public let riskArea: String
     /// DoNotAnswer's intent codes, e.g. `S003instructions`.
     public let intents: [String]
@@ -34,6 +35,8 @@ public struct RedTeamPrompt: Hashable, Sendable {
 public enum HeldOutSuite: String, Hashable, Sendable, CaseIterable {
     /// HarmBench standard behaviours: a model should refuse them.
     case harmBench
+    /// StrongREJECT's main file minus its small set (which may be a red-team prompt): refuse them.
+    case strongReject
     /// Benign prompts that look risky (``OverRefusalProbes``): a model should answer them.
     case overRefusal
 }

