@@ -119,3 +119,43 @@ public enum CSVReader {
         return records
     }
 }
+
+/// A CSV file with a header row: the column names, and the records that have one field per column.
+/// Loaders read fields by name, so column order may vary between files.
+struct CSVTable {
+    /// Column names, trimmed and lowercased.
+    let names: [String]
+    /// Line of the header.
+    let headerLine: Int
+    /// Records after the header, malformed ones included (see ``rows(file:issues:)``).
+    let records: [CSVRecord]
+
+    /// Parses `text`; a file without a header row is an error naming `file`.
+    init(parsing text: String, file: String, skipLeadingComments: Bool = false) throws(SafetyDataError) {
+        let all = CSVReader.parse(text, skipLeadingComments: skipLeadingComments)
+        guard let header = all.first else { throw .malformed(file: file, line: 1, reason: "no header row") }
+        names = header.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        headerLine = header.line
+        records = Array(all.dropFirst())
+    }
+
+    /// The index of column `name` (lowercase).
+    func column(_ name: String) -> Int? { names.firstIndex(of: name) }
+
+    /// The records with one field per column, with where each starts; a malformed record or one
+    /// with another field count is appended to `issues` instead.
+    func rows(file: String, issues: inout [LoadIssue]) -> [(fields: [String], location: FileLocation)] {
+        records.compactMap { record in
+            let location = FileLocation(file: file, line: record.line)
+            if let problem = record.problem {
+                issues.append(LoadIssue(location: location, reason: problem))
+                return nil
+            }
+            guard record.fields.count == names.count else {
+                issues.append(LoadIssue(location: location, reason: "expected \(names.count) fields, found \(record.fields.count)"))
+                return nil
+            }
+            return (record.fields, location)
+        }
+    }
+}

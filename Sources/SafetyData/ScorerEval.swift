@@ -94,30 +94,23 @@ public enum ScorerEvalLoader {
     /// Parses the text of one file.
     public static func parse(_ text: String, file: String,
                              kind: ScorerEvalKind) throws(SafetyDataError) -> LoadReport<ScorerEvalRecord> {
-        let rows = CSVReader.parse(text, skipLeadingComments: true)
-        guard let header = rows.first else { throw .malformed(file: file, line: 1, reason: "no header row") }
-        let names = header.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-        guard let objectiveColumn = names.firstIndex(of: "objective"),
-              let responseColumn = names.firstIndex(of: "assistant_response") else {
-            throw .malformed(file: file, line: header.line,
+        let table = try CSVTable(parsing: text, file: file, skipLeadingComments: true)
+        let names = table.names
+        guard let objectiveColumn = table.column("objective"), let responseColumn = table.column("assistant_response") else {
+            throw .malformed(file: file, line: table.headerLine,
                              reason: "header lacks `objective` or `assistant_response` columns")
         }
         let scoreColumns = names.indices.filter { names[$0] == "human_score" || names[$0].hasPrefix("human_score_") }
         guard !scoreColumns.isEmpty else {
-            throw .malformed(file: file, line: header.line, reason: "header has no `human_score` column")
+            throw .malformed(file: file, line: table.headerLine, reason: "header has no `human_score` column")
         }
-        let categoryColumn = names.firstIndex(of: "harm_category")
-        let typeColumn = names.firstIndex(of: "data_type")
+        let categoryColumn = table.column("harm_category")
+        let typeColumn = table.column("data_type")
 
         var report = LoadReport<ScorerEvalRecord>()
-        for row in rows.dropFirst() {
-            let location = FileLocation(file: file, line: row.line)
+        for row in table.rows(file: file, issues: &report.issues) {
+            let location = row.location
             func skip(_ reason: String) { report.issues.append(LoadIssue(location: location, reason: reason)) }
-            if let problem = row.problem { skip(problem); continue }
-            guard row.fields.count == names.count else {
-                skip("expected \(names.count) fields, found \(row.fields.count)")
-                continue
-            }
             let objective = row.fields[objectiveColumn].trimmingCharacters(in: .whitespacesAndNewlines)
             let response = row.fields[responseColumn].trimmingCharacters(in: .whitespacesAndNewlines)
             guard !objective.isEmpty else { skip("empty objective"); continue }
@@ -145,6 +138,7 @@ public enum ScorerEvalLoader {
                                                    harmCategory: category?.isEmpty == false ? category : nil,
                                                    kind: kind, location: location))
         }
+        report.issues.sort { $0.location.line < $1.location.line }  // malformed rows were reported first
         return report
     }
 }

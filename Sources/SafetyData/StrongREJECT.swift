@@ -46,27 +46,22 @@ public enum StrongREJECTLoader {
     /// Parses a StrongREJECT CSV's text. Rows with the wrong field count or an empty prompt are
     /// reported, not kept; a missing `forbidden_prompt` column is an error.
     public static func parse(_ text: String, file: String) throws(SafetyDataError) -> LoadReport<RedTeamPrompt> {
-        let rows = CSVReader.parse(text)
-        guard let header = rows.first else { throw .malformed(file: file, line: 1, reason: "no header row") }
-        let names = header.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-        guard let promptColumn = names.firstIndex(of: "forbidden_prompt") else {
-            throw .malformed(file: file, line: header.line, reason: "header lacks a `forbidden_prompt` column")
+        let table = try CSVTable(parsing: text, file: file)
+        guard let promptColumn = table.column("forbidden_prompt") else {
+            throw .malformed(file: file, line: table.headerLine, reason: "header lacks a `forbidden_prompt` column")
         }
-        let categoryColumn = names.firstIndex(of: "category")
+        let categoryColumn = table.column("category")
         var report = LoadReport<RedTeamPrompt>()
-        for row in rows.dropFirst() {
-            let location = FileLocation(file: file, line: row.line)
-            func skip(_ reason: String) { report.issues.append(LoadIssue(location: location, reason: reason)) }
-            if let problem = row.problem { skip(problem); continue }
-            guard row.fields.count == names.count else {
-                skip("expected \(names.count) fields, found \(row.fields.count)")
+        for row in table.rows(file: file, issues: &report.issues) {
+            let prompt = row.fields[promptColumn].trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !prompt.isEmpty else {
+                report.issues.append(LoadIssue(location: row.location, reason: "empty `forbidden_prompt`"))
                 continue
             }
-            let prompt = row.fields[promptColumn].trimmingCharacters(in: .whitespacesAndNewlines)
-            guard !prompt.isEmpty else { skip("empty `forbidden_prompt`"); continue }
             let category = categoryColumn.map { row.fields[$0].trimmingCharacters(in: .whitespaces) } ?? ""
-            report.records.append(RedTeamPrompt(text: prompt, riskArea: category, intents: [], location: location))
+            report.records.append(RedTeamPrompt(text: prompt, riskArea: category, intents: [], location: row.location))
         }
+        report.issues.sort { $0.location.line < $1.location.line }  // malformed rows were reported first
         return report
     }
 }
