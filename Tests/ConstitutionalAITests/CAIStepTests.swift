@@ -82,6 +82,24 @@ struct EverythingRefuses: RefusalJudge {
         #expect(pool.draw(count: 40, harmfulShare: 0.5, seed: 1).count == 40)
     }
 
+    @Test func redTeamPromptsAreDrawnEvenlyOverTheirSourcesOrInProportion() throws {
+        let large = (0..<40).map { CAIPrompt(text: "large source request \($0)", harmful: true, source: "large") }
+        let small = (0..<3).map { CAIPrompt(text: "small source request \($0)", harmful: true, source: "small") }
+        let base = try CAIFixtures.pool()
+        let pool = try PromptPool(harmful: large + small, benign: base.benign, benchmarkPrompts: [])
+        #expect(pool.harmfulSources.map(\.source) == ["large", "small"])
+        let drawn = pool.draw(count: 20, harmfulShare: 0.5, redTeamDraw: .even, seed: 11).filter(\.harmful)
+        #expect(drawn.count == 10)
+        // 5 each: the 3-prompt source cycles rather than being crowded out 40 to 3.
+        #expect(drawn.filter { $0.source == "small" }.count == 5)
+        #expect(Set(drawn.filter { $0.source == "small" }.map(\.text)).count == 3)
+        // An odd count: the extra prompt goes to one source, and the total is still exact.
+        #expect(pool.draw(count: 22, harmfulShare: 0.5, redTeamDraw: .even, seed: 11).filter(\.harmful).count == 11)
+        // Proportional (the default): the 3-prompt source gets its size's share, not half.
+        let proportional = (0..<10).map { pool.draw(count: 20, harmfulShare: 0.5, seed: UInt64($0)) }.joined().filter(\.harmful)
+        #expect(proportional.filter { $0.source == "small" }.count < 15)
+    }
+
     @Test func halfOfABenignDrawIsRiskyLookingAndTheProbesNeverEnter() throws {
         let probe = OverRefusalProbes.all[0].text
         let risky = (0..<6).map { CAIPrompt(text: "placeholder risky-looking request \($0)", harmful: false, source: "t") }
