@@ -59,7 +59,12 @@ public enum ConfigurationError: Error, Equatable, Sendable, CustomStringConverti
             return .wrongType(key: path(context.codingPath, key), detail: "required key is missing")
         case let .dataCorrupted(context):
             if let underlying = context.underlyingError as? ConfigurationError { return underlying }
-            return .wrongType(key: path(context.codingPath), detail: context.debugDescription)
+            // An unknown enum value: say what the key takes (its `config show` comment names the values).
+            let key = path(context.codingPath)
+            if let comment = ConfigurationComments.text[key], context.debugDescription.hasPrefix("Cannot initialize") {
+                return .wrongType(key: key, detail: "\(context.debugDescription); the key takes: \(comment)")
+            }
+            return .wrongType(key: key, detail: context.debugDescription)
         @unknown default:
             return .malformedYAML("\(error)")
         }

@@ -129,6 +129,11 @@ struct CannedCAIResponder: ChatResponder {
         #expect(RunConfiguration.defaults.cai.mode == .off)
         #expect(throws: ConfigurationError.self) { try RunConfiguration.load(overrides: ["cai.candidates=0"]) }
         #expect(throws: ConfigurationError.self) { try RunConfiguration.load(overrides: ["cai.mode=sometimes"]) }
+        // An unknown enum value names the key and the values it takes.
+        let draw = #expect(throws: ConfigurationError.self) { try RunConfiguration.load(overrides: ["cai.red_team_draw=sometimes"]) }
+        #expect(draw?.description.contains("'cai.red_team_draw'") == true)
+        #expect(draw?.description.contains("proportional") == true && draw?.description.contains("even") == true)
+        #expect(try RunConfiguration.load(overrides: ["cai.red_team_draw=even"]).cai.redTeamDraw == .even)
         #expect(throws: ConfigurationError.self) { try RunConfiguration.load(overrides: ["cai.unknown_key=1"]) }
         // Round trip through the commented YAML.
         let again = try RunConfiguration.load(yaml: try c.yaml())
