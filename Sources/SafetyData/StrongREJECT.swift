@@ -52,7 +52,8 @@ public enum StrongREJECTLoader {
         }
         let categoryColumn = table.column("category")
         var report = LoadReport<RedTeamPrompt>()
-        for row in table.rows(file: file, issues: &report.issues) {
+        for row in table.rows(file: file) {
+            if let issue = row.issue { report.issues.append(issue); continue }
             let prompt = row.fields[promptColumn].trimmingCharacters(in: .whitespacesAndNewlines)
             guard !prompt.isEmpty else {
                 report.issues.append(LoadIssue(location: row.location, reason: "empty `forbidden_prompt`"))
@@ -61,7 +62,6 @@ public enum StrongREJECTLoader {
             let category = categoryColumn.map { row.fields[$0].trimmingCharacters(in: .whitespaces) } ?? ""
             report.records.append(RedTeamPrompt(text: prompt, riskArea: category, intents: [], location: row.location))
         }
-        report.issues.sort { $0.location.line < $1.location.line }  // malformed rows were reported first
         return report
     }
 }

@@ -59,12 +59,11 @@ public enum ConfigurationError: Error, Equatable, Sendable, CustomStringConverti
             return .wrongType(key: path(context.codingPath, key), detail: "required key is missing")
         case let .dataCorrupted(context):
             if let underlying = context.underlyingError as? ConfigurationError { return underlying }
-            // An unknown enum value: say what the key takes (its `config show` comment names the values).
+            // A value the key's type rejects (an unknown enum value, say): add what the key takes, from
+            // its `config show` comment, which names the values.
             let key = path(context.codingPath)
-            if let comment = ConfigurationComments.text[key], context.debugDescription.hasPrefix("Cannot initialize") {
-                return .wrongType(key: key, detail: "\(context.debugDescription); the key takes: \(comment)")
-            }
-            return .wrongType(key: key, detail: context.debugDescription)
+            let takes = ConfigurationComments.text[key].map { "; the key takes: \($0)" } ?? ""
+            return .wrongType(key: key, detail: context.debugDescription + takes)
         @unknown default:
             return .malformedYAML("\(error)")
         }
