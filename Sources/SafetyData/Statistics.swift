@@ -117,3 +117,50 @@ public enum ReportText {
         return String(trimmed.prefix(limit)).trimmingCharacters(in: .whitespaces) + "…"
     }
 }
+
+/// The exact McNemar test for two paired binary outcomes on the same items (e.g. two models'
+/// refusals on the same AdvBench prompts): only the discordant pairs count, and under the null
+/// hypothesis each is equally likely to go either way.
+/// reference: McNemar 1947, Psychometrika 12(2); the exact (binomial) form, Fagerland, Lydersen
+/// & Laake 2013, BMC Medical Research Methodology 13:91, "The McNemar test for binary
+/// matched-pairs data: mid-p and asymptotic are better than exact conditional" (we report the
+/// conservative exact p).
+public struct McNemarTest: Hashable, Sendable {
+    /// Items where the first outcome is true and the second false.
+    public let onlyFirst: Int
+    /// Items where the second outcome is true and the first false.
+    public let onlySecond: Int
+    /// Two-sided exact p-value: 2 · P(X ≤ min(b, c)) for X ~ Binomial(b + c, 1/2), capped at 1.
+    public let pValue: Double
+
+    /// The test on discordant counts `b` and `c` (nil when either is negative).
+    public init?(onlyFirst b: Int, onlySecond c: Int) {
+        guard b >= 0, c >= 0 else { return nil }
+        onlyFirst = b
+        onlySecond = c
+        let n = b + c
+        guard n > 0 else {
+            pValue = 1
+            return
+        }
+        // Sum the binomial tail in log space: n reaches 520 (AdvBench), where 2^-n underflows.
+        let k = min(b, c)
+        let logHalf = -Double(n) * log(2.0)
+        var logChoose = 0.0  // log C(n, 0)
+        var tail = 0.0
+        for i in 0...k {
+            if i > 0 { logChoose += log(Double(n - i + 1)) - log(Double(i)) }
+            tail += exp(logChoose + logHalf)
+        }
+        pValue = min(1, 2 * tail)
+    }
+
+    /// The test on two outcome sequences over the same items, in the same order (nil when their
+    /// lengths differ).
+    public init?(_ first: [Bool], _ second: [Bool]) {
+        guard first.count == second.count else { return nil }
+        let b = zip(first, second).filter { $0 && !$1 }.count
+        let c = zip(first, second).filter { !$0 && $1 }.count
+        self.init(onlyFirst: b, onlySecond: c)
+    }
+}

@@ -216,6 +216,7 @@ enum YAMLWriter {
 enum ConfigurationComments {
     static let text: [String: String] = [
         "model": "GGUF file or Hugging Face directory; null = SmolLM2-135M-Instruct (fetched on first use)",
+        "initial_adapter": "PEFT adapter directory the global adapter starts from (same rank and targets); null = fresh from seed",
         "seed": "every random choice derives from it (init, sampling, data order, dropout, DP noise)",
         "threads": "engine threads; null = all cores (resume with the same count)",
         "clients": "N: client population (one data file per client)",

@@ -120,6 +120,27 @@ public final class FederatedRun {
         return try PolicyConfiguration.screen(screen).wrap(strategy, logger: logger)
     }
 
+    /// The global adapter of round 0: `initial_adapter` when set (its rank, alpha and targets must
+    /// match `lora`), else a fresh adapter drawn from the run's seed.
+    func initialAdapter() throws -> LoRAWeights {
+        let lora = configuration.lora.configuration
+        guard let path = configuration.initialAdapter else {
+            return LoRAWeights.initialized(for: model, configuration: lora, seed: RunSeeds.initialAdapter(configuration.seed))
+        }
+        let url = URL(fileURLWithPath: (path as NSString).expandingTildeInPath, isDirectory: true)
+        let loaded: LoadedAdapter
+        do { loaded = try PEFTAdapter.load(from: url, for: model) } catch {
+            throw SimulationError.io(path: url.path, detail: "cannot load initial_adapter: \(error)")
+        }
+        let found = loaded.configuration
+        guard found.rank == lora.rank, Set(found.targets) == Set(lora.targets), abs(found.alpha - lora.alpha) <= 1e-6 * lora.alpha else {
+            throw SimulationError.io(path: url.path, detail: "initial_adapter has rank \(found.rank), alpha \(found.alpha), targets "
+                + "\(found.targets.map(\.rawValue)) but the run's lora section has rank \(lora.rank), alpha \(lora.alpha), targets "
+                + "\(lora.targets.map(\.rawValue)); set lora to match the adapter")
+        }
+        return loaded.weights
+    }
+
     /// Runs the remaining rounds (all of them for a new run).
     @discardableResult
     public func run() throws -> SimulationSummary {
@@ -138,7 +159,7 @@ public final class FederatedRun {
             if let line = saved.recordLine { try directory.appendRecord(line, faultRound: -1) }
             logger.notice("resuming", metadata: ["run": "\(directory.url.path)", "after_round": "\(saved.round)"])
         } else {
-            let initial = LoRAWeights.initialized(for: model, configuration: c.lora.configuration, seed: RunSeeds.initialAdapter(c.seed))
+            let initial = try initialAdapter()
             state = RunState(round: 0, global: try layout.tensorMap(initial), strategyState: try strategy.encodedState(),
                              clientControls: [:], ledger: CommunicationLedger(), recordsPrefix: 0, recordLine: nil)
             try directory.truncateRecords(to: 0)

@@ -15,6 +15,10 @@ public struct RunConfiguration: Sendable, Equatable, Codable {
     /// The base model: a GGUF file or Hugging Face directory; nil means the default asset
     /// (SmolLM2-135M-Instruct, fetched on first use by the command-line tool).
     public var model: String?
+    /// A PEFT adapter directory the global adapter starts from (e.g. a safety-aligned start made by
+    /// standalone constitutional AI); nil starts from a fresh adapter drawn from ``seed``. Its rank
+    /// and targets must match ``lora``.
+    public var initialAdapter: String?
     /// The run's seed: every random choice (initial adapter, client sampling, data order,
     /// dropout, DP noise) derives from it.
     public var seed: UInt64
@@ -202,7 +206,7 @@ public struct RunConfiguration: Sendable, Equatable, Codable {
     public static let defaults = RunConfiguration()
 
     /// Creates a configuration; every argument defaults to the built-in value.
-    public init(model: String? = nil, seed: UInt64 = 42, threads: Int? = nil, clients: Int = 4, clientsPerRound: Int = 2,
+    public init(model: String? = nil, initialAdapter: String? = nil, seed: UInt64 = 42, threads: Int? = nil, clients: Int = 4, clientsPerRound: Int = 2,
                 rounds: Int = 2, minReplies: Int = 1, updateNormBound: Double? = nil, learningRate: Double = 5e-4,
                 learningRateFloor: Double = 1e-5, data: DataSettings = DataSettings(), local: LocalSettings = LocalSettings(),
                 lora: LoRASettings = LoRASettings(), strategy: StrategyConfiguration = .fedAvg,
@@ -210,6 +214,7 @@ public struct RunConfiguration: Sendable, Equatable, Codable {
                 cai: CAISettings = CAISettings(), evaluation: EvaluationSettings = EvaluationSettings(),
                 checkpoint: CheckpointSettings = CheckpointSettings()) {
         self.model = model
+        self.initialAdapter = initialAdapter
         self.seed = seed
         self.threads = threads
         self.clients = clients

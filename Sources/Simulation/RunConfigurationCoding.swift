@@ -9,7 +9,7 @@ import Foundation
 
 extension RunConfiguration {
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case model, seed, threads, clients, clientsPerRound = "clients_per_round", rounds
+        case model, initialAdapter = "initial_adapter", seed, threads, clients, clientsPerRound = "clients_per_round", rounds
         case minReplies = "min_replies", updateNormBound = "update_norm_bound"
         case learningRate = "learning_rate", learningRateFloor = "learning_rate_floor"
         case data, local, lora, strategy, policies, filter, cai, evaluation, checkpoint
@@ -19,6 +19,7 @@ extension RunConfiguration {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = RunConfiguration()
         model = try c.decodeIfPresent(String.self, forKey: .model)
+        initialAdapter = try c.decodeIfPresent(String.self, forKey: .initialAdapter)
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
         threads = try c.decodeIfPresent(Int.self, forKey: .threads)
         clients = try c.decodeIfPresent(Int.self, forKey: .clients) ?? d.clients
@@ -50,6 +51,7 @@ extension RunConfiguration {
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(model, forKey: .model)
+        try c.encode(initialAdapter, forKey: .initialAdapter)
         try c.encode(seed, forKey: .seed)
         try c.encode(threads, forKey: .threads)
         try c.encode(clients, forKey: .clients)

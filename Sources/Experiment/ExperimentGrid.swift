@@ -1,0 +1,122 @@
+import ConstitutionalAI
+import Foundation
+import Simulation
+import Yams
+
+// The grid of `fedguard experiment`: which federated runs to make and how to evaluate them.
+//
+// A grid file is YAML. Every key is optional and takes the value of the chosen preset (`smoke`
+// by default); `base` is merged key by key into the preset's base run configuration, so a grid
+// may change one run setting without restating the rest.
+
+/// What a cell does about harmful client data: the paper's four rows.
+public enum ExperimentMethod: String, Sendable, Codable, CaseIterable, Comparable {
+    /// Plain federated fine-tuning.
+    case none
+    /// The client-side safety filter (`filter.kind`, the grid's `filter_kind`).
+    case filter
+    /// Constitutional AI after each aggregation (`cai.mode`, the grid's `cai_mode`).
+    case cai
+    /// Both.
+    case filterAndCAI = "filter+cai"
+
+    /// Whether the safety filter runs.
+    public var filters: Bool { self == .filter || self == .filterAndCAI }
+    /// Whether constitutional AI runs.
+    public var usesCAI: Bool { self == .cai || self == .filterAndCAI }
+
+    public static func < (a: Self, b: Self) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+}
+
+/// The model the federation starts from.
+public enum ExperimentStart: String, Sendable, Codable, CaseIterable {
+    /// The base model with a fresh adapter (SmolLM2-135M starts unsafe).
+    case base
+    /// The base model after standalone constitutional AI (built once per experiment and cached),
+    /// like the paper's safety-tuned starting model.
+    case aligned
+}
+
+/// How each cell's final model is evaluated.
+public struct ExperimentEvaluation: Sendable, Equatable {
+    /// Suites, as `fedguard eval --suite` names them: advbench, harmbench, strongreject, benign.
+    public var suites: [String]
+    /// Most prompts per suite, spread evenly (nil: all).
+    public var limit: Int?
+    /// Most new tokens per reply.
+    public var maxTokens: Int
+    /// Held-out benign prompts for the helpfulness loss.
+    public var helpfulnessPrompts: Int
+
+    /// The suite names a grid may list.
+    public static let suiteNames = ["advbench", "harmbench", "strongreject", "benign"]
+
+    public init(suites: [String] = ["advbench", "strongreject", "benign"], limit: Int? = nil, maxTokens: Int = 64,
+                helpfulnessPrompts: Int = 64) {
+        self.suites = suites
+        self.limit = limit
+        self.maxTokens = maxTokens
+        self.helpfulnessPrompts = helpfulnessPrompts
+    }
+}
+
+/// A grid of federated runs: methods × strategies × harmful fractions × seeds × starting points,
+/// plus the reference rows (each starting model without federation, and centralised training on
+/// the pooled client data of each fraction and seed).
+public struct ExperimentGrid: Sendable, Equatable {
+    /// The base run configuration as YAML (any keys of `fedguard config show`).
+    public var base: String
+    /// Methods, in the table's order.
+    public var methods: [ExperimentMethod]
+    /// Strategy names (`fedavg`, `fedprox`, `scaffold`, ...; their parameters come from `base`
+    /// when it names the same strategy, else the strategy's defaults).
+    public var strategies: [String]
+    /// Harmful fractions of the client data.
+    public var harmfulFractions: [Double]
+    /// Run seeds (client data, sampling, initial adapter, dropout).
+    public var seeds: [UInt64]
+    /// Starting points.
+    public var starts: [ExperimentStart]
+    /// Whether the reference rows run.
+    public var references: Bool
+    /// The judge of the `filter` methods (`embedding`, `guard` or `both`).
+    public var filterKind: String
+    /// The constitutional-AI mode of the `cai` methods (`cheap` or `full`).
+    public var caiMode: CAIMode
+    /// Standalone CAI steps that make the aligned start (each on `cai.prompts` prompts).
+    public var alignedSteps: Int
+    /// An existing PEFT adapter to use as the aligned start instead of building one.
+    public var alignedAdapter: String?
+    /// Evaluation of each cell's final model.
+    public var evaluation: ExperimentEvaluation
+
+    public init(base: String, methods: [ExperimentMethod] = ExperimentMethod.allCases, strategies: [String] = ["fedavg"],
+                harmfulFractions: [Double] = [0.3], seeds: [UInt64] = [1], starts: [ExperimentStart] = [.base],
+                references: Bool = true, filterKind: String = "embedding", caiMode: CAIMode = .cheap, alignedSteps: Int = 4,
+                alignedAdapter: String? = nil, evaluation: ExperimentEvaluation = ExperimentEvaluation()) {
+        self.base = base
+        self.methods = methods
+        self.strategies = strategies
+        self.harmfulFractions = harmfulFractions
+        self.seeds = seeds
+        self.starts = starts
+        self.references = references
+        self.filterKind = filterKind
+        self.caiMode = caiMode
+        self.alignedSteps = alignedSteps
+        self.alignedAdapter = alignedAdapter
+        self.evaluation = evaluation
+    }
+}
+
+/// A grid that cannot be used, with the key and what it takes.
+public struct ExperimentGridError: Error, CustomStringConvertible, Equatable {
+    /// The key (dotted) or `(top level)`.
+    public var key: String
+    /// What is wrong and what the key takes.
+    public var detail: String
+
+    public var description: String { "experiment grid: \(key): \(detail)" }
+}
