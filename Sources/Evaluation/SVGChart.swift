@@ -1,40 +1,69 @@
 import Foundation
 
 /// One line of a chart, with an optional confidence band.
-struct ChartSeries {
+public struct ChartSeries {
     /// Legend text.
-    var name: String
+    public var name: String
     /// CSS colour.
-    var color: String
+    public var color: String
     /// (x, y) points, in x order.
-    var points: [(x: Double, y: Double)]
+    public var points: [(x: Double, y: Double)]
     /// (x, low, high) band drawn under the line.
-    var band: [(x: Double, low: Double, high: Double)] = []
+    public var band: [(x: Double, low: Double, high: Double)] = []
     /// Dashed line (second figures).
-    var dashed = false
+    public var dashed = false
+
+    /// A series; `band` and `dashed` as their properties.
+    public init(name: String, color: String, points: [(x: Double, y: Double)], band: [(x: Double, low: Double, high: Double)] = [],
+                dashed: Bool = false) {
+        self.name = name
+        self.color = color
+        self.points = points
+        self.band = band
+        self.dashed = dashed
+    }
 }
 
 /// A static line chart rendered as inline SVG: axes with rounded ticks, one polyline and markers
 /// per series, shaded bands, a legend. No scripts, no external resources.
-struct LineChart {
-    var title: String
-    var xLabel = "round"
-    var yLabel: String
-    var series: [ChartSeries]
+public struct LineChart {
+    /// The chart's title.
+    public var title: String
+    /// The x axis's label.
+    public var xLabel = "round"
+    /// The y axis's label.
+    public var yLabel: String
+    /// The lines.
+    public var series: [ChartSeries]
     /// Fixed y range (e.g. 0...1 for rates); nil fits the data.
-    var yRange: ClosedRange<Double>?
+    public var yRange: ClosedRange<Double>?
     /// Tick and tooltip text of a y value; nil: as many decimals as the tick step needs.
-    var formatY: ((Double) -> String)?
+    public var formatY: ((Double) -> String)?
     /// Whether the y axis starts at zero (for counts such as bytes).
-    var includeZero = false
-    var width = 760.0
-    var height = 300.0
+    public var includeZero = false
+    /// Size in pixels.
+    public var width = 760.0, height = 300.0
 
-    static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+    /// A chart; the other properties keep their defaults.
+    public init(title: String, xLabel: String = "round", yLabel: String, series: [ChartSeries], yRange: ClosedRange<Double>? = nil,
+                formatY: ((Double) -> String)? = nil, includeZero: Bool = false, width: Double = 760, height: Double = 300) {
+        self.title = title
+        self.xLabel = xLabel
+        self.yLabel = yLabel
+        self.series = series
+        self.yRange = yRange
+        self.formatY = formatY
+        self.includeZero = includeZero
+        self.width = width
+        self.height = height
+    }
+
+    /// Line colours, in series order.
+    public static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                           "#bcbd22", "#17becf"]
 
     /// The chart as an `<svg>` element.
-    func svg() -> String {
+    public func svg() -> String {
         let left = 74.0, right = 16.0, top = 28.0
         let columns = legendColumns
         let legendRows = Int((Double(series.count) / Double(columns)).rounded(.up))
@@ -141,9 +170,10 @@ struct LineChart {
     }
 }
 
-/// HTML text escaping.
-enum HTML {
-    static func escape(_ s: String) -> String {
+/// HTML text helpers for the self-contained reports.
+public enum HTML {
+    /// `s` with `&`, `<`, `>`, `"` and `'` escaped.
+    public static func escape(_ s: String) -> String {
         var out = ""
         out.reserveCapacity(s.count)
         for c in s {

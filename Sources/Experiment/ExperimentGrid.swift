@@ -30,6 +30,14 @@ public enum ExperimentMethod: String, Sendable, Codable, CaseIterable, Comparabl
     }
 }
 
+/// A reference row beside the grid.
+public enum ExperimentReference: String, Sendable, Codable, CaseIterable {
+    /// Each starting model evaluated without federation (the round-0 figure).
+    case start
+    /// Centralised training on the pooled client data of each fraction and seed.
+    case centralised
+}
+
 /// The model the federation starts from.
 public enum ExperimentStart: String, Sendable, Codable, CaseIterable {
     /// The base model with a fresh adapter (SmolLM2-135M starts unsafe).
@@ -37,6 +45,31 @@ public enum ExperimentStart: String, Sendable, Codable, CaseIterable {
     /// The base model after standalone constitutional AI (built once per experiment and cached),
     /// like the paper's safety-tuned starting model.
     case aligned
+}
+
+/// One entry of the strategy axis: a strategy, possibly with policies or settings of its own (a
+/// DP-FedAvg or robust-aggregation column), under a label that names its cells.
+public struct ExperimentStrategy: Sendable, Equatable, ExpressibleByStringLiteral {
+    /// The cells' name for it (a path component: letters, digits, `+`, `-`, `_`, `.`).
+    public var label: String
+    /// The strategy name (`fedavg`, `fedprox`, `scaffold`, ...).
+    public var strategy: String
+    /// Further `--set` overrides of the run configuration, e.g. `policies=[median]`.
+    public var overrides: [String]
+
+    public init(label: String, strategy: String? = nil, overrides: [String] = []) {
+        self.label = label
+        self.strategy = strategy ?? label
+        self.overrides = overrides
+    }
+
+    public init(stringLiteral value: String) { self.init(label: value) }
+
+    /// Whether `label` can name a directory.
+    public var hasValidLabel: Bool {
+        !label.isEmpty && label != "." && label != ".." && label != "reference" && label != "centralised"
+            && label.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "+-_.".unicodeScalars.contains($0) }
+    }
 }
 
 /// How each cell's final model is evaluated.
@@ -70,17 +103,17 @@ public struct ExperimentGrid: Sendable, Equatable {
     public var base: String
     /// Methods, in the table's order.
     public var methods: [ExperimentMethod]
-    /// Strategy names (`fedavg`, `fedprox`, `scaffold`, ...; their parameters come from `base`
-    /// when it names the same strategy, else the strategy's defaults).
-    public var strategies: [String]
+    /// Strategies (`fedavg`, `fedprox`, `scaffold`, ...; their parameters come from `base` when it
+    /// names the same strategy, else the strategy's defaults), each possibly with its own overrides.
+    public var strategies: [ExperimentStrategy]
     /// Harmful fractions of the client data.
     public var harmfulFractions: [Double]
     /// Run seeds (client data, sampling, initial adapter, dropout).
     public var seeds: [UInt64]
     /// Starting points.
     public var starts: [ExperimentStart]
-    /// Whether the reference rows run.
-    public var references: Bool
+    /// The reference rows that run.
+    public var references: [ExperimentReference]
     /// The judge of the `filter` methods (`embedding`, `guard` or `both`).
     public var filterKind: String
     /// The constitutional-AI mode of the `cai` methods (`cheap` or `full`).
@@ -92,9 +125,9 @@ public struct ExperimentGrid: Sendable, Equatable {
     /// Evaluation of each cell's final model.
     public var evaluation: ExperimentEvaluation
 
-    public init(base: String, methods: [ExperimentMethod] = ExperimentMethod.allCases, strategies: [String] = ["fedavg"],
+    public init(base: String, methods: [ExperimentMethod] = ExperimentMethod.allCases, strategies: [ExperimentStrategy] = ["fedavg"],
                 harmfulFractions: [Double] = [0.3], seeds: [UInt64] = [1], starts: [ExperimentStart] = [.base],
-                references: Bool = true, filterKind: String = "embedding", caiMode: CAIMode = .cheap, alignedSteps: Int = 4,
+                references: [ExperimentReference] = ExperimentReference.allCases, filterKind: String = "embedding", caiMode: CAIMode = .cheap, alignedSteps: Int = 4,
                 alignedAdapter: String? = nil, evaluation: ExperimentEvaluation = ExperimentEvaluation()) {
         self.base = base
         self.methods = methods

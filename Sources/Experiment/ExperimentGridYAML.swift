@@ -34,11 +34,18 @@ extension ExperimentGrid {
         let baseNode = (try? Yams.compose(yaml: base)) ?? nil
         mapping["base"] = baseNode ?? Node([(Node, Node)]())
         mapping["methods"] = Node(methods.map { Node($0.rawValue) })
-        mapping["strategies"] = Node(strategies.map { Node($0) })
+        mapping["strategies"] = Node(strategies.map { s -> Node in
+            guard s.strategy != s.label || !s.overrides.isEmpty else { return Node(s.label) }
+            var entry = Node.Mapping([])
+            entry["label"] = Node(s.label)
+            entry["strategy"] = Node(s.strategy)
+            entry["set"] = Node(s.overrides.map { Node($0) })
+            return .mapping(entry)
+        })
         mapping["harmful_fractions"] = Node(harmfulFractions.map { Node(String($0), Tag(.float)) })
         mapping["seeds"] = Node(seeds.map { Node(String($0), Tag(.int)) })
         mapping["starts"] = Node(starts.map { Node($0.rawValue) })
-        mapping["references"] = Node(String(references), Tag(.bool))
+        mapping["references"] = Node(references.map { Node($0.rawValue) })
         mapping["filter_kind"] = Node(filterKind)
         mapping["cai_mode"] = Node(caiMode.rawValue)
         mapping["aligned_steps"] = Node(String(alignedSteps), Tag(.int))
@@ -97,14 +104,23 @@ extension ExperimentGrid {
             }
         }
         grid.methods = try list(mapping, "methods", "methods: none, filter, cai, filter+cai") { ExperimentMethod(rawValue: $0) }
-        grid.strategies = try list(mapping, "strategies", "strategy names such as fedavg, fedprox, scaffold") { $0.isEmpty ? nil : $0 }
+        grid.strategies = try strategies(mapping)
         grid.harmfulFractions = try list(mapping, "harmful_fractions", "numbers in [0, 1]") { text -> Double? in
             guard let x = Double(text), x >= 0, x <= 1 else { return nil }
             return x
         }
         grid.seeds = try list(mapping, "seeds", "non-negative integers") { UInt64($0) }
         grid.starts = try list(mapping, "starts", "base, aligned") { ExperimentStart(rawValue: $0) }
-        grid.references = try scalar(mapping, "references", "true or false") { Bool($0) } ?? grid.references
+        if let node = mapping["references"] {
+            // true and false are shorthands for every reference row and none.
+            if let flag = node.bool {
+                grid.references = flag ? ExperimentReference.allCases : []
+            } else if case let .sequence(items) = node, items.isEmpty {
+                grid.references = []
+            } else {
+                grid.references = try list(mapping, "references", "start, centralised (or true, false)") { ExperimentReference(rawValue: $0) }
+            }
+        }
         grid.filterKind = try scalar(mapping, "filter_kind", "embedding, guard or both") {
             ["embedding", "guard", "both"].contains($0) ? $0 : nil
         } ?? grid.filterKind
@@ -136,6 +152,48 @@ extension ExperimentGrid {
             grid.evaluation = evaluation
         }
         return grid
+    }
+
+    /// The strategy axis: names, or mappings {label, strategy, set: [key=value, ...]}.
+    static func strategies(_ mapping: Node.Mapping) throws(ExperimentGridError) -> [ExperimentStrategy] {
+        let takes = "strategy names such as fedavg, fedprox, scaffold, or {label: L, strategy: S, set: [key=value, ...]}"
+        guard let node = mapping["strategies"] else { throw ExperimentGridError(key: "strategies", detail: "missing; takes \(takes)") }
+        let items: [Node]
+        switch node {
+        case let .sequence(sequence): items = Array(sequence)
+        case .scalar: items = [node]
+        default: throw ExperimentGridError(key: "strategies", detail: "takes a list of \(takes)")
+        }
+        var values: [ExperimentStrategy] = []
+        for item in items {
+            var value: ExperimentStrategy
+            if let name = item.string {
+                value = ExperimentStrategy(label: name)
+            } else if let entry = item.mapping {
+                for key in entry.keys where !["label", "strategy", "set"].contains(key.string ?? "") {
+                    throw ExperimentGridError(key: "strategies", detail: "unknown key '\(key.string ?? "\(key)")' in an entry; takes \(takes)")
+                }
+                guard let label = entry["label"]?.string else {
+                    throw ExperimentGridError(key: "strategies", detail: "an entry needs a label; takes \(takes)")
+                }
+                let overrides = entry["set"].map { node -> [String] in
+                    if case let .sequence(s) = node { return s.compactMap(\.string) }
+                    return node.string.map { [$0] } ?? []
+                } ?? []
+                value = ExperimentStrategy(label: label, strategy: entry["strategy"]?.string, overrides: overrides)
+            } else {
+                throw ExperimentGridError(key: "strategies", detail: "takes \(takes)")
+            }
+            guard value.hasValidLabel else {
+                throw ExperimentGridError(key: "strategies", detail: "'\(value.label)' cannot name cells: use letters, digits, +, -, _ or .")
+            }
+            guard !values.contains(where: { $0.label == value.label }) else {
+                throw ExperimentGridError(key: "strategies", detail: "'\(value.label)' is listed twice")
+            }
+            values.append(value)
+        }
+        guard !values.isEmpty else { throw ExperimentGridError(key: "strategies", detail: "must not be empty; takes \(takes)") }
+        return values
     }
 
     /// A non-empty list without repeats whose every entry `convert` accepts.

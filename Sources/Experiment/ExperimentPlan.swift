@@ -21,7 +21,7 @@ public struct ExperimentCell: Sendable, Hashable, Codable {
     public var start: ExperimentStart
     /// The method (`none` for reference rows).
     public var method: ExperimentMethod
-    /// The strategy name (nil for the starting model; `fedavg` for centralised training).
+    /// The strategy's label in the grid (nil for the starting model; `fedavg` for centralised training).
     public var strategy: String?
     /// The harmful fraction (nil for the starting model).
     public var harmfulFraction: Double?
@@ -68,19 +68,19 @@ public struct ExperimentPlan: Sendable {
         self.grid = grid
         var cells: [ExperimentCell] = []
         for start in grid.starts {
-            if grid.references {
+            if grid.references.contains(.start) {
                 cells.append(ExperimentCell(kind: .startingModel, start: start, method: .none, strategy: nil,
                                             harmfulFraction: nil, seed: nil))
             }
             for fraction in grid.harmfulFractions {
                 for seed in grid.seeds {
-                    if grid.references {
+                    if grid.references.contains(.centralised) {
                         cells.append(ExperimentCell(kind: .centralised, start: start, method: .none, strategy: "fedavg",
                                                     harmfulFraction: fraction, seed: seed))
                     }
                     for strategy in grid.strategies {
                         for method in grid.methods {
-                            cells.append(ExperimentCell(kind: .federated, start: start, method: method, strategy: strategy,
+                            cells.append(ExperimentCell(kind: .federated, start: start, method: method, strategy: strategy.label,
                                                         harmfulFraction: fraction, seed: seed))
                         }
                     }
@@ -107,8 +107,10 @@ public struct ExperimentPlan: Sendable {
         let base = try baseConfiguration()
         var overrides = ["seed=\(seed)", "data.build.harmful_fraction=\(fraction)",
                          "data.directory=\(layout.dataDirectory(dataName).path)"]
-        let strategy = cell.strategy ?? "fedavg"
-        if base.strategy.name != strategy { overrides.append("strategy=\(strategy)") }
+        let variant = cell.kind == .centralised ? ExperimentStrategy(label: "fedavg")
+            : grid.strategies.first { $0.label == cell.strategy } ?? ExperimentStrategy(label: cell.strategy ?? "fedavg")
+        if base.strategy.name != variant.strategy { overrides.append("strategy=\(variant.strategy)") }
+        overrides += variant.overrides
         overrides.append("filter.kind=" + (cell.method.filters ? grid.filterKind : "none"))
         overrides.append("cai.mode=" + (cell.method.usesCAI ? grid.caiMode.rawValue : "off"))
         if cell.start == .aligned { overrides.append("initial_adapter=\(layout.alignedAdapter(grid).path)") }

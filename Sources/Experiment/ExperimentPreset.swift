@@ -2,6 +2,9 @@ import Foundation
 
 /// The built-in grids. A grid file's keys are merged over the chosen preset.
 public enum ExperimentPreset: String, Sendable, CaseIterable {
+    /// The README's main job: the built-in run configuration undefended and with filter + CAI,
+    /// beside the starting model (the round-0 figure), on a fifth of AdvBench and the benign suites.
+    case quickstart
     /// Minutes once the safety filter's judge is trained (it is trained and cached on first use):
     /// the four methods, FedAvg, one fraction, 2 clients, 1 round, a short evaluation.
     case smoke
@@ -9,13 +12,14 @@ public enum ExperimentPreset: String, Sendable, CaseIterable {
     /// steps; methods × FedAvg, FedProx, SCAFFOLD × fractions 0, 0.3, 0.6 × both starts, one seed;
     /// AdvBench 520, StrongREJECT 253, over-refusal and helpfulness per cell (estimate in the README).
     case paper
-    /// The paper preset with three seeds, FedAdam beside the three strategies, 10 rounds and
-    /// HarmBench too (days on 2 cores).
+    /// The paper preset with three seeds, FedAdam, FedAvg with median aggregation and DP-FedAvg
+    /// beside the three strategies, 10 rounds and HarmBench too (days on 2 cores).
     case full
 
     /// The preset's grid as YAML.
     public var yaml: String {
         switch self {
+        case .quickstart: Self.quickstartYAML
         case .smoke: Self.smokeYAML
         case .paper: Self.paperYAML
         case .full: Self.fullYAML
@@ -27,6 +31,25 @@ public enum ExperimentPreset: String, Sendable, CaseIterable {
         // The presets are tested to load; a failure here is a programming error.
         (try? ExperimentGrid.load(preset: self)) ?? ExperimentGrid(base: "")
     }
+
+    static let quickstartYAML = """
+        base: {}
+        methods: [none, filter+cai]
+        strategies: [fedavg]
+        harmful_fractions: [0.3]
+        seeds: [1]
+        starts: [base]
+        references: [start]
+        filter_kind: embedding
+        cai_mode: cheap
+        aligned_steps: 1
+        aligned_adapter: null
+        evaluation:
+          suites: [advbench, benign]
+          limit: 104
+          max_tokens: 64
+          helpfulness_prompts: 32
+        """
 
     static let smokeYAML = """
         base:
@@ -47,7 +70,7 @@ public enum ExperimentPreset: String, Sendable, CaseIterable {
         harmful_fractions: [0.3]
         seeds: [1]
         starts: [base]
-        references: true
+        references: [start, centralised]
         filter_kind: embedding
         cai_mode: cheap
         aligned_steps: 1
@@ -79,7 +102,7 @@ public enum ExperimentPreset: String, Sendable, CaseIterable {
         harmful_fractions: [0.0, 0.3, 0.6]
         seeds: [1]
         starts: [base, aligned]
-        references: true
+        references: [start, centralised]
         filter_kind: embedding
         cai_mode: cheap
         aligned_steps: 4
@@ -107,11 +130,17 @@ public enum ExperimentPreset: String, Sendable, CaseIterable {
             suite: advbench
             limit: 20
         methods: [none, filter, cai, filter+cai]
-        strategies: [fedavg, fedprox, scaffold, fedadam]
+        strategies:
+        - fedavg
+        - fedprox
+        - scaffold
+        - fedadam
+        - {label: fedavg+median, strategy: fedavg, set: ["policies=[median]"]}
+        - {label: fedavg+dp, strategy: fedavg, set: ["policies=[{name: dp_fedavg, clipping_norm: 0.5, noise_multiplier: 0.1}]"]}
         harmful_fractions: [0.0, 0.3, 0.6]
         seeds: [1, 2, 3]
         starts: [base, aligned]
-        references: true
+        references: [start, centralised]
         filter_kind: embedding
         cai_mode: cheap
         aligned_steps: 8

@@ -20,6 +20,8 @@ public struct ExperimentCellResult: Codable, Sendable {
     public var filterSeen: Int?, filterRemoved: Int?
     /// The evaluation hook's metrics per round (the convergence curve).
     public var curve: [CurvePoint]
+    /// ε spent by DP-FedAvg over the run (its accountant's figure after the last round; nil without it).
+    public var privacyEpsilon: Double?
 
     /// One evaluated round.
     public struct CurvePoint: Codable, Sendable, Equatable {
@@ -30,7 +32,7 @@ public struct ExperimentCellResult: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case cell, evaluation, runSeconds = "run_seconds", evaluationSeconds = "evaluation_seconds"
         case hookSeconds = "hook_seconds", communicationBytes = "communication_bytes"
-        case filterSeen = "filter_seen", filterRemoved = "filter_removed", curve
+        case filterSeen = "filter_seen", filterRemoved = "filter_removed", curve, privacyEpsilon = "privacy_epsilon"
     }
 
     /// A result from the run's records (nil records for the starting model).
@@ -57,6 +59,7 @@ public struct ExperimentCellResult: Codable, Sendable {
         filterSeen = filtered ? seen : nil
         filterRemoved = filtered ? removed : nil
         curve = records.compactMap { record in record.eval.map { CurvePoint(round: record.round, metrics: $0) } }
+        privacyEpsilon = records.last { $0.strategy["dp.epsilon"] != nil }?.strategy["dp.epsilon"]
     }
 
     /// Reads a result file; nil when it is missing or unreadable (the cell then runs again).

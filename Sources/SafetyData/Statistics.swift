@@ -164,3 +164,43 @@ public struct McNemarTest: Hashable, Sendable {
         self.init(onlyFirst: b, onlySecond: c)
     }
 }
+
+/// A percentile bootstrap interval for the difference of two paired proportions (first − second),
+/// resampling items with replacement from a seeded generator.
+/// reference: Efron & Tibshirani 1993, "An Introduction to the Bootstrap", ch. 13 (percentile
+/// interval).
+public struct PairedBootstrapInterval: Hashable, Sendable {
+    /// The observed difference of proportions.
+    public let difference: Double
+    /// The interval's bounds.
+    public let lower: Double, upper: Double
+    /// Resamples drawn.
+    public let resamples: Int
+
+    /// The 95% interval (or `level`) for outcome sequences over the same items in the same order;
+    /// nil when they are empty, differ in length, or `resamples` < 1.
+    public init?(_ first: [Bool], _ second: [Bool], resamples: Int = 2000, level: Double = 0.95, seed: UInt64 = 1) {
+        let n = first.count
+        guard n > 0, second.count == n, resamples >= 1, level > 0, level < 1 else { return nil }
+        // Per item: +1, 0 or −1; a resample's difference is the mean of its items' values.
+        let values = zip(first, second).map { ($0 ? 1 : 0) - ($1 ? 1 : 0) }
+        difference = Double(values.reduce(0, +)) / Double(n)
+        var generator = SplitMix64(seed: seed)
+        var differences = [Double](repeating: 0, count: resamples)
+        for r in 0..<resamples {
+            var sum = 0
+            for _ in 0..<n { sum += values[Int(generator.next() % UInt64(n))] }
+            differences[r] = Double(sum) / Double(n)
+        }
+        differences.sort()
+        let tail = (1 - level) / 2
+        func quantile(_ q: Double) -> Double {
+            let position = q * Double(resamples - 1)
+            let low = Int(position.rounded(.down)), high = min(low + 1, resamples - 1)
+            return differences[low] + (differences[high] - differences[low]) * (position - Double(low))
+        }
+        lower = quantile(tail)
+        upper = quantile(1 - tail)
+        self.resamples = resamples
+    }
+}

@@ -20,8 +20,9 @@ struct ExperimentCommand: ParsableCommand {
         under OUT/cells/; finished cells (result.json) are skipped on restart and an interrupted run resumes \
         bit-identically. Cells share client data (OUT/data) and the aligned start (OUT/aligned-start). \
         OUT/summary.md and summary.json hold the table: Wilson intervals, and the exact McNemar test of each \
-        method against `none` paired on AdvBench's prompts. Presets: smoke (minutes once the filter's judge is \
-        trained), paper, full; a GRID.yaml's keys are merged over the preset (`fedguard experiment --show-grid`).
+        method against `none` paired on AdvBench's prompts. Presets: quickstart (the README's main job: \
+        undefended vs filter + CAI beside the starting model), smoke (minutes once the filter's judge is trained), \
+        paper, full; a GRID.yaml's keys are merged over the preset (`fedguard experiment --show-grid`).
         """)
 
     @Argument(help: "Grid YAML (keys merged over the preset).")
@@ -30,7 +31,7 @@ struct ExperimentCommand: ParsableCommand {
     @Option(help: "Experiment directory.")
     var out: String
 
-    @Option(help: "Preset the grid starts from: smoke, paper or full (default smoke; a restart without GRID or --preset continues OUT's grid).")
+    @Option(help: "Preset the grid starts from: quickstart, smoke, paper or full (default smoke; a restart without GRID or --preset continues OUT's grid).")
     var preset: String?
 
     @Option(help: ArgumentHelp("Run only the cell with this id or the cells under it (repeatable), e.g. base/fedavg/h0.30.", valueName: "ID"))
@@ -47,7 +48,7 @@ struct ExperimentCommand: ParsableCommand {
 
     func validate() throws {
         if let preset, ExperimentPreset(rawValue: preset) == nil {
-            throw ValidationError("--preset must be smoke, paper or full (got '\(preset)')")
+            throw ValidationError("--preset must be one of \(ExperimentPreset.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(preset)')")
         }
         if Logger.Level(rawValue: logLevel) == nil {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error (got '\(logLevel)')")

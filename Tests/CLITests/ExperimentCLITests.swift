@@ -86,6 +86,10 @@ struct ExperimentCLITests {
         let list = try CLITests.run(["experiment", "--out", killed.path, "--list"])
         #expect(list.stdout.contains(Self.cell) && list.stdout.contains("done"))
 
+        let report = try CLITests.run(["report", killed.path])
+        #expect(report.status == 0 && report.stdout.contains("cells: 1 of 1 finished") && report.stdout.contains("report.csv"),
+                "\(report.stderr)")
+
         // Another grid over the same directory is refused.
         let other = try CLITests.run(["experiment", "--out", killed.path, "--preset", "smoke"], environment: ["FEDGUARD_HOME": home])
         #expect(other.status != 0 && other.stderr.contains("another grid"), "\(other.stderr)")
@@ -99,7 +103,7 @@ struct ExperimentCLITests {
         let r = try CLITests.run(["experiment", bad.path, "--out", workspace.appendingPathComponent("x").path, "--list"])
         #expect(r.status != 0 && r.stderr.contains("harmful_fractions") && r.stderr.contains("'2'"), "\(r.stderr)")
         let p = try CLITests.run(["experiment", "--out", workspace.appendingPathComponent("y").path, "--preset", "huge"])
-        #expect(p.status != 0 && p.stderr.contains("--preset must be smoke, paper or full"), "\(p.stderr)")
+        #expect(p.status != 0 && p.stderr.contains("--preset must be one of quickstart, smoke, paper, full"), "\(p.stderr)")
         let show = try CLITests.run(["experiment", "--out", workspace.appendingPathComponent("z").path, "--preset", "paper", "--show-grid"])
         #expect(show.status == 0 && show.stdout.contains("- scaffold") && show.stdout.contains("clients: 20"), "\(show.stderr)")
         #expect(!FileManager.default.fileExists(atPath: workspace.appendingPathComponent("z").path), "--show-grid writes nothing")

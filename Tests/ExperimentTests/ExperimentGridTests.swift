@@ -10,15 +10,25 @@ struct ExperimentGridTests {
     @Test func presetsLoadAndRoundTripThroughTheirYAML() throws {
         for preset in ExperimentPreset.allCases {
             let grid = try ExperimentGrid.load(preset: preset)
-            #expect(grid.methods == ExperimentMethod.allCases, "\(preset)")
+            #expect(grid.methods == (preset == .quickstart ? [.none, .filterAndCAI] : ExperimentMethod.allCases), "\(preset)")
             #expect(try ExperimentGrid.load(resolvedYAML: try grid.yaml()) == grid, "\(preset)")
             #expect(preset.grid == grid)
         }
         let paper = try ExperimentGrid.load(preset: .paper)
         #expect(paper.strategies == ["fedavg", "fedprox", "scaffold"])
+        let full = try ExperimentGrid.load(preset: .full)
+        #expect(full.strategies.map(\.label) == ["fedavg", "fedprox", "scaffold", "fedadam", "fedavg+median", "fedavg+dp"])
         #expect(paper.harmfulFractions == [0, 0.3, 0.6] && paper.starts == [.base, .aligned])
         let base = try RunConfiguration.load(yaml: paper.base)
         #expect(base.clients == 20 && base.clientsPerRound == 5)
+        let quickstart = try ExperimentGrid.load(preset: .quickstart)
+        #expect(try RunConfiguration.load(yaml: quickstart.base) == RunConfiguration.defaults, "the main job runs the built-in defaults")
+        #expect(quickstart.references == [.start])
+        #expect(try ExperimentPlan(grid: quickstart, layout: ExperimentLayout(root: URL(fileURLWithPath: "/tmp/q"))).cells.map(\.id)
+                == ["base/reference/start", "base/fedavg/h0.30/s1/none", "base/fedavg/h0.30/s1/filter+cai"])
+        let shorthand = try ExperimentGrid.load(yaml: "references: false")
+        #expect(shorthand.references.isEmpty)
+        #expect(try ExperimentGrid.load(yaml: "references: [centralised]").references == [.centralised])
     }
 
     @Test func aGridFileIsMergedOverThePresetKeyByKey() throws {
@@ -44,6 +54,11 @@ struct ExperimentGridTests {
         ("methods: [none, magic]", "methods"),
         ("methods: []", "methods"),
         ("starts: [base, tuned]", "starts"),
+        ("strategies: [{label: a/b, strategy: fedavg}]", "strategies"),
+        ("strategies: [{strategy: fedavg}]", "strategies"),
+        ("strategies: [{label: x, colour: red}]", "strategies"),
+        ("strategies: [fedavg, {label: fedavg}]", "strategies"),
+        ("references: [start, everything]", "references"),
         ("cai_mode: off", "cai_mode"),
         ("filter_kind: regex", "filter_kind"),
         ("evaluation: {suites: [advbench, mmlu]}", "evaluation.suites"),
@@ -120,5 +135,46 @@ struct ExperimentGridTests {
         #expect(paired.onlyFirst == 2 && paired.onlySecond == 0)
         #expect(McNemarTest([true], [true, false]) == nil)
         #expect(McNemarTest(onlyFirst: -1, onlySecond: 2) == nil)
+    }
+
+    @Test func pairedBootstrapIntervalMatchesTheNormalApproximationOnALargeSample() throws {
+        // 200 items: 40 only the first refuses, 10 only the second, 150 agree.
+        let first = (0..<200).map { $0 < 40 || ($0 >= 50 && $0 < 120) }
+        let second = (0..<200).map { $0 >= 40 && $0 < 120 }
+        let interval = try #require(PairedBootstrapInterval(first, second, resamples: 4000, seed: 7))
+        #expect(abs(interval.difference - 0.15) < 1e-12)
+        // Paired difference: mean d = 0.15, per-item variance (b + c)/n − d² = 0.2275, se = √(0.2275/200).
+        let se = (0.2275 / 200).squareRoot()
+        // 4,000 resamples put each percentile within about 5% of its width; 10% is the margin.
+        #expect(abs(interval.lower - (0.15 - 1.96 * se)) < 0.1 * 1.96 * se, "\(interval.lower)")
+        #expect(abs(interval.upper - (0.15 + 1.96 * se)) < 0.1 * 1.96 * se, "\(interval.upper)")
+        #expect(PairedBootstrapInterval(first, second, resamples: 4000, seed: 7) == interval, "seeded: the same interval")
+        let same = try #require(PairedBootstrapInterval(first, first))
+        #expect(same.lower == 0 && same.upper == 0)
+        let all = try #require(PairedBootstrapInterval([true, true, true], [false, false, false]))
+        #expect(all.lower == 1 && all.upper == 1)
+        #expect(PairedBootstrapInterval([], []) == nil && PairedBootstrapInterval([true], [true, false]) == nil)
+    }
+
+    @Test func strategyVariantsCarryTheirOwnPoliciesIntoTheirCells() throws {
+        let grid = try ExperimentGrid.load(yaml: """
+            strategies:
+            - fedavg
+            - {label: fedavg+median, strategy: fedavg, set: ["policies=[median]"]}
+            - {label: fedavg+dp, strategy: fedavg, set: ["policies=[{name: dp_fedavg, clipping_norm: 0.5, noise_multiplier: 0.1}]"]}
+            methods: [none]
+            references: false
+            """)
+        #expect(try ExperimentGrid.load(resolvedYAML: try grid.yaml()) == grid)
+        let layout = ExperimentLayout(root: URL(fileURLWithPath: "/tmp/fedguard-variants"))
+        let plan = try ExperimentPlan(grid: grid, layout: layout)
+        #expect(plan.cells.map(\.id) == ["base/fedavg/h0.30/s1/none", "base/fedavg+median/h0.30/s1/none", "base/fedavg+dp/h0.30/s1/none"])
+        let configurations = try plan.cells.map { try #require(try plan.configuration(for: $0, layout: layout)) }
+        #expect(configurations[0].policies.isEmpty)
+        #expect(configurations[1].policies.map(\.name) == ["median"] && configurations[1].strategy.name == "fedavg")
+        #expect(configurations[2].policies.map(\.name) == ["dp_fedavg"])
+        // A variant's overrides are checked at planning like any configuration.
+        let bad = try ExperimentGrid.load(yaml: #"strategies: [{label: v, strategy: fedavg, set: ["policies=[{name: dp_fedavg}]"]}]"#)
+        #expect(throws: ExperimentGridError.self) { try ExperimentPlan(grid: bad, layout: layout) }
     }
 }

@@ -51,9 +51,21 @@ import Training
         let markdown = try String(contentsOf: layout.summaryMarkdownURL, encoding: .utf8)
         #expect(markdown.contains("6 of 6 cells finished"))
         #expect(markdown.contains("| base/fedavg/h0.30/s1/filter+cai | "))
-        #expect(markdown.contains("## AdvBench harmless rate: base start, fedavg, seed 1"))
+        #expect(markdown.contains("## AdvBench harmless rate: base start, fedavg, 1 seed"))
+        #expect(markdown.contains("paper, ~30% (Llama-3.1-8B)") && markdown.contains("| filter+cai | ") && markdown.contains("96.3%"))
         let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: layout.summaryJSONURL)) as? [String: Any])
         #expect(json["finished"] as? Int == 6)
+
+        // The report: HTML with the paper's layout, JSON, and a CSV line per cell.
+        let (reported, files) = try ExperimentReport.generate(layout)
+        #expect(reported.rows.count == 6)
+        let csv = try String(contentsOf: files.csv, encoding: .utf8).split(separator: "\n")
+        #expect(csv.count == 7 && csv[0].hasPrefix("cell,kind,start,strategy,harmful_fraction,seed,method,advbench_harmless,"))
+        #expect(csv.contains { $0.hasPrefix("base/fedavg/h0.30/s1/filter,federated,base,fedavg,0.3,1,filter,") })
+        let html = try String(contentsOf: files.html, encoding: .utf8)
+        #expect(html.contains("<h2>AdvBench harmless rate: base start, fedavg, 1 seed</h2>") && html.contains("<td>filter+cai</td>"))
+        #expect(html.contains("evaluation.every is 0"), "the smoke grid evaluates no rounds, and says so")
+        #expect(try JSONSerialization.jsonObject(with: Data(contentsOf: files.json)) is [String: Any])
 
         // A restart runs nothing.
         events = []
@@ -80,7 +92,7 @@ import Training
         let executor = try TinyExecutor()
         var grid = try ExperimentFixtures.grid()
         grid.methods = [.none]
-        grid.references = false
+        grid.references = []
         let plan = try ExperimentPlan(grid: grid, layout: layout)
         try ExperimentRunner(plan: plan, layout: layout, executor: executor).run()
         #expect(executor.runs == 1)
@@ -119,6 +131,23 @@ import Training
             #expect(try FederatedRun.configuration(of: layout.runDirectory(cell)).initialAdapter == adapter.path)
         }
         #expect(executor.evaluatedAdapters.contains(adapter), "the aligned reference row evaluates the aligned adapter")
+    }
+
+    @Test func aDPFedAvgColumnReportsTheEpsilonItSpent() throws {
+        let root = try ExperimentFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let layout = ExperimentLayout(root: root)
+        var grid = try ExperimentFixtures.grid()
+        grid.methods = [.none]
+        grid.references = []
+        grid.strategies = [ExperimentStrategy(label: "fedavg+dp", strategy: "fedavg",
+                                              overrides: ["policies=[{name: dp_fedavg, clipping_norm: 1.0, noise_multiplier: 1.0}]"])]
+        let summary = try ExperimentRunner(plan: try ExperimentPlan(grid: grid, layout: layout), layout: layout,
+                                           executor: try TinyExecutor()).run()
+        let epsilon = try #require(summary.rows.first?.privacyEpsilon)
+        #expect(epsilon > 0 && epsilon.isFinite)
+        #expect(summary.markdown().contains("DP ε"))
+        #expect(ExperimentReport.csv(summary).split(separator: "\n")[1].hasSuffix(",\(epsilon)"))
     }
 
     static func name(_ event: ExperimentEvent) -> String {
