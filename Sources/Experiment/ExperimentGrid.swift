@@ -82,16 +82,20 @@ public struct ExperimentEvaluation: Sendable, Equatable {
     public var maxTokens: Int
     /// Held-out benign prompts for the helpfulness loss.
     public var helpfulnessPrompts: Int
+    /// Arithmetic of the replies: `exact` (final figures) or `int8` (llama.cpp's, about twice as
+    /// fast); recorded with each suite's result.
+    public var arithmetic: String
 
     /// The suite names a grid may list.
     public static let suiteNames = ["advbench", "harmbench", "strongreject", "benign"]
 
     public init(suites: [String] = ["advbench", "strongreject", "benign"], limit: Int? = nil, maxTokens: Int = 64,
-                helpfulnessPrompts: Int = 64) {
+                helpfulnessPrompts: Int = 64, arithmetic: String = "exact") {
         self.suites = suites
         self.limit = limit
         self.maxTokens = maxTokens
         self.helpfulnessPrompts = helpfulnessPrompts
+        self.arithmetic = arithmetic
     }
 }
 

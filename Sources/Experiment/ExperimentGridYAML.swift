@@ -55,6 +55,7 @@ extension ExperimentGrid {
         e["limit"] = evaluation.limit.map { Node(String($0), Tag(.int)) } ?? Node("null", Tag(.null))
         e["max_tokens"] = Node(String(evaluation.maxTokens), Tag(.int))
         e["helpfulness_prompts"] = Node(String(evaluation.helpfulnessPrompts), Tag(.int))
+        e["arithmetic"] = Node(evaluation.arithmetic)
         mapping["evaluation"] = .mapping(e)
         do { return try Yams.serialize(node: .mapping(mapping)) } catch {
             throw ExperimentGridError(key: "(top level)", detail: "cannot write the grid: \(error)")
@@ -63,7 +64,7 @@ extension ExperimentGrid {
 
     static let keys = ["base", "methods", "strategies", "harmful_fractions", "seeds", "starts", "references", "filter_kind",
                        "cai_mode", "aligned_steps", "aligned_adapter", "evaluation"]
-    static let evaluationKeys = ["suites", "limit", "max_tokens", "helpfulness_prompts"]
+    static let evaluationKeys = ["suites", "limit", "max_tokens", "helpfulness_prompts", "arithmetic"]
 
     static func parse(_ text: String, source: String) throws(ExperimentGridError) -> Node {
         let node: Node?
@@ -149,6 +150,9 @@ extension ExperimentGrid {
             evaluation.helpfulnessPrompts = try scalar(e, "helpfulness_prompts", "an integer >= 1", prefix: "evaluation.") {
                 Int($0).flatMap { $0 >= 1 ? $0 : nil }
             } ?? evaluation.helpfulnessPrompts
+            evaluation.arithmetic = try scalar(e, "arithmetic", "exact or int8", prefix: "evaluation.") {
+                ["exact", "int8"].contains($0) ? $0 : nil
+            } ?? evaluation.arithmetic
             grid.evaluation = evaluation
         }
         return grid

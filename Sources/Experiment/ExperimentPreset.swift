@@ -49,6 +49,7 @@ public enum ExperimentPreset: String, Sendable, CaseIterable {
           limit: 104
           max_tokens: 64
           helpfulness_prompts: 32
+          arithmetic: exact
         """
 
     static let smokeYAML = """
@@ -80,6 +81,7 @@ public enum ExperimentPreset: String, Sendable, CaseIterable {
           limit: 16
           max_tokens: 32
           helpfulness_prompts: 8
+          arithmetic: exact
         """
 
     static let paperYAML = """
@@ -112,6 +114,7 @@ public enum ExperimentPreset: String, Sendable, CaseIterable {
           limit: null
           max_tokens: 64
           helpfulness_prompts: 64
+          arithmetic: exact
         """
 
     static let fullYAML = """
@@ -150,5 +153,6 @@ public enum ExperimentPreset: String, Sendable, CaseIterable {
           limit: null
           max_tokens: 64
           helpfulness_prompts: 64
+          arithmetic: exact
         """
 }

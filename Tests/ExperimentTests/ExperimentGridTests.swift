@@ -64,6 +64,7 @@ struct ExperimentGridTests {
         ("evaluation: {suites: [advbench, mmlu]}", "evaluation.suites"),
         ("evaluation: {limits: 3}", "evaluation.limits"),
         ("evaluation: {max_tokens: 0}", "evaluation.max_tokens"),
+        ("evaluation: {arithmetic: fp16}", "evaluation.arithmetic"),
         ("base: [1, 2]", "base"),
         ("methods: [none\n", "(top level)"),
     ])
