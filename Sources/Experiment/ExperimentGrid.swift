@@ -74,7 +74,7 @@ public struct ExperimentStrategy: Sendable, Equatable, ExpressibleByStringLitera
 
 /// How each cell's final model is evaluated.
 public struct ExperimentEvaluation: Sendable, Equatable {
-    /// Suites, as `fedguard eval --suite` names them: advbench, harmbench, strongreject, benign.
+    /// Suites, as `fedguard eval --suite` names them: advbench, harmbench, strongreject, benign, arc_easy.
     public var suites: [String]
     /// Most prompts per suite, spread evenly (nil: all).
     public var limit: Int?
@@ -87,7 +87,7 @@ public struct ExperimentEvaluation: Sendable, Equatable {
     public var arithmetic: String
 
     /// The suite names a grid may list.
-    public static let suiteNames = ["advbench", "harmbench", "strongreject", "benign"]
+    public static let suiteNames = ["advbench", "harmbench", "strongreject", "benign", "arc_easy"]
 
     public init(suites: [String] = ["advbench", "strongreject", "benign"], limit: Int? = nil, maxTokens: Int = 64,
                 helpfulnessPrompts: Int = 64, arithmetic: String = "exact") {

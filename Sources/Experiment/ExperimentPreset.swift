@@ -110,7 +110,7 @@ public enum ExperimentPreset: String, Sendable, CaseIterable {
         aligned_steps: 4
         aligned_adapter: null
         evaluation:
-          suites: [advbench, strongreject, benign]
+          suites: [advbench, strongreject, benign, arc_easy]
           limit: null
           max_tokens: 64
           helpfulness_prompts: 64
@@ -149,7 +149,7 @@ public enum ExperimentPreset: String, Sendable, CaseIterable {
         aligned_steps: 8
         aligned_adapter: null
         evaluation:
-          suites: [advbench, harmbench, strongreject, benign]
+          suites: [advbench, harmbench, strongreject, benign, arc_easy]
           limit: null
           max_tokens: 64
           helpfulness_prompts: 64

@@ -37,7 +37,7 @@ public enum ExperimentReport {
     /// One line per finished cell: its axes, the headline metrics, the comparison and the costs.
     public static func csv(_ summary: ExperimentSummary) -> String {
         let metricKeys = ["advbench_harmless", "advbench_harmless_low", "advbench_harmless_high", "advbench_harmless_gcg",
-                          "harmbench_harmless", "strongreject_harmless", "over_refusal", "rho_over_refusal", "helpfulness_loss"]
+                          "harmbench_harmless", "strongreject_harmless", "over_refusal", "rho_over_refusal", "helpfulness_loss", "arc_easy_accuracy_per_byte"]
         var lines = [(["cell", "kind", "start", "strategy", "harmful_fraction", "seed", "method"] + metricKeys
             + ["advbench_delta", "advbench_delta_low", "advbench_delta_high", "advbench_p_value", "helpfulness_change",
                "filter_seen", "filter_removed", "run_seconds", "filter_seconds", "cai_seconds", "evaluation_seconds",

