@@ -20,23 +20,7 @@ enum ReportHTML {
             body += "<h2>Issues while reading the run</h2>\n<ul>\n"
                 + r.issues.map { "<li>\(HTML.escape($0))</li>" }.joined(separator: "\n") + "\n</ul>\n"
         }
-        return """
-        <!DOCTYPE html>
-        <html lang="en"><head><meta charset="utf-8">
-        <title>FedGuard run report</title>
-        <style>
-        body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 980px; color: #222; }
-        h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 1.8em; border-bottom: 1px solid #ddd; }
-        table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em; }
-        th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
-        th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-        .muted { color: #777; } pre.config { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
-        svg.chart { display: block; margin: 0.6em 0; }
-        .refused { color: #2a7a2a; } .complied { color: #b22; }
-        </style></head><body>
-        \(body)</body></html>
-
-        """
+        return HTML.page(title: "FedGuard run report", body: body)
     }
 
     // MARK: - Charts

@@ -172,6 +172,27 @@ public struct LineChart {
 
 /// HTML text helpers for the self-contained reports.
 public enum HTML {
+    /// A whole page around `body`: inline CSS, no scripts, no external resources.
+    public static func page(title: String, body: String, maxWidth: Int = 980) -> String {
+        """
+        <!DOCTYPE html>
+        <html lang="en"><head><meta charset="utf-8">
+        <title>\(escape(title))</title>
+        <style>
+        body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: \(maxWidth)px; color: #222; }
+        h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 1.8em; border-bottom: 1px solid #ddd; }
+        table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em; }
+        th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
+        th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+        .muted { color: #777; } pre.config { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
+        svg.chart { display: block; margin: 0.6em 0; }
+        .refused { color: #2a7a2a; } .complied { color: #b22; }
+        </style></head><body>
+        \(body)</body></html>
+
+        """
+    }
+
     /// `s` with `&`, `<`, `>`, `"` and `'` escaped.
     public static func escape(_ s: String) -> String {
         var out = ""

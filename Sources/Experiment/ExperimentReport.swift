@@ -70,22 +70,7 @@ public enum ExperimentReport {
             + "grid's evaluation.</p>\n" + curves(results)
         body += "<h2>Cost per cell</h2>\n" + costTable(summary)
         body += "<h2>Grid</h2>\n<pre class=\"config\">\(HTML.escape(grid))</pre>\n"
-        return """
-        <!DOCTYPE html>
-        <html lang="en"><head><meta charset="utf-8">
-        <title>FedGuard experiment report</title>
-        <style>
-        body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
-        h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 1.8em; border-bottom: 1px solid #ddd; }
-        table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.85em; }
-        th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
-        th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-        .muted { color: #777; } pre.config { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
-        svg.chart { display: block; margin: 0.6em 0; }
-        </style></head><body>
-        \(body)</body></html>
-
-        """
+        return HTML.page(title: "FedGuard experiment report", body: body, maxWidth: 1100)
     }
 
     /// The summary's Markdown tables (`## title` and `| ... |` lines) as HTML.

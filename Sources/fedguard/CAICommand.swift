@@ -67,7 +67,7 @@ struct CAICommand: ParsableCommand {
         let (constitution, pool, critic) = try CAIInputs.load(settings, logger: logger)
         let modelURL = try engine.modelURL(logger: logger)
         let model = try ModelLoader.load(from: modelURL, logger: logger)
-        var start: LoRAWeights
+        let start: LoRAWeights
         var lora = configuration.lora.configuration
         if let adapter {
             let loaded = try PEFTAdapter.load(from: URL(fileURLWithPath: (adapter as NSString).expandingTildeInPath, isDirectory: true), for: model)
@@ -89,29 +89,8 @@ struct CAICommand: ParsableCommand {
             + "\(pool.benign.count) benign + \(pool.riskyBenign.count) risky-looking benign (\(pool.droppedAsBenchmark) benchmark copies dropped); constitution \(constitution.name) "
             + "(\(constitution.principles.count) principles, \(constitution.exemplars.count) exemplars)")
         let outURL = URL(fileURLWithPath: (out as NSString).expandingTildeInPath, isDirectory: true)
-        try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
-        var allMetrics: [[String: Double]] = []
-        var records: [CAIRecord] = []
-        for iteration in 1...iterations {
-            let result = try step.run(adapter: start, seed: seed &+ UInt64(iteration - 1) &* 0x9E37_79B9) { p in
-                switch p {
-                case .generating(let phase, let done, let total): Console.progress("[\(iteration)/\(iterations)] \(phase) \(done)/\(total)")
-                case .training(let objective, let t):
-                    Console.progress("[\(iteration)/\(iterations)] \(objective) step \(t.step)/\(t.totalSteps)  "
-                        + String(format: "loss %.4f  %.0f tok/s", t.loss, t.tokensPerSecond) + "  ETA \(Console.duration(t.etaSeconds))")
-                }
-            }
-            Console.progressDone()
-            start = result.adapter
-            allMetrics.append(result.metrics)
-            records += result.records
-            Console.err(Self.summary(result.metrics, iteration: iteration))
-        }
-        try PEFTAdapter.save(start, dropout: lora.dropout, baseModel: modelURL.lastPathComponent, to: outURL)
-        try CAIInputs.writeRecords(records, to: outURL.appendingPathComponent("cai-data.jsonl"))
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(allMetrics).write(to: outURL.appendingPathComponent("metrics.json"), options: .atomic)
+        let (_, records) = try CAIInputs.runSteps(step, from: start, iterations: iterations, seed: seed, progressLabel: "",
+                                                  dropout: lora.dropout, baseModel: modelURL.lastPathComponent, to: outURL)
         for r in records.filter({ $0.chosen != nil }).prefix(samples) {
             Console.out("  \(r.prompt.harmful ? "red-team" : "benign") [\(r.principle)] \(ReportText.truncate(r.prompt.text, to: 60))\n"
                 + "    initial: \(ReportText.truncate(r.initial, to: 80))\n    chosen:  \(ReportText.truncate(r.answers[r.chosen!].text, to: 80))")
@@ -146,6 +125,40 @@ enum CAIInputs {
                                        strongRejectSmall: try file(AssetCatalog.strongRejectSmall))
         let critic = try settings.criticModel.map { try ModelLoader.load(from: path($0), logger: logger) }
         return (constitution, pool, critic)
+    }
+
+    /// Runs `iterations` steps one after another from `start` (each from the previous one's adapter,
+    /// with the next seed, as rounds would), showing progress and each step's summary, and writes
+    /// the final PEFT adapter, `cai-data.jsonl` and `metrics.json` to `directory`.
+    @discardableResult
+    static func runSteps(_ step: ConstitutionalAIStep, from start: LoRAWeights, iterations: Int, seed: UInt64, progressLabel: String,
+                         dropout: Float, baseModel: String, to directory: URL) throws -> (adapter: LoRAWeights, records: [CAIRecord]) {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var adapter = start
+        var allMetrics: [[String: Double]] = []
+        var records: [CAIRecord] = []
+        for iteration in 1...iterations {
+            let prefix = "\(progressLabel)[\(iteration)/\(iterations)]"
+            let result = try step.run(adapter: adapter, seed: seed &+ UInt64(iteration - 1) &* 0x9E37_79B9) { p in
+                switch p {
+                case .generating(let phase, let done, let total): Console.progress("\(prefix) \(phase) \(done)/\(total)")
+                case .training(let objective, let t):
+                    Console.progress("\(prefix) \(objective) step \(t.step)/\(t.totalSteps)  "
+                        + String(format: "loss %.4f  %.0f tok/s", t.loss, t.tokensPerSecond) + "  ETA \(Console.duration(t.etaSeconds))")
+                }
+            }
+            Console.progressDone()
+            adapter = result.adapter
+            allMetrics.append(result.metrics)
+            records += result.records
+            Console.err(CAICommand.summary(result.metrics, iteration: iteration))
+        }
+        try PEFTAdapter.save(adapter, dropout: dropout, baseModel: baseModel, to: directory)
+        try writeRecords(records, to: directory.appendingPathComponent("cai-data.jsonl"))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(allMetrics).write(to: directory.appendingPathComponent("metrics.json"), options: .atomic)
+        return (adapter, records)
     }
 
     /// Writes a step's records as JSON lines (the run's `cai/round-NNNN.jsonl`, the command's

@@ -17,17 +17,13 @@ struct EngineOptions: ParsableArguments {
 
     func validate() throws {
         if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1 (got \(t))") }
-        if Logger.Level(rawValue: logLevel) == nil {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error (got '\(logLevel)')")
-        }
+        try Console.checkLogLevel(logLevel)
     }
 
     /// Sets up logging and threads; returns the logger.
     func prepare() -> Logger {
-        Console.bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .notice)
+        let logger = Console.logger(label: "fedguard", level: logLevel)
         if let t = threads { Parallel.setThreadCount(t) } else { Parallel.setThreadCount(Parallel.threadCount) }
-        var logger = Logger(label: "fedguard")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .notice
         logger.info("engine threads", metadata: ["threads": "\(Parallel.threadCount)", "blas": "\(Parallel.blasCoreName)"])
         return logger
     }
@@ -51,6 +47,22 @@ struct EngineOptions: ParsableArguments {
 /// Terminal output: the only place that prints.
 enum Console {
     nonisolated(unsafe) private static var bootstrapped = false
+
+    /// Refuses a `--log-level` that is not a level's name.
+    static func checkLogLevel(_ name: String) throws {
+        if Logger.Level(rawValue: name) == nil {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error (got '\(name)')")
+        }
+    }
+
+    /// Bootstraps logging at the level named `level` (notice when unknown) and returns a logger at it.
+    static func logger(label: String, level: String) -> Logger {
+        let parsed = Logger.Level(rawValue: level) ?? .notice
+        bootstrapLogging(level: parsed)
+        var logger = Logger(label: label)
+        logger.logLevel = parsed
+        return logger
+    }
 
     static func bootstrapLogging(level: Logger.Level) {
         guard !bootstrapped else { return }

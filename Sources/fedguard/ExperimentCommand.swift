@@ -50,15 +50,11 @@ struct ExperimentCommand: ParsableCommand {
         if let preset, ExperimentPreset(rawValue: preset) == nil {
             throw ValidationError("--preset must be one of \(ExperimentPreset.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(preset)')")
         }
-        if Logger.Level(rawValue: logLevel) == nil {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error (got '\(logLevel)')")
-        }
+        try Console.checkLogLevel(logLevel)
     }
 
     func run() throws {
-        Console.bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .notice)
-        var logger = Logger(label: "fedguard.experiment")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .notice
+        let logger = Console.logger(label: "fedguard.experiment", level: logLevel)
         let layout = ExperimentLayout(root: URL(fileURLWithPath: RunCommand.absolute(out), isDirectory: true))
         let resolved = try Self.userFacing { try resolveGrid(layout) }
         if showGrid {
@@ -150,29 +146,9 @@ final class CLIExperimentExecutor: ExperimentExecutor {
         let lora = base.lora.configuration
         let step = try ConstitutionalAIStep(model: model, critic: critic, lora: lora, settings: settings, constitution: constitution,
                                             pool: pool, logger: logger)
-        var adapter = LoRAWeights.initialized(for: model, configuration: lora, seed: base.seed)
-        var records: [CAIRecord] = []
-        var metrics: [[String: Double]] = []
-        for iteration in 1...steps {
-            let result = try step.run(adapter: adapter, seed: base.seed &+ UInt64(iteration - 1) &* 0x9E37_79B9) { p in
-                switch p {
-                case .generating(let phase, let done, let total): Console.progress("aligned start [\(iteration)/\(steps)] \(phase) \(done)/\(total)")
-                case .training(let objective, let t):
-                    Console.progress("aligned start [\(iteration)/\(steps)] \(objective) step \(t.step)/\(t.totalSteps)  "
-                        + String(format: "loss %.4f  %.0f tok/s", t.loss, t.tokensPerSecond) + "  ETA \(Console.duration(t.etaSeconds))")
-                }
-            }
-            Console.progressDone()
-            adapter = result.adapter
-            records += result.records
-            metrics.append(result.metrics)
-            Console.err(CAICommand.summary(result.metrics, iteration: iteration))
-        }
-        try PEFTAdapter.save(adapter, dropout: lora.dropout, baseModel: baseModelName, to: directory)
-        try CAIInputs.writeRecords(records, to: directory.appendingPathComponent("cai-data.jsonl"))
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(metrics).write(to: directory.appendingPathComponent("metrics.json"), options: .atomic)
+        let initial = LoRAWeights.initialized(for: model, configuration: lora, seed: base.seed)
+        try CAIInputs.runSteps(step, from: initial, iterations: steps, seed: base.seed, progressLabel: "aligned start ",
+                               dropout: lora.dropout, baseModel: baseModelName, to: directory)
     }
 
     func run(_ configuration: RunConfiguration, in directory: FederatedRunDirectory) throws -> SimulationSummary {

@@ -41,15 +41,11 @@ struct RunCommand: ParsableCommand {
         if resume != nil, config != nil || !overrides.isEmpty || out != nil {
             throw ValidationError("--resume continues a run with its own config.yaml; drop CONFIG, --set and --out")
         }
-        if Logger.Level(rawValue: logLevel) == nil {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error (got '\(logLevel)')")
-        }
+        try Console.checkLogLevel(logLevel)
     }
 
     func run() throws {
-        Console.bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .notice)
-        var logger = Logger(label: "fedguard.run")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .notice
+        let logger = Console.logger(label: "fedguard.run", level: logLevel)
 
         let directory: RunDirectory
         var configuration: RunConfiguration
