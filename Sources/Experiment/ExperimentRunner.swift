@@ -82,6 +82,10 @@ public struct ExperimentRunner {
                 return cell.id == trimmed || cell.id.hasPrefix(trimmed + "/")
             }
         }
+        guard !cells.isEmpty else {
+            throw ExperimentGridError(key: "--only", detail: "no cell id is or lies under \(only.joined(separator: ", ")); "
+                + "`fedguard experiment --list` shows the ids")
+        }
         var cellSeconds: [Double] = []
         for (offset, cell) in cells.enumerated() {
             let index = offset + 1

@@ -88,7 +88,7 @@ struct ExperimentCommand: ParsableCommand {
                     if let eta { text += "; experiment ETA " + RunProgressDisplay.duration(eta) }
                     Console.err(text)
                 case let .buildingAlignedStart(steps):
-                    Console.err("building the aligned start: \(steps) standalone constitutional-AI steps from the base model")
+                    Console.err("building the aligned start: \(steps) standalone constitutional-AI step\(steps == 1 ? "" : "s") from the base model")
                 }
             }
         }

@@ -103,6 +103,10 @@ import Training
             try ExperimentRunner(plan: try ExperimentPlan(grid: other, layout: layout), layout: layout, executor: executor).run()
         }
         #expect(error?.description.contains("another grid") == true)
+        let nothing = #expect(throws: ExperimentGridError.self) {
+            try ExperimentRunner(plan: plan, layout: layout, executor: executor).run(only: ["base/fedavg/h0.99"])
+        }
+        #expect(nothing?.key == "--only")
 
         // A run directory made with another configuration is not silently reused.
         let cell = plan.cells[0]
