@@ -25,6 +25,7 @@ public enum ExperimentMethod: String, Sendable, Codable, CaseIterable, Comparabl
     /// Whether constitutional AI runs.
     public var usesCAI: Bool { self == .cai || self == .filterAndCAI }
 
+    /// The table's order: none, filter, cai, filter+cai.
     public static func < (a: Self, b: Self) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
     }
@@ -57,12 +58,14 @@ public struct ExperimentStrategy: Sendable, Equatable, ExpressibleByStringLitera
     /// Further `--set` overrides of the run configuration, e.g. `policies=[median]`.
     public var overrides: [String]
 
+    /// An entry; `strategy` defaults to `label`.
     public init(label: String, strategy: String? = nil, overrides: [String] = []) {
         self.label = label
         self.strategy = strategy ?? label
         self.overrides = overrides
     }
 
+    /// A plain strategy name.
     public init(stringLiteral value: String) { self.init(label: value) }
 
     /// Whether `label` can name a directory.
@@ -89,6 +92,7 @@ public struct ExperimentEvaluation: Sendable, Equatable {
     /// The suite names a grid may list.
     public static let suiteNames = ["advbench", "harmbench", "strongreject", "benign", "arc_easy"]
 
+    /// Settings; by default AdvBench, StrongREJECT and the benign suites, whole, 64-token replies, exact arithmetic.
     public init(suites: [String] = ["advbench", "strongreject", "benign"], limit: Int? = nil, maxTokens: Int = 64,
                 helpfulnessPrompts: Int = 64, arithmetic: String = "exact") {
         self.suites = suites
@@ -129,6 +133,7 @@ public struct ExperimentGrid: Sendable, Equatable {
     /// Evaluation of each cell's final model.
     public var evaluation: ExperimentEvaluation
 
+    /// A grid over `base` (run configuration YAML); the other axes default to one cell per method.
     public init(base: String, methods: [ExperimentMethod] = ExperimentMethod.allCases, strategies: [ExperimentStrategy] = ["fedavg"],
                 harmfulFractions: [Double] = [0.3], seeds: [UInt64] = [1], starts: [ExperimentStart] = [.base],
                 references: [ExperimentReference] = ExperimentReference.allCases, filterKind: String = "embedding", caiMode: CAIMode = .cheap, alignedSteps: Int = 4,
@@ -155,5 +160,6 @@ public struct ExperimentGridError: Error, CustomStringConvertible, Equatable {
     /// What is wrong and what the key takes.
     public var detail: String
 
+    /// `experiment grid: key: detail`.
     public var description: String { "experiment grid: \(key): \(detail)" }
 }

@@ -136,12 +136,14 @@ public struct ExperimentLayout: Sendable {
     /// The experiment directory.
     public let root: URL
 
+    /// The layout of the experiment directory `root`.
     public init(root: URL) { self.root = root.standardizedFileURL }
 
     /// `grid.yaml`: the resolved grid, written on the first start and checked on every restart.
     public var gridURL: URL { root.appendingPathComponent("grid.yaml") }
-    /// `summary.json` and `summary.md`: the table over the finished cells.
+    /// `summary.json`: the table over the finished cells.
     public var summaryJSONURL: URL { root.appendingPathComponent("summary.json") }
+    /// `summary.md`: the same as Markdown.
     public var summaryMarkdownURL: URL { root.appendingPathComponent("summary.md") }
     /// A cell's directory.
     public func cellDirectory(_ cell: ExperimentCell) -> URL { root.appendingPathComponent("cells/" + cell.id, isDirectory: true) }

@@ -7,6 +7,7 @@ import Simulation
 public enum ExperimentReport {
     /// The files written.
     public struct Files: Sendable {
+        /// `report.html`, `report.json` and `report.csv`.
         public var html: URL, json: URL, csv: URL
     }
 

@@ -25,7 +25,9 @@ public struct ExperimentCellResult: Codable, Sendable {
 
     /// One evaluated round.
     public struct CurvePoint: Codable, Sendable, Equatable {
+        /// The round (1-based).
         public var round: Int
+        /// The evaluation hook's metrics after it.
         public var metrics: [String: Double]
     }
 

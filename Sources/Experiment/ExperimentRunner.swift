@@ -43,6 +43,7 @@ public struct ExperimentRunner {
     public let executor: any ExperimentExecutor
     let logger: Logger
 
+    /// A runner of `plan` in `layout` with `executor`.
     public init(plan: ExperimentPlan, layout: ExperimentLayout, executor: any ExperimentExecutor,
                 logger: Logger = Logger(label: "fedguard.experiment")) {
         self.plan = plan
