@@ -124,13 +124,7 @@ final class CLIExperimentExecutor: ExperimentExecutor {
 
     init(base: RunConfiguration, logger: Logger) throws {
         self.logger = logger
-        if let path = base.model {
-            modelURL = URL(fileURLWithPath: path)
-            baseModelName = path
-        } else {
-            modelURL = try AssetStore(logger: logger).url(for: AssetCatalog.smolLM2GGUF) { Console.reportAsset($0) }
-            baseModelName = "HuggingFaceTB/SmolLM2-135M-Instruct"
-        }
+        (modelURL, baseModelName) = try RunCommand.baseModel(base, logger: logger)
         Console.err("loading \(modelURL.lastPathComponent) ...")
         model = try ModelLoader.load(from: modelURL, logger: logger)
     }

@@ -71,15 +71,7 @@ struct RunCommand: ParsableCommand {
         }
         Parallel.setThreadCount(configuration.threads ?? Parallel.threadCount)
 
-        let modelURL: URL
-        let baseModelName: String
-        if let model = configuration.model {
-            modelURL = URL(fileURLWithPath: model)
-            baseModelName = model
-        } else {
-            modelURL = try AssetStore(logger: logger).url(for: AssetCatalog.smolLM2GGUF) { Console.reportAsset($0) }
-            baseModelName = "HuggingFaceTB/SmolLM2-135M-Instruct"
-        }
+        let (modelURL, baseModelName) = try Self.baseModel(configuration, logger: logger)
         try Self.ensureClientData(configuration, modelURL: modelURL, logger: logger)
         Console.err("loading \(modelURL.lastPathComponent) ...")
         let model = try ModelLoader.load(from: modelURL, logger: logger)
@@ -170,6 +162,14 @@ struct RunCommand: ParsableCommand {
             try FileManager.default.createDirectory(at: recordsDirectory, withIntermediateDirectories: true)
             try CAIInputs.writeRecords(records, to: recordsDirectory.appendingPathComponent(String(format: "round-%04d.jsonl", round)))
         }
+    }
+
+    /// The run's model file and the name its adapters record: `model`, or SmolLM2 from the asset
+    /// cache (fetched on first use).
+    static func baseModel(_ configuration: RunConfiguration, logger: Logger) throws -> (url: URL, name: String) {
+        if let model = configuration.model { return (URL(fileURLWithPath: model), model) }
+        let url = try AssetStore(logger: logger).url(for: AssetCatalog.smolLM2GGUF) { Console.reportAsset($0) }
+        return (url, "HuggingFaceTB/SmolLM2-135M-Instruct")
     }
 
     /// Builds the client data directory when it does not exist, as `fedguard data build` would.
