@@ -23,8 +23,12 @@ struct FilterCommand: ParsableCommand {
 
 /// Options shared by the filter commands.
 struct FilterOptions: ParsableArguments {
+    /// The seed the filter's commands default to, and the one a run uses when it trains a missing
+    /// judge (read this, not `FilterOptions().seed`: an unparsed option cannot be read).
+    static let defaultSeed: UInt64 = 1
+
     @Option(help: "Seed of the labelled set's splits and of judge training.")
-    var seed: UInt64 = 1
+    var seed: UInt64 = FilterOptions.defaultSeed
 
     @Flag(help: "Print the results as JSON.")
     var json = false

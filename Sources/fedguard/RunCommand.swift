@@ -116,10 +116,10 @@ struct RunCommand: ParsableCommand {
             if filter.judge == nil, !workspace.hasJudge(kind) {
                 Console.err("no trained \(kind.rawValue) judge in \(directory.path): training one first (fedguard filter train --kind \(kind.rawValue))")
                 var guardParameters = GuardTrainer.Parameters()
-                guardParameters.seed = FilterOptions().seed
+                guardParameters.seed = FilterOptions.defaultSeed
                 var head = HeadTrainingParameters()
-                head.seed = FilterOptions().seed
-                let trained = try workspace.train(kind, modelURL: modelURL, seed: FilterOptions().seed, head: head,
+                head.seed = FilterOptions.defaultSeed
+                let trained = try workspace.train(kind, modelURL: modelURL, seed: FilterOptions.defaultSeed, head: head,
                                                   guard: guardParameters, to: directory)
                 Console.err(String(format: "judge trained in %@: validation recall %.3f, precision %.3f at threshold %.3f",
                                    Console.duration(trained.seconds), trained.validation.overall.recall?.proportion ?? 0,

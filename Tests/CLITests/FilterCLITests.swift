@@ -120,4 +120,22 @@ struct FilterCLITests {
         #expect(r.status != 0 && r.stderr.contains("judge.json"))
         #expect(!FileManager.default.fileExists(atPath: workspace.appendingPathComponent("run").path), "nothing is written")
     }
+
+    /// Without `filter.judge` and with no judge in FEDGUARD_HOME, the run trains one first (the
+    /// quickstart's first run). Here the registry is unreachable, so training stops at its first
+    /// asset with the store's error: what matters is that the path is taken and ends in a clear
+    /// error, not in a crash (it once read an unparsed command-line option and aborted).
+    @Test func aMissingJudgeIsTrainedFirstAndAnUnreachableRegistryIsAClearError() throws {
+        let workspace = try RunResumeTests.workspace("trainfirst")
+        defer { try? FileManager.default.removeItem(at: workspace) }
+        let home = workspace.appendingPathComponent("home")
+        let r = try CLITests.run(RunResumeTests.runArguments(workspace: workspace, out: "run")
+            + ["--set", "filter.kind=embedding", "--set", "filter.encoder=\(Self.tinyBERT.path)"],
+            environment: ["FEDGUARD_HOME": home.path, "FEDGUARD_PIP": "/bin/false"])
+        #expect(r.stderr.contains("training one first"))
+        #expect(r.status != 0)
+        #expect(!(r.stdout + r.stderr).contains("parsable argument"), "\(r.stdout.suffix(400))")
+        #expect(r.stderr.contains("pip") || r.stderr.contains("download"), "\(r.stderr.suffix(400))")
+        #expect(!FileManager.default.fileExists(atPath: workspace.appendingPathComponent("run/rounds.jsonl").path))
+    }
 }
