@@ -287,7 +287,7 @@ public struct AssetStore: Sendable {
 
     // MARK: - File-system helpers with typed errors
 
-    private func createDirectory(_ url: URL) throws(AssetError) {
+    func createDirectory(_ url: URL) throws(AssetError) {
         do {
             try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         } catch {

@@ -78,7 +78,8 @@ public struct CAISettings: Sendable, Equatable, Codable {
     public var maxUpdateNorm: Double
     /// A constitution file; nil: FedGuard's (`constitution.yaml`).
     public var constitution: String?
-    /// A model file for critique and revision (same tokenizer); nil: the model being trained.
+    /// A model file for critique and revision (any architecture the engine runs, any tokenizer, with a
+    /// chat template); nil: the model being trained.
     public var criticModel: String?
 
     /// Creates settings (the defaults are the chosen configuration).

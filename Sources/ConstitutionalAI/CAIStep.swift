@@ -86,19 +86,18 @@ public struct ConstitutionalAIStep {
         ChatGenerator(model: $0, adapter: $1, batchSize: $2, logger: $3)
     }
 
-    /// Creates a step runner; a critic must share the model's tokenizer and settings must be valid.
+    /// Creates a step runner; settings must be valid and both models must have a chat template.
+    ///
+    /// A critic may be another architecture with another tokenizer (a Qwen2 GGUF critiquing
+    /// SmolLM2): critiques and revisions cross between the models as text, and the critic's token
+    /// counts are in its own tokenizer's tokens.
     public init(model: LlamaModel, critic: LlamaModel? = nil, lora: LoRAConfiguration, settings: CAISettings,
                 constitution: Constitution, pool: PromptPool, judge: AnswerJudge = AnswerJudge(),
                 logger: Logger = Logger(label: "fedguard.cai")) throws {
         try settings.validate()
         guard model.tokenizer?.chatTemplate != nil else { throw CAIError.critic("the model has no chat template FedGuard knows") }
-        if let critic {
-            guard let a = model.tokenizer, let b = critic.tokenizer, b.chatTemplate != nil,
-                  a.tokenizer.vocabularySize == b.tokenizer.vocabularySize,
-                  critic.configuration.vocabularySize == model.configuration.vocabularySize else {
-                throw CAIError.critic("its tokenizer differs from the model's (vocabulary \(critic.configuration.vocabularySize) "
-                    + "vs \(model.configuration.vocabularySize)) or it has no chat template")
-            }
+        if let critic, critic.tokenizer?.chatTemplate == nil {
+            throw CAIError.critic("it has no tokenizer or no chat template FedGuard knows (ChatML or Llama 3)")
         }
         self.model = model
         self.critic = critic ?? model

@@ -15,7 +15,7 @@ public enum EngineError: Error, CustomStringConvertible, Equatable {
         case .invalidConfiguration(let m):
             return "invalid model configuration: \(m)"
         case .unsupportedArchitecture(let a, let f):
-            return "\(f): architecture '\(a)' is not supported (only 'llama'-family models are); use a Llama, SmolLM or TinyLlama checkpoint"
+            return "\(f): architecture '\(a)' is not supported (the engine runs 'llama' and 'qwen2'); use a Llama, SmolLM, TinyLlama or Qwen2 checkpoint"
         case .missingMetadata(let k, let f):
             return "\(f): metadata key '\(k)' is missing; the file may not be a complete llama.cpp GGUF conversion"
         case .missingTensor(let n, let f):

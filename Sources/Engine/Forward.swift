@@ -89,6 +89,7 @@ extension LlamaModel {
             // q (T, H·D), k and v (T, KVH·D)
             LinearWeight.forward([(layer.query, q.pointer), (layer.key, k.pointer), (layer.value, v.pointer)],
                                  input: xn.pointer, rows: T, arithmetic: arithmetic)
+            layer.addAttentionBiases(q: q.pointer, k: k.pointer, v: v.pointer, rows: T)
             if let lora = adapter {
                 lora.apply(layer: l, .query, input: xn.pointer, rows: T, into: q.pointer)
                 lora.apply(layer: l, .key, input: xn.pointer, rows: T, into: k.pointer)

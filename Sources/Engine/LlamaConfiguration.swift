@@ -1,9 +1,10 @@
 import Foundation
 import ModelFiles
 
-/// Hyper-parameters of a Llama-architecture model (Llama 2/3, SmolLM, TinyLlama, ...).
+/// Hyper-parameters of a Llama-family model (Llama 2/3, SmolLM, TinyLlama, and Qwen2, which adds
+/// biases to the query, key and value projections).
 ///
-/// Read from GGUF metadata (`llama.*` keys) or from a Hugging Face `config.json`.
+/// Read from GGUF metadata (`llama.*` or `qwen2.*` keys) or from a Hugging Face `config.json`.
 public struct LlamaConfiguration: Sendable, Equatable, Codable {
     /// Vocabulary size `V`.
     public var vocabularySize: Int
@@ -29,6 +30,13 @@ public struct LlamaConfiguration: Sendable, Equatable, Codable {
     public var contextLength: Int
     /// Whether the output head shares the token embedding.
     public var tiedEmbeddings: Bool
+    /// Whether the query, key and value projections carry biases (Qwen2).
+    public var attentionBias: Bool = false
+    /// The architecture name as the checkpoint gives it: `llama` or `qwen2`.
+    public var architecture: String = "llama"
+
+    /// The architectures the engine runs: GGUF's `general.architecture` / transformers' `model_type`.
+    public static let supportedArchitectures = ["llama", "qwen2"]
 
     /// Llama 3 frequency scaling (`rope_scaling` with `rope_type: llama3`).
     public struct RopeScaling: Sendable, Equatable, Codable {
@@ -82,7 +90,7 @@ extension LlamaConfiguration {
     public init(gguf: GGUFFile) throws(EngineError) {
         let meta = gguf.metadata
         let arch = meta["general.architecture"]?.stringValue ?? "llama"
-        guard arch == "llama" else {
+        guard Self.supportedArchitectures.contains(arch) else {
             throw .unsupportedArchitecture(arch, file: gguf.url.path)
         }
         func int(_ key: String) throws(EngineError) -> Int {
@@ -109,7 +117,9 @@ extension LlamaConfiguration {
             ropeScaling: nil,
             rmsNormEpsilon: Float(meta["\(arch).attention.layer_norm_rms_epsilon"]?.doubleValue ?? 1e-5),
             contextLength: meta["\(arch).context_length"]?.intValue ?? 2048,
-            tiedEmbeddings: gguf.tensor(named: "output.weight") == nil
+            tiedEmbeddings: gguf.tensor(named: "output.weight") == nil,
+            attentionBias: gguf.tensor(named: "blk.0.attn_q.bias") != nil,
+            architecture: arch
         )
         try validate()
     }
@@ -123,6 +133,10 @@ extension LlamaConfiguration {
             throw .invalidConfiguration("cannot read \(file): \(error)")
         }
         let heads = raw.num_attention_heads
+        let arch = raw.model_type ?? "llama"
+        guard Self.supportedArchitectures.contains(arch) else {
+            throw .unsupportedArchitecture(arch, file: file)
+        }
         var scaling: RopeScaling?
         if let s = raw.rope_scaling ?? raw.rope_parameters, (s.rope_type ?? s.type) == "llama3" {
             scaling = RopeScaling(
@@ -138,12 +152,13 @@ extension LlamaConfiguration {
             ropeTheta: raw.rope_theta ?? raw.rope_parameters?.rope_theta ?? 10_000, ropeScaling: scaling,
             rmsNormEpsilon: Float(raw.rms_norm_eps ?? 1e-6),
             contextLength: raw.max_position_embeddings ?? 2048,
-            tiedEmbeddings: raw.tie_word_embeddings ?? false)
+            tiedEmbeddings: raw.tie_word_embeddings ?? false,
+            attentionBias: raw.attention_bias ?? (arch == "qwen2"), architecture: arch)
         try validate()
     }
 }
 
-/// The subset of a transformers `LlamaConfig` the engine reads.
+/// The subset of a transformers `LlamaConfig` / `Qwen2Config` the engine reads.
 private struct HFConfig: Decodable {
     struct Scaling: Decodable {
         var rope_type: String?
@@ -167,4 +182,6 @@ private struct HFConfig: Decodable {
     var rms_norm_eps: Double?
     var max_position_embeddings: Int?
     var tie_word_embeddings: Bool?
+    var model_type: String?
+    var attention_bias: Bool?
 }

@@ -10,6 +10,21 @@ public struct LlamaLayer: Sendable {
     public let mlpNorm: FloatBuffer
     /// SwiGLU MLP: gate and up (F, C), down (C, F).
     public let gate, up, down: LinearWeight
+    /// Biases of the q (H·D), k and v (KVH·D) projections, when the architecture has them (Qwen2).
+    public var queryBias, keyBias, valueBias: FloatBuffer?
+
+    /// Adds the q, k and v biases (if any) to `T` rows of projections, before RoPE.
+    public func addAttentionBiases(q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>,
+                            v: UnsafeMutablePointer<Float>, rows T: Int) {
+        for (bias, rows) in [(queryBias, q), (keyBias, k), (valueBias, v)] {
+            guard let bias else { continue }
+            let n = bias.count, b = bias.pointer
+            for t in 0..<T {
+                let row = rows + t * n
+                for j in 0..<n { row[j] += b[j] }
+            }
+        }
+    }
 }
 
 /// A loaded Llama-architecture model: configuration, frozen weights and its tokenizer.

@@ -31,8 +31,8 @@ public enum ModelLoader {
 
     // MARK: - GGUF
 
-    /// Loads a llama.cpp GGUF conversion. Q/K rows are un-permuted into the Hugging Face layout, so
-    /// adapters and references use transformers' conventions.
+    /// Loads a llama.cpp GGUF conversion (`llama` or `qwen2`). Llama's Q/K rows are un-permuted into
+    /// the Hugging Face layout, so adapters and references use transformers' conventions.
     public static func loadGGUF(url: URL, options: Options = Options(),
                                 logger: Logger = Logger(label: "fedguard.engine")) throws -> LlamaModel {
         let file: GGUFFile
@@ -65,8 +65,16 @@ public enum ModelLoader {
             return LinearWeight(outFeatures: out, inFeatures: inF, dense: FloatBuffer(values), quantized: quantized)
         }
 
-        let qOrder = ggufRowOrder(heads: config.headCount, headDimension: config.headDimension)
-        let kOrder = ggufRowOrder(heads: config.kvHeadCount, headDimension: config.headDimension)
+        // llama.cpp permutes Llama's Q/K rows for its interleaved RoPE; Qwen2 (NEOX RoPE, on halves
+        // as transformers does) is stored unpermuted.
+        let permuted = config.architecture == "llama"
+        let qOrder = permuted ? ggufRowOrder(heads: config.headCount, headDimension: config.headDimension) : nil
+        let kOrder = permuted ? ggufRowOrder(heads: config.kvHeadCount, headDimension: config.headDimension) : nil
+        func bias(_ name: String, _ n: Int, rowOrder: [Int]?) throws -> FloatBuffer? {
+            guard config.attentionBias else { return nil }
+            let values = try vector(name, n).array
+            return FloatBuffer(rowOrder.map { permuteRows(values, cols: 1, order: $0) } ?? values)
+        }
         let embedding = try linear("token_embd.weight", out: config.vocabularySize, in: c)
         var layers: [LlamaLayer] = []
         for i in 0..<config.layerCount {
@@ -80,7 +88,10 @@ public enum ModelLoader {
                 mlpNorm: try vector(p + "ffn_norm.weight", c),
                 gate: try linear(p + "ffn_gate.weight", out: f, in: c),
                 up: try linear(p + "ffn_up.weight", out: f, in: c),
-                down: try linear(p + "ffn_down.weight", out: c, in: f)))
+                down: try linear(p + "ffn_down.weight", out: c, in: f),
+                queryBias: try bias(p + "attn_q.bias", qd, rowOrder: qOrder),
+                keyBias: try bias(p + "attn_k.bias", kvd, rowOrder: kOrder),
+                valueBias: try bias(p + "attn_v.bias", kvd, rowOrder: nil)))
         }
         let output = config.tiedEmbeddings ? embedding : try linear("output.weight", out: config.vocabularySize, in: c)
         var inverseFrequencies = config.ropeInverseFrequencies()
@@ -92,7 +103,7 @@ public enum ModelLoader {
         let tokenizer = try TokenizerLoader.fromGGUF(file)
         logger.info("loaded GGUF model", metadata: [
             "file": "\(url.lastPathComponent)", "layers": "\(config.layerCount)", "hidden": "\(c)",
-            "vocab": "\(config.vocabularySize)", "quantizedMatvec": "\(embedding.isQuantized)",
+            "architecture": "\(config.architecture)", "vocab": "\(config.vocabularySize)", "quantizedMatvec": "\(embedding.isQuantized)",
         ])
         return LlamaModel(configuration: config, tokenEmbedding: embedding, layers: layers,
                           outputNorm: try vector("output_norm.weight", c), output: output,
@@ -170,6 +181,9 @@ public enum ModelLoader {
         }
         let c = config.hiddenSize, f = config.intermediateSize, kvd = config.kvDimension
         let qd = config.headCount * config.headDimension
+        func bias(_ name: String, _ n: Int) throws -> FloatBuffer? {
+            config.attentionBias ? FloatBuffer(try tensor(name, [n])) : nil
+        }
         let embedding = try linear("model.embed_tokens.weight", out: config.vocabularySize, in: c)
         var layers: [LlamaLayer] = []
         for i in 0..<config.layerCount {
@@ -183,7 +197,10 @@ public enum ModelLoader {
                 mlpNorm: FloatBuffer(try tensor(p + "post_attention_layernorm.weight", [c])),
                 gate: try linear(p + "mlp.gate_proj.weight", out: f, in: c),
                 up: try linear(p + "mlp.up_proj.weight", out: f, in: c),
-                down: try linear(p + "mlp.down_proj.weight", out: c, in: f)))
+                down: try linear(p + "mlp.down_proj.weight", out: c, in: f),
+                queryBias: try bias(p + "self_attn.q_proj.bias", qd),
+                keyBias: try bias(p + "self_attn.k_proj.bias", kvd),
+                valueBias: try bias(p + "self_attn.v_proj.bias", kvd)))
         }
         let untied = index["lm_head.weight"] != nil && !config.tiedEmbeddings
         let output = untied ? try linear("lm_head.weight", out: config.vocabularySize, in: c) : embedding

@@ -277,7 +277,7 @@ enum ConfigurationComments {
         "cai.batch_size": "prompts generated together",
         "cai.max_update_norm": "largest L2 norm of CAI's change to the global adapter; larger is rejected, the aggregate kept",
         "cai.constitution": "constitution YAML file; null = FedGuard's",
-        "cai.critic_model": "model file that critiques and revises (same tokenizer); null = the model itself",
+        "cai.critic_model": "model file that critiques and revises (any tokenizer with a chat template, e.g. a Qwen2 GGUF); null = the model itself",
         "evaluation": "evaluation hook (harmlessness) of the global adapter",
         "evaluation.every": "evaluate every k rounds and after the last; 0 = never",
         "evaluation.suite": "suites, comma-separated: advbench, harmbench, strongreject, over_refusal, helpfulness, or all",

@@ -12,16 +12,19 @@ public enum PreTokenizerKind: String, Sendable, CaseIterable {
     /// Llama 3: `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
     /// ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`.
     case llama3
+    /// Qwen2: Llama 3's regex with single digits (`\p{N}` in place of `\p{N}{1,3}`).
+    case qwen2
 
     /// Maps GGUF's `tokenizer.ggml.pre` value to a kind; `nil` for names this module lacks.
     ///
     /// `"default"` and `"gpt-2"` are GPT-2; `"smollm"`, `"starcoder"` and `"refact"` split digits
-    /// one by one; `"llama3"`, `"llama-bpe"` and `"llama-v3"` are Llama 3.
+    /// one by one; `"llama3"`, `"llama-bpe"` and `"llama-v3"` are Llama 3; `"qwen2"` is Qwen2.
     public init?(ggufName: String) {
         switch ggufName.lowercased() {
         case "default", "gpt2", "gpt-2": self = .gpt2
         case "smollm", "starcoder", "refact": self = .smollm
         case "llama3", "llama-bpe", "llama-v3", "llama3.1": self = .llama3
+        case "qwen2": self = .qwen2
         default: return nil
         }
     }
@@ -39,7 +42,8 @@ extension PreTokenizerKind {
         switch self {
         case .gpt2: return GPT2PreTokenizer()
         case .smollm: return DigitsThenGPT2PreTokenizer()
-        case .llama3: return Llama3PreTokenizer()
+        case .llama3: return Llama3PreTokenizer(digitRun: 3)
+        case .qwen2: return Llama3PreTokenizer(digitRun: 1)
         }
     }
 }
@@ -157,10 +161,13 @@ struct DigitsThenGPT2PreTokenizer: PreTokenizer {
 
 /// Llama 3's pre-tokenizer regex.
 struct Llama3PreTokenizer: PreTokenizer {
+    /// The longest digit run one piece takes: 3 for Llama 3 (`\p{N}{1,3}`), 1 for Qwen2 (`\p{N}`).
+    let digitRun: Int
+
     func split(_ text: [Unicode.Scalar], _ range: Range<Int>, into pieces: inout [Range<Int>]) {
         var start = range.lowerBound
         while start < range.upperBound {
-            let end = Self.matchEnd(text, start, range.upperBound)
+            let end = Self.matchEnd(text, start, range.upperBound, digitRun: digitRun)
             pieces.append(start..<end)
             start = end
         }
@@ -178,8 +185,8 @@ struct Llama3PreTokenizer: PreTokenizer {
     @inline(__always)
     static func isNewline(_ scalar: Unicode.Scalar) -> Bool { scalar == "\r" || scalar == "\n" }
 
-    /// The end of the Llama 3 regex match starting at `i` (always `> i`).
-    static func matchEnd(_ text: [Unicode.Scalar], _ i: Int, _ end: Int) -> Int {
+    /// The end of the Llama 3 regex match starting at `i` (always `> i`); digits run up to `digitRun`.
+    static func matchEnd(_ text: [Unicode.Scalar], _ i: Int, _ end: Int, digitRun: Int) -> Int {
         let c = text[i]
         // (?i:'s|'t|'re|'ve|'m|'ll|'d)
         if c == "'", i + 1 < end {
@@ -199,10 +206,10 @@ struct Llama3PreTokenizer: PreTokenizer {
         if cls != .number, !isNewline(c), i + 1 < end, text.scalarClass(at: i + 1) == .letter {
             return text.runEnd(of: .letter, from: i + 1, to: end)
         }
-        // \p{N}{1,3}
+        // \p{N}{1,3} (Qwen2: \p{N})
         if cls == .number {
             var index = i + 1
-            while index < end, index < i + 3, text.scalarClass(at: index) == .number { index += 1 }
+            while index < end, index < i + digitRun, text.scalarClass(at: index) == .number { index += 1 }
             return index
         }
         // ` ?[^\s\p{L}\p{N}]+[\r\n]*`

@@ -96,18 +96,20 @@ struct TokenizerJSON: Decodable {
         preTokenizer = try container.decodeIfPresent(PreTokenizerNode.self, forKey: .preTokenizer)
     }
 
-    /// Recognises the pre-tokenizer tree: a Split on the Llama 3 regex, Digits(individual) then
+    /// Recognises the pre-tokenizer tree: a Split on the Llama 3 or Qwen2 regex, Digits(individual) then
     /// ByteLevel (SmolLM), or a ByteLevel that applies the GPT-2 regex.
     func preTokenizerKind() throws -> PreTokenizerKind {
         guard let preTokenizer else { throw TokenizerError.unsupportedPreTokenizer("tokenizer.json has none") }
         let steps = preTokenizer.steps
         let types = steps.map(\.type)
         if let split = steps.first(where: { $0.type == "Split" }) {
-            guard let regex = split.regex, regex.contains(#"\p{N}{1,3}"#), regex.contains(#"[^\r\n\p{L}\p{N}]?\p{L}+"#),
+            guard let regex = split.regex, regex.contains(#"[^\r\n\p{L}\p{N}]?\p{L}+"#),
                   types == ["Split", "ByteLevel"], steps[1].useRegex == false else {
                 throw TokenizerError.unsupportedPreTokenizer("Split pattern \(split.regex ?? "(not a regex)") in \(types)")
             }
-            return .llama3
+            if regex.contains(#"\p{N}{1,3}"#) { return .llama3 }
+            if regex.contains(#"|\p{N}|"#) { return .qwen2 }
+            throw TokenizerError.unsupportedPreTokenizer("Split pattern \(regex) in \(types)")
         }
         if types == ["Digits", "ByteLevel"], steps[0].individualDigits, steps[1].useRegex { return .smollm }
         if types == ["ByteLevel"], steps[0].useRegex { return .gpt2 }

@@ -61,6 +61,7 @@ enum TrainingPass {
             FrozenLinear.forward(a.q.pointer, normed, weight: layer.query, rows: T)
             FrozenLinear.forward(a.k.pointer, normed, weight: layer.key, rows: T)
             FrozenLinear.forward(a.v.pointer, normed, weight: layer.value, rows: T)
+            layer.addAttentionBiases(q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, rows: T)
             addLoRA(.query, input: normed, into: a.q.pointer)
             addLoRA(.key, input: normed, into: a.k.pointer)
             addLoRA(.value, input: normed, into: a.v.pointer)

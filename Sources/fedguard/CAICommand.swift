@@ -111,7 +111,8 @@ struct CAICommand: ParsableCommand {
 
 /// What a CAI step needs besides the model, as `fedguard cai` and `fedguard run` load it: the
 /// constitution (`cai.constitution` or FedGuard's), the server's prompt pool (fetched assets) and
-/// the critic model (`cai.critic_model`).
+/// the critic model (`cai.critic_model`: a path, or the file name of an optional model such as
+/// `qwen2.5-coder-1.5b-instruct-q4_k_m.gguf`, fetched on first use).
 enum CAIInputs {
     static func load(_ settings: CAISettings, logger: Logger) throws -> (Constitution, PromptPool, LlamaModel?) {
         func path(_ p: String) -> URL { URL(fileURLWithPath: (p as NSString).expandingTildeInPath) }
@@ -123,7 +124,14 @@ enum CAIInputs {
                                        edgyBenign: try file(AssetCatalog.edgyBenignDirectory),
                                        uncensorBench: try file(AssetCatalog.uncensorBenchPrompts),
                                        strongRejectSmall: try file(AssetCatalog.strongRejectSmall))
-        let critic = try settings.criticModel.map { try ModelLoader.load(from: path($0), logger: logger) }
+        let critic = try settings.criticModel.map { name -> LlamaModel in
+            // An optional model's file name (e.g. qwen2.5-coder-1.5b-instruct-q4_k_m.gguf) fetches it on first use.
+            if let optional = AssetCatalog.optionalModels.first(where: { $0.fileName == name }) {
+                Console.err("critic: \(optional.provenance)")
+                return try ModelLoader.load(from: try store.joined(optional) { Console.reportAsset($0) }, logger: logger)
+            }
+            return try ModelLoader.load(from: path(name), logger: logger)
+        }
         return (constitution, pool, critic)
     }
 

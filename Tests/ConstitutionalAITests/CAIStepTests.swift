@@ -225,6 +225,54 @@ struct EverythingRefuses: RefusalJudge {
         }
     }
 
+    /// A critic of another architecture and tokenizer (the tiny Qwen2: biases, its own pre-tokenizer)
+    /// writes the revisions; the model being trained writes only the initial answers.
+    @Test func aCriticWithAnotherTokenizerWritesTheRevisions() throws {
+        let model = try CAIFixtures.tinyModel()
+        let critic = try ModelLoader.load(from: CAIFixtures.testsDirectory.appendingPathComponent("EngineTests/Fixtures/tiny_qwen2.f32.gguf"))
+        #expect(critic.configuration.architecture == "qwen2")
+        #expect((critic.tokenizer?.tokenizer as? BPETokenizer)?.preTokenizerKind == .qwen2)
+        let lora = LoRAConfiguration(rank: 4, alpha: 8, dropout: 0, targets: [.query])
+        var step = try ConstitutionalAIStep(model: model, critic: critic, lora: lora, settings: CAIFixtures.settings(),
+                                            constitution: try Constitution.standard(), pool: try CAIFixtures.pool(),
+                                            judge: AnswerJudge(refusal: EverythingRefuses()))
+        #expect(step.hasSeparateCritic)
+        struct Fixed: ChatResponder {
+            let text: String
+            func generate(_ conversations: [[ChatMessage]], maxNewTokens: Int, temperature: Double, seed: UInt64,
+                          progress: (Int) -> Void) throws -> [GeneratedText] {
+                conversations.map { _ in GeneratedText(text: text, finished: true, tokens: 5) }
+            }
+        }
+        step.makeResponder = { m, adapter, _, _ in
+            m === critic ? Fixed(text: "I can't help with that, because it could hurt people.")
+                : Fixed(text: "Sure, here is a detailed answer with several useful steps.")
+        }
+        let result = try step.run(adapter: LoRAWeights.initialized(for: model, configuration: lora, seed: 3), seed: 4)
+        for record in result.records {
+            #expect(record.initial.hasPrefix("Sure"))
+            #expect(record.answers.filter { $0.origin.hasPrefix("revision") }.allSatisfy { $0.text.hasPrefix("I can't") })
+        }
+        // The real generator runs the Qwen2 critic with the Llama model in one step.
+        step.makeResponder = { ChatGenerator(model: $0, adapter: $1, batchSize: $2, logger: $3) }
+        do {
+            let real = try step.run(adapter: LoRAWeights.initialized(for: model, configuration: lora, seed: 3), seed: 5)
+            #expect(real.cost.revisionTokens > 0)
+        } catch let error as CAIError {
+            guard case .noTrainingData = error else { Issue.record("unexpected \(error)"); return }
+        }
+    }
+
+    @Test func aCriticWithoutAChatTemplateIsRejectedBeforeAnyWork() throws {
+        let model = try CAIFixtures.tinyModel()
+        // The HF directory has no tokenizer.json, so no chat template.
+        let critic = try ModelLoader.load(from: CAIFixtures.testsDirectory.appendingPathComponent("EngineTests/Fixtures/tiny_qwen2"))
+        #expect(throws: CAIError.self) {
+            try ConstitutionalAIStep(model: model, critic: critic, lora: LoRAConfiguration(), settings: CAIFixtures.settings(),
+                                     constitution: try Constitution.standard(), pool: try CAIFixtures.pool())
+        }
+    }
+
     @Test func noAcceptableAnswerIsAnErrorNotAnEmptyTraining() throws {
         let model = try CAIFixtures.tinyModel()
         let lora = LoRAConfiguration(rank: 4, alpha: 8, dropout: 0, targets: [.query])

@@ -2,8 +2,8 @@ import Engine
 import Foundation
 import Testing
 
-/// Golden tests of the forward pass on tiny random Llamas against transformers
-/// (scripts/fixtures/engine_fixtures.py). Each GGUF's reference is the HF model holding that file's
+/// Golden tests of the forward pass on tiny random Llamas and Qwen2s against transformers
+/// (scripts/fixtures/engine_fixtures.py, scripts/fixtures/qwen2_fixtures.py). Each GGUF's reference is the HF model holding that file's
 /// dequantized weights, so quantized files have exact references too.
 struct TinyModelGoldenTests {
     /// Float32 with a different summation order than PyTorch: 1e-4 absolute on logits of size ~5.
@@ -18,8 +18,8 @@ struct TinyModelGoldenTests {
         var testDescription: String { model }
     }
 
-    static let cases: [Case] = {
-        guard let root = try? Fixtures.json("tiny_reference.json"), let models = root["models"] as? [String: Any] else { return [] }
+    static let cases: [Case] = ["tiny_reference.json", "tiny_qwen2_reference.json"].flatMap { file -> [Case] in
+        guard let root = try? Fixtures.json(file), let models = root["models"] as? [String: Any] else { return [] }
         return models.keys.sorted().compactMap { name in
             guard let m = models[name] as? [String: Any], let source = m["source"] as? String,
                   let prompts = m["prompts"] as? [[String: Any]] else { return nil }
@@ -28,10 +28,12 @@ struct TinyModelGoldenTests {
                         logits: prompts.map { Fixtures.floats(base64: $0["logits_f32_b64"] as? String ?? "") },
                         greedy: prompts.map { $0["greedy_16"] as? [Int] ?? [] })
         }
-    }()
+    }
 
     @Test func fixturesArePresent() {
         #expect(Self.cases.count >= 7, "tiny_reference.json should list the HF dirs and every GGUF variant")
+        #expect(Self.cases.filter { $0.model.hasPrefix("tiny_qwen2") }.count == 3,
+                "tiny_qwen2_reference.json should list the Qwen2 HF dir and its f32 and q8_0 GGUFs")
     }
 
     @Test(arguments: cases)

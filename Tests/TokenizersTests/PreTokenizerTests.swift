@@ -57,6 +57,20 @@ func pieces(_ kind: PreTokenizerKind, _ text: String) -> [String] {
         #expect(PreTokenizerKind(ggufName: "smollm") == .smollm)
         #expect(PreTokenizerKind(ggufName: "llama-bpe") == .llama3)
         #expect(PreTokenizerKind(ggufName: "gpt-2") == .gpt2)
-        #expect(PreTokenizerKind(ggufName: "qwen2") == nil)
+        #expect(PreTokenizerKind(ggufName: "qwen2") == .qwen2)
+        #expect(PreTokenizerKind(ggufName: "deepseek-llm") == nil)
+    }
+
+    /// Qwen2 is Llama 3's regex with single digits: "12345" is five pieces, not "123" + "45".
+    @Test func qwen2SplitsDigitsOneByOne() {
+        func pieces(_ kind: PreTokenizerKind, _ text: String) -> [String] {
+            let scalars = Array(text.unicodeScalars)
+            var ranges: [Range<Int>] = []
+            kind.makePreTokenizer().split(scalars, 0..<scalars.count, into: &ranges)
+            return ranges.map { String(String.UnicodeScalarView(scalars[$0])) }
+        }
+        #expect(pieces(.llama3, "in 12345 days") == ["in", " ", "123", "45", " days"])
+        #expect(pieces(.qwen2, "in 12345 days") == ["in", " ", "1", "2", "3", "4", "5", " days"])
+        #expect(pieces(.qwen2, "It's   fine\n\n") == pieces(.llama3, "It's   fine\n\n"))
     }
 }

@@ -27,9 +27,10 @@ struct ModelGradientTests {
     /// evaluation, so the masks are fixed). Bound: |numeric − analytic| ≤ 2e-2 · max|g| of the tensor
     /// (eps 2e-3: the float32 loss is ~7, so each difference carries ~1e-6 / eps of rounding noise, and
     /// the adapter is strong enough that eps 1e-2 shows ~3% truncation error). Measured: ≤ 0.9%.
-    @Test(arguments: [Float(0), 0.1])
-    func endToEndLoRAGradients(dropout: Float) throws {
-        let model = try TrainingFixtures.loadTinyModel()
+    /// The tiny Qwen2 runs the same check: its q/k/v biases sit between the frozen products and RoPE.
+    @Test(arguments: [("tiny_llama", Float(0)), ("tiny_llama", 0.1), ("tiny_qwen2", 0)])
+    func endToEndLoRAGradients(modelName: String, dropout: Float) throws {
+        let model = try TrainingFixtures.loadTinyModel(named: modelName)
         let lora = Self.randomAdapter(model, seed: 11)
         let grads = lora.zerosLike()
         let ws = TrainingWorkspace(model: model, tokens: 4)
@@ -53,7 +54,7 @@ struct ModelGradientTests {
             worst = max(worst, result.relative)
             #expect(result.relative < 2e-2, "\(result)")
         }
-        print("end-to-end dA/dB (dropout \(dropout)): worst relative error \(worst)")
+        print("end-to-end dA/dB (\(modelName), dropout \(dropout)): worst relative error \(worst)")
     }
 
     /// SFT takes the head's gradient in the forward, 256 rows at a time, without keeping the (R, V)
@@ -88,9 +89,11 @@ struct ModelGradientTests {
         }
     }
 
-    /// The training forward's loss equals the cross-entropy of the inference engine's logits.
-    @Test func trainingLossMatchesInferenceLogits() throws {
-        let model = try TrainingFixtures.loadTinyModel()
+    /// The training forward's loss equals the cross-entropy of the inference engine's logits (on the
+    /// tiny Qwen2 too, whose inference logits are golden-tested against transformers).
+    @Test(arguments: ["tiny_llama", "tiny_qwen2"])
+    func trainingLossMatchesInferenceLogits(modelName: String) throws {
+        let model = try TrainingFixtures.loadTinyModel(named: modelName)
         let lora = Self.randomAdapter(model, seed: 21)
         let V = model.configuration.vocabularySize
         var total = 0.0, count = 0

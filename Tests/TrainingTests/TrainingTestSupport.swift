@@ -12,6 +12,12 @@ enum TrainingFixtures {
 
     static func loadTinyModel() throws -> LlamaModel { try ModelLoader.load(from: tinyModelDirectory) }
 
+    /// The tiny random Qwen2 (q/k/v biases, untied head) of the engine's golden tests, by name:
+    /// `tiny_qwen2` (HF directory) or a GGUF beside it.
+    static func loadTinyModel(named name: String) throws -> LlamaModel {
+        try ModelLoader.load(from: tinyModelDirectory.deletingLastPathComponent().appendingPathComponent(name))
+    }
+
     static func reference() throws -> [String: Any] {
         let directory = try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil))
         let url = directory.appendingPathComponent("training_reference.json")
