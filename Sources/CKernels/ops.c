@@ -93,7 +93,7 @@ void fg_softmax(float *x, int64_t n) {
 
 /* ---- quantized matrix-vector products (float activations, exact dequantized math) ---- */
 
-enum { TYPE_Q4_0 = 2, TYPE_Q4_1 = 3, TYPE_Q8_0 = 8 };
+enum { TYPE_Q4_0 = 2, TYPE_Q4_1 = 3, TYPE_Q8_0 = 8, TYPE_Q4_K = 12, TYPE_Q6_K = 14 };
 
 int64_t fg_quantized_row_bytes(uint32_t type, int64_t C) {
     if (C % 32 != 0) return 0;
@@ -101,8 +101,14 @@ int64_t fg_quantized_row_bytes(uint32_t type, int64_t C) {
     case TYPE_Q4_0: return C / 32 * 18;
     case TYPE_Q4_1: return C / 32 * 20;
     case TYPE_Q8_0: return C / 32 * 34;
+    case TYPE_Q4_K: return C % 256 == 0 ? C / 256 * 144 : 0;
+    case TYPE_Q6_K: return C % 256 == 0 ? C / 256 * 210 : 0;
     default: return 0;
     }
+}
+
+int fg_quantized_type_has_blocks_of_32(uint32_t type) {
+    return type == TYPE_Q4_0 || type == TYPE_Q4_1 || type == TYPE_Q8_0;
 }
 
 /* Unpacks 16 bytes of nibbles into 32 weights as four float vectors: j = 0..15 are the low nibbles,
@@ -158,12 +164,123 @@ static float dot_q8_0(const uint8_t *row, const float *x, int64_t nb) {
     return hsum256(acc);
 }
 
+/* Σ_i q[i] · x[i] over 8 unsigned bytes q, as a float vector (no horizontal sum). */
+static inline __m256 dot8_u8(__m128i q8, const float *x) {
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(q8)), _mm256_loadu_ps(x));
+}
+
+/* The same over 32 unsigned bytes. */
+static inline __m256 dot32_u8(__m256i q, const float *x) {
+    const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+    __m256 s = dot8_u8(lo, x);
+    s = _mm256_add_ps(s, dot8_u8(_mm_srli_si128(lo, 8), x + 8));
+    s = _mm256_add_ps(s, dot8_u8(hi, x + 16));
+    return _mm256_add_ps(s, dot8_u8(_mm_srli_si128(hi, 8), x + 24));
+}
+
+/* Q4_K's 6-bit scale and minimum of sub-block j (0..7) from its 12 packed bytes (ggml's
+ * get_scale_min_k4). */
+static inline void q4k_scale_min(int j, const uint8_t *q, float *sc, float *m) {
+    if (j < 4) {
+        *sc = (float)(q[j] & 63);
+        *m = (float)(q[j + 4] & 63);
+    } else {
+        *sc = (float)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = (float)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+/* Q4_K row · x: per 256-weight super-block (144 bytes: f16 d, f16 dmin, 12 scale bytes, 128 bytes of
+ * nibbles), w = d·sc_j·q − dmin·m_j over 8 sub-blocks of 32, so the dot is
+ * Σ_j d·sc_j·Σ(q·x) − dmin·m_j·Σx; each 32-byte group holds sub-block 2c in its low nibbles and
+ * 2c+1 in its high ones. */
+static float dot_q4_k(const uint8_t *row, const float *x, const float *xsum, int64_t nsb) {
+    const __m256i mask = _mm256_set1_epi8(0x0F);
+    __m256 acc = _mm256_setzero_ps();
+    float offset = 0.0f;
+    for (int64_t s = 0; s < nsb; s++) {
+        const uint8_t *blk = row + s * 144;
+        const float d = load_half(blk), dmin = load_half(blk + 2);
+        const uint8_t *scales = blk + 4, *qs = blk + 16;
+        const float *xs = x + s * 256;
+        for (int c = 0; c < 4; c++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+            float sc0, m0, sc1, m1;
+            q4k_scale_min(2 * c, scales, &sc0, &m0);
+            q4k_scale_min(2 * c + 1, scales, &sc1, &m1);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc0), dot32_u8(_mm256_and_si256(q, mask), xs + 64 * c), acc);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc1),
+                                  dot32_u8(_mm256_and_si256(_mm256_srli_epi16(q, 4), mask), xs + 64 * c + 32), acc);
+            offset += dmin * (m0 * xsum[s * 8 + 2 * c] + m1 * xsum[s * 8 + 2 * c + 1]);
+        }
+    }
+    return hsum256(acc) - offset;
+}
+
+/* Q6_K row · x: per super-block (210 bytes: 128 bytes low nibbles ql, 64 bytes high pairs qh, 16
+ * int8 scales, f16 d), w = d·sc_k·(q − 32) over 16 sub-blocks of 16, q = 4 bits of ql | 2 bits of
+ * qh << 4, laid out in two halves of 128 as ggml's dequantize_row_q6_K reads them. */
+static float dot_q6_k(const uint8_t *row, const float *x, const float *xsum16, int64_t nsb) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F), low2 = _mm256_set1_epi8(0x03);
+    __m256 acc = _mm256_setzero_ps();
+    float offset = 0.0f;
+    for (int64_t s = 0; s < nsb; s++) {
+        const uint8_t *blk = row + s * 210;
+        const uint8_t *ql = blk, *qh = blk + 128;
+        const int8_t *sc = (const int8_t *)(blk + 192);
+        const float d = load_half(blk + 208);
+        for (int half = 0; half < 2; half++) {
+            const __m256i l0 = _mm256_loadu_si256((const __m256i *)(ql + 64 * half));
+            const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 64 * half + 32));
+            const __m256i h = _mm256_loadu_si256((const __m256i *)(qh + 32 * half));
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_slli_epi16(_mm256_and_si256(h, low2), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, low4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), low2), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), low2), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), low2), 4));
+            const float *xs = x + s * 256 + 128 * half;
+            const int8_t *scs = sc + 8 * half;
+            for (int k = 0; k < 4; k++) {
+                /* q[k] holds weights 32k .. 32k+31 of this half: sub-blocks 2k (bytes 0-15), 2k+1 (16-31) */
+                const __m128i lo = _mm256_castsi256_si128(q[k]), hi = _mm256_extracti128_si256(q[k], 1);
+                const __m256 s0 = _mm256_add_ps(dot8_u8(lo, xs + 32 * k), dot8_u8(_mm_srli_si128(lo, 8), xs + 32 * k + 8));
+                const __m256 s1 = _mm256_add_ps(dot8_u8(hi, xs + 32 * k + 16), dot8_u8(_mm_srli_si128(hi, 8), xs + 32 * k + 24));
+                const float d0 = d * (float)scs[2 * k], d1 = d * (float)scs[2 * k + 1];
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(d0), s0, acc);
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(d1), s1, acc);
+                const int64_t g = (s * 256 + 128 * half + 32 * k) / 16;
+                offset += 32.0f * (d0 * xsum16[g] + d1 * xsum16[g + 1]);
+            }
+        }
+    }
+    return hsum256(acc) - offset;
+}
+
 int fg_matvec_quantized(uint32_t type, const void *W, int64_t C, const float *x, float *y,
                         int64_t r0, int64_t r1) {
     const int64_t row_bytes = fg_quantized_row_bytes(type, C);
     if (row_bytes == 0) return -1;
     const int64_t nb = C / 32;
     const uint8_t *base = (const uint8_t *)W;
+    if (type == TYPE_Q4_K || type == TYPE_Q6_K) {
+        /* sums of x over the sub-blocks: 32 wide for Q4_K's minimums, 16 wide for Q6_K's −32 */
+        const int64_t width = type == TYPE_Q4_K ? 32 : 16, groups = C / width;
+        float *xsum = (float *)malloc((size_t)groups * sizeof(float));
+        if (!xsum) return -1;
+        for (int64_t g = 0; g < groups; g++) {
+            float t = 0.0f;
+            for (int64_t k = 0; k < width; k++) t += x[g * width + k];
+            xsum[g] = t;
+        }
+        for (int64_t r = r0; r < r1; r++)
+            y[r] = type == TYPE_Q4_K ? dot_q4_k(base + r * row_bytes, x, xsum, C / 256)
+                                     : dot_q6_k(base + r * row_bytes, x, xsum, C / 256);
+        free(xsum);
+        return 0;
+    }
     if (type == TYPE_Q8_0) {
         for (int64_t r = r0; r < r1; r++) y[r] = dot_q8_0(base + r * row_bytes, x, nb);
         return 0;
@@ -259,7 +376,7 @@ void fg_pack_kmajor(const float *X, int64_t M, int64_t ldx, int64_t C, float *xp
 int fg_matmul_quantized_packed(uint32_t type, const void *W, int64_t C, const float *xp, int64_t M,
                                float *Y, int64_t ldy, int64_t r0, int64_t r1) {
     const int64_t row_bytes = fg_quantized_row_bytes(type, C);
-    if (row_bytes == 0) return -1;
+    if (row_bytes == 0 || !fg_quantized_type_has_blocks_of_32(type)) return -1;
     const int64_t nb = C / 32, block_bytes = row_bytes / nb, Mp = fg_packed_rows(M);
     const uint8_t *base = (const uint8_t *)W;
     float *tile = (float *)aligned_alloc(64, (size_t)(TILE_ROWS * C) * sizeof(float));

@@ -5,8 +5,9 @@ import Foundation
 ///
 /// The float32 copy serves matrix-matrix products through OpenBLAS (prefill, batched decoding,
 /// training). When the checkpoint stored the matrix quantized in a type the engine's kernels read
-/// (Q4_0, Q4_1, Q8_0), the quantized rows are kept too: a single-token step then reads 4.5-8.5 bits a
-/// weight instead of 32, with the same arithmetic as the dequantized matrix (up to summation order).
+/// (Q4_0, Q4_1, Q8_0; Q4_K and Q6_K for single tokens), the quantized rows are kept too: a
+/// single-token step then reads 4.5-8.5 bits a weight instead of 32, with the same arithmetic as the
+/// dequantized matrix (up to summation order).
 /// With ``Arithmetic/int8``, Q4 rows are also repacked, on first use, into panels for the int8 kernel.
 public final class LinearWeight: @unchecked Sendable {
     // @unchecked Sendable: immutable after init (buffers are only read), except the int8 repack,
@@ -112,7 +113,7 @@ public final class LinearWeight: @unchecked Sendable {
             Parallel.forRange(outFeatures, minimumPerChunk: Self.rowsWorthAThread(inFeatures: inFeatures, rows: 1)) { r0, r1 in
                 _ = fg_matvec_quantized(q.type, q.data, Int64(inFeatures), xBox.value, yBox.value, Int64(r0), Int64(r1))
             }
-        } else if T <= Self.quantizedBatchLimit, let q = quantized {
+        } else if T <= Self.quantizedBatchLimit, let q = quantized, fg_quantized_type_has_blocks_of_32(q.type) != 0 {
             // Small batches (batched decoding): OpenBLAS would repack the whole weight each call.
             // x is packed once here; the threads split the weight rows.
             let packed = UnsafeMutablePointer<Float>.allocate(capacity: Int(fg_packed_rows(Int64(T))) * inFeatures)

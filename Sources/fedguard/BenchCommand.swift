@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Foundation
+import Logging
 import Tokenizers
 
 /// `fedguard bench ...`: performance measurements against peers.
@@ -32,6 +33,9 @@ struct BenchGenerateCommand: ParsableCommand {
 
     @Flag(help: "Also run the transformers peer (scripts/peer_generate.py) and print the ratios.")
     var peer = false
+
+    @Flag(help: "Also decode single-stream with the file's weights dequantized to float32 only (loaded without its quantized rows) and print the quantized / float ratio.")
+    var floatPeer = false
 
     @Option(help: "Python interpreter for the peer.")
     var python: String = "python3"
@@ -99,6 +103,13 @@ struct BenchGenerateCommand: ParsableCommand {
                                 int8: (singleInt8.decodeTokensPerSecond, batchedRates[.int8] ?? 0))
         Console.out("threads: \(Parallel.threadCount)  model: \(modelURL.lastPathComponent)")
         Console.out(ours.row(name: "fedguard"))
+        if floatPeer {
+            params = GenerationParameters(maxNewTokens: decodeTokens)
+            params.stopAtEndTokens = false
+            let floatRate = try Self.floatDecodeRate(modelURL: modelURL, prompt: try chat(set.single), parameters: params, logger: logger)
+            Console.out(String(format: "ratio quantized/float32 (same file, single-stream decode): %.1f vs %.1f tok/s = %.2fx",
+                               single.decodeTokensPerSecond, floatRate, single.decodeTokensPerSecond / floatRate))
+        }
         guard peer else { return }
 
         Console.err("running the transformers peer (a few minutes) ...")
@@ -116,6 +127,18 @@ struct BenchGenerateCommand: ParsableCommand {
                            ours.decode, theirs.figures.decode, ours.decode / theirs.figures.decode,
                            ours.prefill / theirs.figures.prefill,
                            ours.batched, theirs.figures.batched, ours.batched / theirs.figures.batched) + int8Ratio)
+    }
+}
+
+extension BenchGenerateCommand {
+    /// Single-stream decode tokens/s of the file loaded with float32 weights only (what the engine
+    /// ran before it had products for the file's quantized type).
+    static func floatDecodeRate(modelURL: URL, prompt: [Int], parameters: GenerationParameters, logger: Logger) throws -> Double {
+        let model = try ModelLoader.load(from: modelURL, options: .init(keepQuantizedWeights: false), logger: logger)
+        var timings = GenerationTimings()
+        _ = try Generator(model: model, logger: logger).generate(prompts: [prompt], parameters: parameters, timings: &timings)
+        Console.err(String(format: "decode (float32 weights only): %d tokens, %.1f tokens/s", timings.generatedTokens, timings.decodeTokensPerSecond))
+        return timings.decodeTokensPerSecond
     }
 }
 

@@ -57,7 +57,8 @@ void fg_attention_scores(float *scores, const float *q, const float *k, int64_t 
 void fg_attention_values(float *out, const float *p, const float *v, int64_t stride, int64_t n, int64_t D);
 
 /* y[r] = dot(W[r, :], x) for r in [r0, r1), where W is a quantized (rows, C) matrix of ggml type
- * `type` (supported: Q4_0 = 2, Q4_1 = 3, Q8_0 = 8) stored row after row, and x is float (C).
+ * `type` (supported: Q4_0 = 2, Q4_1 = 3, Q8_0 = 8, and with C a multiple of 256 Q4_K = 12 and
+ * Q6_K = 14) stored row after row, and x is float (C).
  * The product is computed exactly as the dequantized float matrix times x, up to summation order.
  * Returns 0, or -1 for an unsupported type. */
 int fg_matvec_quantized(uint32_t type, const void *W, int64_t C, const float *x, float *y,
@@ -80,6 +81,10 @@ int fg_matmul_quantized_packed(uint32_t type, const void *W, int64_t C, const fl
 
 /* Bytes of one quantized row of C elements for the supported matvec types; 0 if unsupported. */
 int64_t fg_quantized_row_bytes(uint32_t type, int64_t C);
+
+/* 1 for the types of 32-weight blocks (Q4_0, Q4_1, Q8_0), which fg_matmul_quantized_packed and the
+ * int8 kernels read; 0 for K-quants (super-blocks of 256), which only fg_matvec_quantized reads. */
+int fg_quantized_type_has_blocks_of_32(uint32_t type);
 
 /* dst[i] = src[i] rounded to IEEE half (nearest-even, F16C), for i < n. */
 void fg_f32_to_f16_array(uint16_t *dst, const float *src, int64_t n);
