@@ -263,6 +263,22 @@ struct EverythingRefuses: RefusalJudge {
         }
     }
 
+    /// Batches end where a group sharing one context begins (its context is then one shared prefix),
+    /// never inside a group or because of unique contexts.
+    @Test func batchesKeepSharedContextsTogether() {
+        func conversation(_ context: String, _ prompt: Int) -> [ChatMessage] {
+            [ChatMessage(role: .system, content: context), ChatMessage(role: .user, content: "request \(prompt)")]
+        }
+        let grouped = (0..<5).map { conversation("weapons", $0) } + (5..<8).map { conversation("fraud", $0) }
+            + (8..<20).map { conversation("helpful", $0) }
+        #expect(ChatGenerator.batches(grouped, size: 8) == [0..<5, 5..<8, 8..<16, 16..<20])
+        let unique = (0..<10).map { conversation("quotes answer \($0)", $0) }
+        #expect(ChatGenerator.batches(unique, size: 4) == [0..<4, 4..<8, 8..<10])
+        let plain = (0..<7).map { [ChatMessage(role: .user, content: "request \($0)")] }
+        #expect(ChatGenerator.batches(plain, size: 3) == [0..<3, 3..<6, 6..<7])
+        #expect(ChatGenerator.batches([], size: 3).isEmpty)
+    }
+
     @Test func aCriticWithoutAChatTemplateIsRejectedBeforeAnyWork() throws {
         let model = try CAIFixtures.tinyModel()
         // The HF directory has no tokenizer.json, so no chat template.

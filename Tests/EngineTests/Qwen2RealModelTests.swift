@@ -45,10 +45,7 @@ struct Qwen2RealModelTests {
 extension Fixtures {
     /// The joined Qwen2.5-Coder-1.5B-Instruct GGUF in the asset cache, if present.
     static var qwen2: URL? {
-        let env = ProcessInfo.processInfo.environment
-        let root = env["FEDGUARD_HOME"].map { URL(fileURLWithPath: $0) }
-            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/fedguard")
-        let url = root.appendingPathComponent("models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
+        let url = cacheRoot.appendingPathComponent("models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
         return FileManager.default.fileExists(atPath: url.path) ? url : nil
     }
 
