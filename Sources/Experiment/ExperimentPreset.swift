@@ -4,6 +4,8 @@ import Foundation
 public enum ExperimentPreset: String, Sendable, CaseIterable {
     /// The README's main job: the built-in run configuration undefended and with filter + CAI,
     /// beside the starting model (the round-0 figure), on a fifth of AdvBench and the benign suites.
+    /// CAI runs in full mode (256 prompts per round): cheap mode's 24 moved AdvBench by 1.9 points
+    /// (p = 0.5) in two rounds, full mode by 7.7 (p = 0.008).
     case quickstart
     /// Minutes once the safety filter's judge is trained (it is trained and cached on first use):
     /// the four methods, FedAvg, one fraction, 2 clients, 1 round, a short evaluation.
@@ -41,7 +43,7 @@ public enum ExperimentPreset: String, Sendable, CaseIterable {
         starts: [base]
         references: [start]
         filter_kind: embedding
-        cai_mode: cheap
+        cai_mode: full
         aligned_steps: 1
         aligned_adapter: null
         evaluation:
