@@ -50,6 +50,12 @@ struct BenchGenerateCommand: ParsableCommand {
         let logger = engine.prepare()
         let set = try BenchPrompts.load(path: prompts)
         let modelURL = try engine.modelURL(logger: logger)
+        // The float32-only copy first, released before the model under test loads: a 1.5B model
+        // twice in memory (7 GB each) does not fit beside other work.
+        var floatParameters = GenerationParameters(maxNewTokens: decodeTokens)
+        floatParameters.stopAtEndTokens = false
+        let floatRate = floatPeer
+            ? try Self.floatDecodeRate(modelURL: modelURL, message: set.single, parameters: floatParameters, logger: logger) : nil
         let loadStart = Date()
         let model = try ModelLoader.load(from: modelURL, logger: logger)
         let loadSeconds = Date().timeIntervalSince(loadStart)
@@ -103,10 +109,7 @@ struct BenchGenerateCommand: ParsableCommand {
                                 int8: (singleInt8.decodeTokensPerSecond, batchedRates[.int8] ?? 0))
         Console.out("threads: \(Parallel.threadCount)  model: \(modelURL.lastPathComponent)")
         Console.out(ours.row(name: "fedguard"))
-        if floatPeer {
-            params = GenerationParameters(maxNewTokens: decodeTokens)
-            params.stopAtEndTokens = false
-            let floatRate = try Self.floatDecodeRate(modelURL: modelURL, prompt: try chat(set.single), parameters: params, logger: logger)
+        if let floatRate {
             Console.out(String(format: "ratio quantized/float32 (same file, single-stream decode): %.1f vs %.1f tok/s = %.2fx",
                                single.decodeTokensPerSecond, floatRate, single.decodeTokensPerSecond / floatRate))
         }
@@ -133,8 +136,9 @@ struct BenchGenerateCommand: ParsableCommand {
 extension BenchGenerateCommand {
     /// Single-stream decode tokens/s of the file loaded with float32 weights only (what the engine
     /// ran before it had products for the file's quantized type).
-    static func floatDecodeRate(modelURL: URL, prompt: [Int], parameters: GenerationParameters, logger: Logger) throws -> Double {
+    static func floatDecodeRate(modelURL: URL, message: String, parameters: GenerationParameters, logger: Logger) throws -> Double {
         let model = try ModelLoader.load(from: modelURL, options: .init(keepQuantizedWeights: false), logger: logger)
+        let prompt = try model.requireTokenizer().encodeChat([ChatMessage(role: .user, content: message)])
         var timings = GenerationTimings()
         _ = try Generator(model: model, logger: logger).generate(prompts: [prompt], parameters: parameters, timings: &timings)
         Console.err(String(format: "decode (float32 weights only): %d tokens, %.1f tokens/s", timings.generatedTokens, timings.decodeTokensPerSecond))
