@@ -14,15 +14,22 @@ public struct LlamaLayer: Sendable {
     public var queryBias, keyBias, valueBias: FloatBuffer?
 
     /// Adds the q, k and v biases (if any) to `T` rows of projections, before RoPE.
+    /// Runs in every layer of every forward pass; without biases (Llama) it does nothing and
+    /// allocates nothing.
     public func addAttentionBiases(q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>,
-                            v: UnsafeMutablePointer<Float>, rows T: Int) {
-        for (bias, rows) in [(queryBias, q), (keyBias, k), (valueBias, v)] {
-            guard let bias else { continue }
-            let n = bias.count, b = bias.pointer
-            for t in 0..<T {
-                let row = rows + t * n
-                for j in 0..<n { row[j] += b[j] }
-            }
+                                   v: UnsafeMutablePointer<Float>, rows T: Int) {
+        Self.add(queryBias, to: q, rows: T)
+        Self.add(keyBias, to: k, rows: T)
+        Self.add(valueBias, to: v, rows: T)
+    }
+
+    /// rows (T, n) += bias (n) on every row; nothing when there is no bias.
+    private static func add(_ bias: FloatBuffer?, to rows: UnsafeMutablePointer<Float>, rows T: Int) {
+        guard let bias else { return }
+        let n = bias.count, b = bias.pointer
+        for t in 0..<T {
+            let row = rows + t * n
+            for j in 0..<n { row[j] += b[j] }
         }
     }
 }
