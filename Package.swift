@@ -88,7 +88,7 @@ let package = Package(
         // Federated simulation: configuration, round loop with hooks, run directory, checkpoint/resume.
         .target(
             name: "Simulation",
-            dependencies: ["Federation", "Training", "Engine", "SafetyData", "Evaluation", "SafetyFilter", "ConstitutionalAI",
+            dependencies: ["Federation", "Training", "Engine", "ModelFiles", "SafetyData", "Evaluation", "SafetyFilter", "ConstitutionalAI",
                            .product(name: "Yams", package: "Yams"),
                            .product(name: "Logging", package: "swift-log")]
         ),

@@ -22,6 +22,19 @@ public struct ClientTask: Sendable {
     public var seed: UInt64
     /// Seed for the client data hooks.
     public var hookSeed: UInt64
+
+    /// Creates a task.
+    public init(clientID: Int, round: Int, global: TensorMap, configuration: RoundConfiguration, learningRate: Double,
+                clientControl: TensorMap?, seed: UInt64, hookSeed: UInt64) {
+        self.clientID = clientID
+        self.round = round
+        self.global = global
+        self.configuration = configuration
+        self.learningRate = learningRate
+        self.clientControl = clientControl
+        self.seed = seed
+        self.hookSeed = hookSeed
+    }
 }
 
 /// What a client returns: its reply plus what stays on the client.

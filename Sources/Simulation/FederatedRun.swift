@@ -147,26 +147,7 @@ public final class FederatedRun {
         let started = Date()
         let c = configuration
         var strategy = try Self.makeStrategy(c, logger: logger)
-        var state: RunState
-        if let saved = try RunCheckpoint.read(from: directory) {
-            state = saved
-            if let difference = layout.layout.firstDifference(from: saved.global.layout) {
-                throw SimulationError.runDirectory(path: directory.url.path, detail: "the checkpoint's adapter does not fit the model: \(difference)")
-            }
-            try strategy.restoreState(from: saved.strategyState)
-            // Cut the records back to the checkpoint's round, then (re)write its line.
-            try directory.truncateRecords(to: min(saved.recordsPrefix, directory.recordsLength()))
-            if let line = saved.recordLine { try directory.appendRecord(line, faultRound: -1) }
-            logger.notice("resuming", metadata: ["run": "\(directory.url.path)", "after_round": "\(saved.round)"])
-        } else {
-            let initial = try initialAdapter()
-            state = RunState(round: 0, global: try layout.tensorMap(initial), strategyState: try strategy.encodedState(),
-                             clientControls: [:], ledger: CommunicationLedger(), recordsPrefix: 0, recordLine: nil)
-            try directory.truncateRecords(to: 0)
-        }
-        try directory.removeLeftovers(after: state.round)
-        RunCheckpoint.removeStale(in: directory.checkpointURL, keeping: state.round > 0 ? RunDirectory.roundName(state.round) : nil)
-
+        var state = try loadState(strategy: &strategy)
         let sampler = try ClientSampler(population: c.clients, mode: .fixedCount(c.clientsPerRound), seed: c.seed)
         onEvent(.started(startRound: state.round + 1, totalRounds: c.rounds, strategy: strategy.name))
         var roundTimes: [Double] = []
@@ -175,21 +156,7 @@ public final class FederatedRun {
             let roundStart = Date()
             let (record, next) = try runRound(round, state: state, strategy: &strategy, sampler: sampler)
             state = next
-            // Persist: adapter, then (when due) the checkpoint holding the record, then the record.
-            try directory.saveAdapter(try layout.weights(state.global), dropout: Float(c.lora.dropout),
-                                      baseModel: baseModelName, round: round)
-            FaultInjection.reach("adapter-written", round: round)
-            var finished = record
-            finished.seconds = Date().timeIntervalSince(roundStart)
-            let line = try finished.jsonLine()
-            state.recordsPrefix = directory.recordsLength()
-            state.recordLine = line
-            if round % c.checkpoint.every == 0 || round == c.rounds {
-                state.strategyState = try strategy.encodedState()
-                try RunCheckpoint.write(state, seed: c.seed, strategyName: strategy.name, in: directory)
-            }
-            try directory.appendRecord(line, faultRound: round)
-            FaultInjection.reach("record-appended", round: round)
+            let finished = try commit(record, state: &state, strategy: strategy, started: roundStart, forceCheckpoint: false)
             roundTimes.append(finished.seconds)
             let eta = roundTimes.reduce(0, +) / Double(roundTimes.count) * Double(c.rounds - round)
             onEvent(.roundFinished(record: finished, totalRounds: c.rounds, etaSeconds: eta))
@@ -198,109 +165,29 @@ public final class FederatedRun {
                                  ledger: state.ledger, seconds: Date().timeIntervalSince(started))
     }
 
-    /// One round: clients, aggregation, hooks. Returns the record (without `seconds`) and the new state.
+    /// One round in process: the plan, every sampled client trained here, then the server's half.
+    /// Returns the record (without `seconds`) and the new state.
     func runRound(_ round: Int, state: RunState, strategy: inout any Strategy, sampler: ClientSampler) throws
         -> (RoundRecord, RunState) {
-        let c = configuration
-        var next = state
-        let sampled = sampler.sample(round: round)
-        let roundConfiguration = strategy.configure(round: round, global: state.global)
-        let learningRate = c.learningRate(round: round)
-        onEvent(.roundStarted(round: round, totalRounds: c.rounds, clients: sampled, learningRate: learningRate))
-        let bytesDown = (state.global.elementCount + roundConfiguration.extraDownloadElementCount) * MemoryLayout<Float>.size
-
-        var replies: [ClientReply] = []
-        var clientRecords: [Int: RoundRecord.Client] = [:]
-        var newControls: [Int: TensorMap] = [:]
-        var hookSums: [String: [String: Double]] = [:]
-        for id in sampled {
-            let task = ClientTask(clientID: id, round: round, global: state.global, configuration: roundConfiguration,
-                                  learningRate: learningRate, clientControl: state.clientControls[id],
-                                  seed: RunSeeds.training(c.seed, round: round, client: id),
-                                  hookSeed: RunSeeds.clientHook(c.seed, round: round, client: id))
+        let plan = self.plan(round: round, state: state, strategy: strategy, sampler: sampler)
+        onEvent(.roundStarted(round: round, totalRounds: configuration.rounds, clients: plan.clients, learningRate: plan.learningRate))
+        var outcomes: [Int: ClientOutcome] = [:]
+        for task in plan.tasks {
             let clientStart = Date()
-            var record = RoundRecord.Client(id: RoundRecord.Client.id(id), loss: nil, examples: 0, seconds: 0,
-                                            bytesUp: 0, bytesDown: bytesDown, status: "ok")
+            var outcome: ClientOutcome
             do {
                 let result = try client.train(task) { progress in
-                    onEvent(.clientStep(round: round, totalRounds: c.rounds, progress: progress))
+                    onEvent(.clientStep(round: round, totalRounds: configuration.rounds, progress: progress))
                 }
-                replies.append(result.reply)
-                newControls[id] = result.updatedControl
-                for (hook, metrics) in result.hookMetrics {
-                    for (key, value) in metrics { hookSums[hook, default: [:]][key, default: 0] += value }
-                }
-                record.loss = result.reply.metrics["loss"]
-                record.examples = result.reply.exampleCount
-                record.bytesUp = result.reply.parameters.float32ByteCount + (result.reply.controlVariateDelta?.float32ByteCount ?? 0)
+                outcome = ClientOutcome(result: result)
             } catch {
-                if let exhausted = error as? ClientDataExhausted {
-                    for (hook, metrics) in exhausted.hookMetrics {
-                        for (key, value) in metrics { hookSums[hook, default: [:]][key, default: 0] += value }
-                    }
-                }
-                record.status = "failed: \(error)"
-                logger.warning("client failed; dropped from the round", metadata: [
-                    "round": "\(round)", "client": "\(id)", "error": "\(error)",
-                ])
+                outcome = ClientOutcome(failure: "\(error)", hookMetrics: (error as? ClientDataExhausted)?.hookMetrics ?? [:])
             }
-            record.seconds = Date().timeIntervalSince(clientStart)
-            clientRecords[id] = record
-            onEvent(.clientFinished(round: round, client: record))
+            outcome.seconds = Date().timeIntervalSince(clientStart)
+            outcomes[task.clientID] = outcome
+            onEvent(.clientFinished(round: round, client: plan.clientRecord(task.clientID, outcome)))
             FaultInjection.reach("client-trained", round: round)
         }
-
-        let aggregationStart = Date()
-        let outcome = try strategy.aggregate(global: state.global, replies: replies, round: round)
-        let aggregationSeconds = Date().timeIntervalSince(aggregationStart)
-        for rejection in outcome.rejections {
-            clientRecords[rejection.clientID]?.status = "rejected: \(rejection.reason)"
-            logger.warning("reply rejected", metadata: [
-                "round": "\(round)", "client": "\(rejection.clientID)", "reason": "\(rejection.reason)",
-            ])
-        }
-        if case let .keptPrevious(reason) = outcome.status {
-            logger.warning("previous global adapter kept", metadata: ["round": "\(round)", "reason": "\(reason)"])
-        }
-        // SCAFFOLD: a client keeps its new control variate only if its reply was aggregated.
-        for id in outcome.acceptedClientIDs { if let control = newControls[id] { next.clientControls[id] = control } }
-        let communication = RoundCommunication(round: round, global: state.global, configuration: roundConfiguration,
-                                               sampledClients: sampled.count, replies: replies)
-        next.ledger.record(communication)
-
-        var global = outcome.global
-        let serverSeed = RunSeeds.serverHook(c.seed, round: round)
-        let serverContext = ServerHookContext(round: round, aggregated: outcome.isUpdated, model: model, layout: layout,
-                                              configuration: c, seed: serverSeed, logger: logger)
-        for hook in hooks.server {
-            do { hookSums[hook.name] = try hook.afterAggregation(global: &global, context: serverContext) } catch {
-                throw SimulationError.hook(name: hook.name, detail: "\(error)")
-            }
-        }
-        var evaluation: [String: Double]?
-        let every = c.evaluation.every
-        if hooks.evaluation.isEnabled, every > 0, round % every == 0 || round == c.rounds {
-            let context = EvaluationContext(round: round, model: model, adapter: try layout.weights(global),
-                                            settings: c.evaluation, seed: serverSeed, logger: logger)
-            do { evaluation = try hooks.evaluation.evaluate(context) } catch {
-                throw SimulationError.hook(name: hooks.evaluation.name, detail: "\(error)")
-            }
-        }
-        next.global = global
-        next.round = round
-
-        var strategyMetrics = outcome.metrics
-        if let privacy = outcome.privacy {
-            strategyMetrics["privacy.epsilon"] = privacy.epsilon
-            strategyMetrics["privacy.delta"] = privacy.delta
-        }
-        let record = RoundRecord(
-            round: round, lr: learningRate, clients: sampled.compactMap { clientRecords[$0] },
-            aggregationSeconds: aggregationSeconds, keptPrevious: !outcome.isUpdated,
-            bytesUp: communication.uploadBytes, bytesDown: communication.downloadBytes, hooks: hookSums,
-            eval: evaluation, seconds: 0,
-            rejections: Dictionary(uniqueKeysWithValues: outcome.rejectionCounts.map { ($0.key.rawValue, $0.value) }),
-            strategy: strategyMetrics)
-        return (record, next)
+        return try complete(plan, outcomes: outcomes, state: state, strategy: &strategy)
     }
 }

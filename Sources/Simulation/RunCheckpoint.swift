@@ -16,6 +16,9 @@ struct RunState {
     var strategyState: Data
     /// SCAFFOLD: each client's control variate `c_i`.
     var clientControls: [Int: TensorMap]
+    /// SCAFFOLD: the last round each client's reply was aggregated in (a deployed client keeps
+    /// its control variates and is told which one to start from).
+    var controlRounds: [Int: Int]
     /// Communication so far.
     var ledger: CommunicationLedger
     /// Length of `rounds.jsonl` before the line of `round`.
@@ -38,13 +41,15 @@ enum RunCheckpoint {
         var strategy: String
         var layout: TensorLayout
         var controlClients: [Int]
+        /// Client index → round (absent in checkpoints written before deployment existed).
+        var controlRounds: [String: Int]?
         var ledger: CommunicationLedger
         var recordsPrefix: Int
         var recordLine: String?
 
         enum CodingKeys: String, CodingKey {
             case format, round, seed, seedDerivation = "seed_derivation", strategy, layout
-            case controlClients = "control_clients", ledger, recordsPrefix = "records_prefix", recordLine = "record_line"
+            case controlClients = "control_clients", controlRounds = "control_rounds", ledger, recordsPrefix = "records_prefix", recordLine = "record_line"
         }
     }
 
@@ -63,7 +68,9 @@ enum RunCheckpoint {
         try Durable.writeFlushed(FloatFile.data(controls), to: temporary.appendingPathComponent("controls.f32"))
         let manifest = Manifest(
             format: formatVersion, round: state.round, seed: seed, seedDerivation: "RunSeeds v1; ClientSampler",
-            strategy: strategyName, layout: state.global.layout, controlClients: controlClients, ledger: state.ledger,
+            strategy: strategyName, layout: state.global.layout, controlClients: controlClients,
+            controlRounds: state.controlRounds.isEmpty ? nil : Dictionary(uniqueKeysWithValues: state.controlRounds.map { (String($0.key), $0.value) }),
+            ledger: state.ledger,
             recordsPrefix: state.recordsPrefix, recordLine: state.recordLine.map { String(decoding: $0, as: UTF8.self) })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
@@ -123,7 +130,11 @@ enum RunCheckpoint {
             controls[client] = try TensorMap(layout: manifest.layout, values: Array(controlValues[(i * size)..<((i + 1) * size)]))
         }
         return RunState(round: manifest.round, global: global, strategyState: try contents("strategy.json"),
-                        clientControls: controls, ledger: manifest.ledger, recordsPrefix: manifest.recordsPrefix,
+                        clientControls: controls,
+                        controlRounds: Dictionary(uniqueKeysWithValues: (manifest.controlRounds ?? [:]).compactMap { key, value in
+                            Int(key).map { ($0, value) }
+                        }),
+                        ledger: manifest.ledger, recordsPrefix: manifest.recordsPrefix,
                         recordLine: manifest.recordLine.map { Data($0.utf8) })
     }
 }

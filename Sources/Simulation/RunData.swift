@@ -10,8 +10,10 @@ import Training
 public final class ClientDatasets {
     /// The directory.
     public let directory: URL
-    /// One file per client, in client order.
+    /// One file per client, in client order (a deployed client's dataset: its one file).
     public let files: [URL]
+    /// The client index of `files[0]` (0, or a deployed client's own index).
+    public let firstClient: Int
     private var cache: [Int: [SFTExample]] = [:]
     private let logger: Logger
 
@@ -44,6 +46,18 @@ public final class ClientDatasets {
             ])
         }
         files = indexed.prefix(clients).map { directory.appendingPathComponent($0.1) }
+        firstClient = 0
+    }
+
+    /// A deployed client's dataset: client `client` reads `file`, and no other client exists here.
+    public init(file: URL, client: Int, logger: Logger) throws {
+        guard FileManager.default.isReadableFile(atPath: file.path) else {
+            throw SimulationError.data("client data file \(file.path) does not exist or is not readable")
+        }
+        directory = file.deletingLastPathComponent()
+        files = [file]
+        firstClient = client
+        self.logger = logger
     }
 
     /// What to do when the data directory does not exist.
@@ -56,10 +70,10 @@ public final class ClientDatasets {
     /// The examples of client `index` (read once).
     public func examples(client index: Int) throws -> [SFTExample] {
         if let cached = cache[index] { return cached }
-        guard files.indices.contains(index) else {
+        guard files.indices.contains(index - firstClient) else {
             throw SimulationError.data("no data file for client \(index) (\(files.count) clients)")
         }
-        let loaded = try DatasetLoader.loadSFT(from: files[index], logger: logger).examples
+        let loaded = try DatasetLoader.loadSFT(from: files[index - firstClient], logger: logger).examples
         cache[index] = loaded
         return loaded
     }

@@ -8,7 +8,8 @@ struct FedGuard: ParsableCommand {
         abstract: "Responsible federated fine-tuning of LLMs, on a Swift engine.",
         subcommands: [
             SetupCommand.self, TokenizeCommand.self, CAICommand.self, GenerateCommand.self, ChatCommand.self, TrainCommand.self,
-            DataCommand.self, FilterCommand.self, EvalCommand.self, ReportCommand.self, RunCommand.self, ExperimentCommand.self, ConfigCommand.self, BenchCommand.self,
+            DataCommand.self, FilterCommand.self, EvalCommand.self, ReportCommand.self, RunCommand.self, ExperimentCommand.self, ServerCommand.self, ClientCommand.self, ConfigCommand.self,
+            BenchCommand.self,
         ]
     )
 }

@@ -106,10 +106,10 @@ struct RunCommand: ParsableCommand {
     /// before the first round, so a judge that cannot load stops the run before it starts; without
     /// `filter.judge`, a judge missing from `$FEDGUARD_HOME/filter/<kind>` is trained there first.
     static func hooks(_ configuration: RunConfiguration, model: LlamaModel, modelURL: URL, runDirectory: URL,
-                      logger: Logger) throws -> SimulationHooks {
+                      logger: Logger, side: HookSide = .both) throws -> SimulationHooks {
         var hooks = SimulationHooks()
         let filter = configuration.filter
-        if filter.isEnabled, let kind = JudgeKind(rawValue: filter.kind) {
+        if side != .server, filter.isEnabled, let kind = JudgeKind(rawValue: filter.kind) {
             let workspace = FilterWorkspace(logger: logger)
             let directory = filter.judge.map { URL(fileURLWithPath: $0) } ?? workspace.judgeDirectory(kind)
             let encoder = filter.encoder.map { URL(fileURLWithPath: $0) }
@@ -131,19 +131,32 @@ struct RunCommand: ParsableCommand {
             Console.err(String(format: "safety filter: %@ at threshold %.3f", judge.summary, threshold.value))
             hooks.clientData = [SafetyFilterHook(filter: ExampleFilter(judge: judge, threshold: threshold, batchSize: filter.batchSize))]
         }
-        if configuration.cai.isEnabled {
+        if configuration.cai.isEnabled, side.includes(configuration.cai.placement) {
             let cai = try caiHook(configuration, model: model, runDirectory: runDirectory, logger: logger)
             switch configuration.cai.placement {
             case .server: hooks.server = [cai]
             case .client: hooks.clientUpdate = [cai]
             }
         }
-        if configuration.evaluation.every > 0 {
+        if side != .client, configuration.evaluation.every > 0 {
             hooks.evaluation = try SuiteEvaluationHook(
                 configuration: configuration.evaluation, modelURL: modelURL, store: AssetStore(logger: logger),
                 samplesDirectory: runDirectory.appendingPathComponent("samples"))
         }
         return hooks
+    }
+
+    /// Which side of a run the hooks are for: both in the simulation; one in a deployment.
+    enum HookSide {
+        case both, server, client
+
+        /// Whether constitutional AI placed at `placement` runs on this side.
+        func includes(_ placement: CAIPlacement) -> Bool {
+            switch (self, placement) {
+            case (.both, _), (.server, .server), (.client, .client): return true
+            default: return false
+            }
+        }
     }
 
     /// Constitutional AI after each aggregation (or, with `cai.placement: client`, on each client

@@ -1,0 +1,1 @@
+"""FedGuard on Flower: a ServerApp and a ClientApp that run the `fedguard` binary."""

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Contract test of the Flower deployment (run by scripts/test.sh and so by CI): a real SuperLink and
+# SuperNodes on loopback from a venv with flwr==1.42.0, the tiny test model, two scenarios.
+#   A. SCAFFOLD, 4 clients, 2 per round, 3 rounds, client 3's data malformed, the ServerApp stopped
+#      after every 2 rounds and restarted: the final adapter must equal `fedguard run`'s bit for bit,
+#      and client 3 must be recorded as failed with the reason.
+#   B. FedAvg, 3 clients all sampled, client 2's SuperNode never starts: the round completes with
+#      the other two (min_replies=1) and client 2 is recorded as failed.
+# FEDGUARD_BIN: the fedguard binary (default: the debug build).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+export FEDGUARD_BIN="${FEDGUARD_BIN:-$root/.build/debug/fedguard}"
+work="$(mktemp -d /tmp/fedguard-flower-contract.XXXXXX)"
+trap 'rm -rf "$work"' EXIT
+model="$root/Tests/EngineTests/Fixtures/tiny_llama.f32.gguf"
+
+write_clients() {  # write_clients DIR COUNT
+  mkdir -p "$1"
+  for ((c = 0; c < $2; c++)); do
+    for ((j = 0; j < 5 + c % 2; j++)); do
+      printf '{"messages":[{"role":"user","content":"question %d from client %d about the weather"},' "$j" "$c"
+      printf '{"role":"assistant","content":"answer %d: client %d says it is sunny today"}]}\n' "$j" "$c"
+    done >"$1/client-0$c.jsonl"
+  done
+}
+tiny=(--set "model=$model" --set local.steps=2 --set local.tokens_per_batch=256 --set data.max_sequence_length=256
+      --set evaluation.every=0 --set threads=1)
+
+echo "== contract A: SCAFFOLD, a client with malformed data, the ServerApp restarted every 2 rounds" >&2
+write_clients "$work/a-data" 4
+echo '{"messages": [{"role": "user"' >"$work/a-data/client-03.jsonl"
+FEDGUARD_FLOWER_WORK="$work/a" bash "$root/scripts/flower-local.sh" --out "$work/a-run" --compare --rounds-per-invocation 2 \
+  "${tiny[@]}" --set "data.directory=$work/a-data" --set clients=4 --set clients_per_round=2 --set rounds=3 \
+  --set strategy=scaffold --set min_replies=1
+grep -q '"status":"failed: ' "$work/a-run/rounds.jsonl" || { echo "error: client 3's failure is not recorded" >&2; exit 1; }
+grep -q 'malformed line' "$work/a-run/rounds.jsonl" || { echo "error: the failure does not say what is wrong with the data" >&2; exit 1; }
+
+echo "== contract B: a client whose SuperNode never connects" >&2
+write_clients "$work/b-data" 3
+FEDGUARD_FLOWER_WORK="$work/b" FEDGUARD_FLOWER_SKIP_NODES=2 FEDGUARD_FLOWER_CONNECT_TIMEOUT=10 \
+  bash "$root/scripts/flower-local.sh" --out "$work/b-run" \
+  "${tiny[@]}" --set "data.directory=$work/b-data" --set clients=3 --set clients_per_round=3 --set rounds=1 --set min_replies=1
+python3 - "$work/b-run/rounds.jsonl" <<'PY'
+import json, sys
+record = json.loads(open(sys.argv[1]).readline())
+status = {c["id"]: c["status"] for c in record["clients"]}
+assert status == {"client-000": "ok", "client-001": "ok", "client-002": "failed: no reply"}, status
+assert not record["kept_previous"], record
+print("contract B: client-002 failed: no reply; the round aggregated the other two")
+PY
+echo "== Flower contract test passed" >&2
