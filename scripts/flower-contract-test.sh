@@ -48,4 +48,36 @@ assert status == {"client-000": "ok", "client-001": "ok", "client-002": "failed:
 assert not record["kept_previous"], record
 print("contract B: client-002 failed: no reply; the round aggregated the other two")
 PY
+echo "== contract C: a SuperNode killed in the middle of a round, then restarted" >&2
+write_clients "$work/c-data" 3
+# Clients take 12 s (a wrapper sleeps before fedguard), so the kill lands inside round 1's training.
+printf '#!/bin/sh\n[ "$1" = client ] && sleep 12\nexec "%s" "$@"\n' "$FEDGUARD_BIN" >"$work/slow-fedguard"
+chmod +x "$work/slow-fedguard"
+FEDGUARD_BIN="$work/slow-fedguard" FEDGUARD_FLOWER_WORK="$work/c" bash "$root/scripts/flower-local.sh" --out "$work/c-run" \
+  "${tiny[@]}" --set "data.directory=$work/c-data" --set clients=3 --set clients_per_round=2 --set rounds=2 \
+  --set min_replies=1 >"$work/c.log" 2>&1 &
+runner=$!
+for _ in $(seq 1 120); do grep -q "clients connected" "$work/c.log" && break; sleep 1; done
+sleep 4
+victim="$(pgrep -f "flower-supernode.*$work/c/node-0/data.jsonl" | head -1)"
+[[ -n "$victim" ]] || { cat "$work/c.log" >&2; echo "error: no SuperNode for client 0 to kill" >&2; exit 1; }
+mapfile -d '' command </proc/"$victim"/cmdline
+kill -9 "$victim"
+echo "   killed client 0's SuperNode (pid $victim) during round 1; restarting it" >&2
+(cd "$work/c" && FLWR_HOME="$work/c/flwr-home" PATH="$(dirname "${command[0]}"):$PATH" \
+  "${command[@]}" >"$work/c/supernode-0-again.log" 2>&1) &
+restarted=$!
+wait "$runner" || { cat "$work/c.log" >&2; kill "$restarted" 2>/dev/null; exit 1; }
+pkill -f "flower-supernode.*$work/c/node-0/data.jsonl" 2>/dev/null || true
+python3 - "$work/c-run/rounds.jsonl" <<'PY'
+import json, sys
+records = [json.loads(line) for line in open(sys.argv[1])]
+first = {c["id"]: c["status"] for c in records[0]["clients"]}
+assert first.get("client-000", "").startswith("failed: Flower:") and "Unavailable" in first["client-000"], first
+assert not records[0]["kept_previous"], records[0]
+assert len(records) == 2, records
+second = {c["id"]: c["status"] for c in records[1]["clients"]}
+assert second.get("client-000", "ok") == "ok", second  # the restarted node rejoined
+print(f"contract C: round 1 {first}; round 2 " + str({c["id"]: c["status"] for c in records[1]["clients"]}))
+PY
 echo "== Flower contract test passed" >&2

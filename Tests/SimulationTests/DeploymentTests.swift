@@ -183,3 +183,50 @@ import Training
         #expect { try TensorMapFile.read(url, layout: map.layout) } throws: { "\($0)".contains("not a readable safetensors file") }
     }
 }
+
+/// A client data hook that keeps the examples whose index is not `(round + client + seed) % 3`,
+/// so what it drops depends on everything the simulation passes it.
+struct SeededDroppingHook: ClientDataHook {
+    var name: String { "dropper" }
+    func prepare(_ examples: [SFTExample], context: ClientDataContext) throws -> PreparedExamples {
+        let drop = Int((UInt64(context.round + context.clientID) &+ context.seed) % 3)
+        let kept = examples.enumerated().filter { $0.offset % 3 != drop }.map(\.element)
+        return PreparedExamples(examples: kept, metrics: ["seen": Double(examples.count), "removed": Double(examples.count - kept.count)])
+    }
+}
+
+@Suite struct DeployedHookTests {
+    @Test func clientDataHooksRunOnTheClientAndTheirCountsReachTheRecord() throws {
+        let directory = try SimulationFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let model = try SimulationFixtures.loadTinyModel()
+        let data = try SimulationFixtures.writeClientData(clients: 3, in: directory)
+        let configuration = try SimulationFixtures.configuration(data: data, clients: 3, perRound: 2, rounds: 3)
+        var hooks = SimulationHooks()
+        hooks.clientData = [SeededDroppingHook()]
+        let simulated = try SimulationFixtures.makeRun(configuration, model: model, in: directory, hooks: hooks)
+        try simulated.run()
+
+        let server = try DeploymentTests.server(configuration, model: model, in: directory)
+        let roundDirectory = directory.appendingPathComponent("round")
+        var records: [RoundRecord] = []
+        while let plan = try server.configure(into: roundDirectory) {
+            for id in plan.clients {
+                let task = try DeploymentFiles.decode(ClientTaskFile.self,
+                                                      from: roundDirectory.appendingPathComponent(DeploymentFiles.task(client: id)))
+                let client = DeployedClient(model: model, configuration: try DeployedClient.configuration(of: task),
+                                            hooks: [SeededDroppingHook()], logger: DeploymentTests.quiet)
+                try client.fit(task: task, global: roundDirectory.appendingPathComponent(DeploymentFiles.global), serverControl: nil,
+                               data: data.appendingPathComponent(String(format: "client-%02d.jsonl", id)), state: nil,
+                               out: roundDirectory.appendingPathComponent(DeploymentFiles.replies)
+                                   .appendingPathComponent(DeploymentFiles.reply(client: id)))
+            }
+            records.append(try server.aggregate(roundDirectory: roundDirectory))
+        }
+        let expected = try simulated.directory.records()
+        #expect(records.map(\.hooks) == expected.map(\.hooks))
+        #expect(records.allSatisfy { ($0.hooks["dropper"]?["removed"] ?? 0) > 0 })
+        #expect(try SimulationFixtures.adapterBytes(simulated, round: 3)
+            == SimulationFixtures.bytes(server.run.directory.adapterURL(round: 3).appendingPathComponent(PEFTAdapter.weightsFileName)))
+    }
+}

@@ -71,9 +71,11 @@ def train(msg: Message, context: Context) -> Message:
                 metrics[key] = float(value)
         content["metrics"] = MetricRecord(metrics)
         if reply.get("failure") is None:
-            content["adapter"] = to_record(work / "reply" / "adapter.safetensors")
+            # The reply takes the form the ServerApp sent (one packed array, or one array per tensor).
+            per_tensor = bool(msg.content["task"].get("per-tensor-arrays", False))
+            content["adapter"] = to_record(work / "reply" / "adapter.safetensors", per_tensor)
             if reply.get("has_control_delta"):
-                content["control_delta"] = to_record(work / "reply" / "control_delta.safetensors")
+                content["control_delta"] = to_record(work / "reply" / "control_delta.safetensors", per_tensor)
         # The ClientApp's own wall time (files, the fedguard process, model load, training), so the
         # ServerApp can tell Flower's transport and scheduling apart from the client's work.
         reply_record["clientapp-seconds"] = time.monotonic() - entered

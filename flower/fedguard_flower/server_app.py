@@ -30,13 +30,14 @@ def _fedguard(binary: str, *arguments: str) -> dict:
     return json.loads("\n".join(lines)) if lines else {}
 
 
-def _exchange(grid: Grid, messages: list, timeout: float) -> list:
+def _exchange(grid: Grid, messages: list, timeout: float) -> tuple:
     """Sends `messages` and collects their replies until all arrived or `timeout` passed.
 
     Grid.send_and_receive sleeps 3 s between pulls; a round's replies arrive within 0.25 s here.
     A SuperNode that stops heartbeating yields an error reply from the SuperLink ("node unavailable").
     """
-    pending = set(grid.push_messages(messages))
+    ids = list(grid.push_messages(messages))
+    pending = set(ids)
     replies: list = []
     deadline = time.monotonic() + timeout
     while pending and time.monotonic() < deadline:
@@ -45,7 +46,17 @@ def _exchange(grid: Grid, messages: list, timeout: float) -> list:
         pending.difference_update(reply.metadata.reply_to_message_id for reply in arrived)
         if pending:
             time.sleep(0.25)
-    return replies
+    return replies, ids
+
+
+def _write_failure(round_dir: Path, round_number: int, client: int, reason: str) -> None:
+    """A reply folder saying why a client has no result (recorded as `failed: <reason>`)."""
+    folder = round_dir / "replies" / f"client-{client:03d}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    reply = {"format": 1, "client": client, "round": round_number, "failure": reason, "num_examples": 0, "metrics": {},
+             "hook_metrics": {}, "seconds": 0.0, "has_control_delta": False}
+    (folder / "reply.json").write_text(json.dumps(reply))
 
 
 def _refresh(grid: Grid, nodes: dict) -> None:
@@ -58,7 +69,7 @@ def _refresh(grid: Grid, nodes: dict) -> None:
     if not unknown:
         return
     queries = [Message(RecordDict(), dst_node_id=n, message_type="query") for n in unknown]
-    for reply in _exchange(grid, queries, timeout=60):
+    for reply in _exchange(grid, queries, timeout=60)[0]:
         node = reply.metadata.src_node_id
         if reply.has_error():
             log(WARNING, "node %s did not say which client it holds: %s", node, reply.error.reason)
@@ -109,31 +120,39 @@ def main(grid: Grid, context: Context) -> None:
         _refresh(grid, nodes)
         clients_of_node = {node: client for client, node in nodes.items()}
         configured = time.monotonic()
-        global_record = to_record(round_dir / "global.safetensors")
-        control_record = to_record(round_dir / "server_control.safetensors") if plan["has_server_control"] else None
-        messages = []
+        per_tensor = bool(config.get("per-tensor-arrays", False))
+        global_record = to_record(round_dir / "global.safetensors", per_tensor)
+        control_record = to_record(round_dir / "server_control.safetensors", per_tensor) if plan["has_server_control"] else None
+        messages, addressed = [], []
         for client in plan["clients"]:
             if client not in nodes:
                 log(WARNING, "round %d: no SuperNode holds client-%03d; it counts as failed", plan["round"], client)
                 continue
             content = RecordDict({"global": global_record,
-                                  "task": ConfigRecord({"task": (round_dir / f"client-{client:03d}.json").read_text()})})
+                                  "task": ConfigRecord({"task": (round_dir / f"client-{client:03d}.json").read_text(),
+                                                        "per-tensor-arrays": per_tensor})})
             if control_record is not None:
                 content["server_control"] = control_record
             messages.append(Message(content, dst_node_id=nodes[client], message_type="train", group_id=str(plan["round"])))
-        replies = _exchange(grid, messages, timeout=float(config.get("reply-timeout", 3600)))
+            addressed.append(client)
+        replies, ids = _exchange(grid, messages, timeout=float(config.get("reply-timeout", 3600)))
+        client_of_message = dict(zip(ids, addressed))
         received = time.monotonic()
         clientapp_seconds = 0.0
         for reply in replies:
             node = reply.metadata.src_node_id
-            if reply.has_error():
-                log(WARNING, "round %d: node %s failed: %s", plan["round"], node, reply.error.reason)
+            client = client_of_message.get(reply.metadata.reply_to_message_id)
+            if client is None:
+                log(WARNING, "round %d: a reply to no message of this round (node %s) ignored", plan["round"], node)
                 continue
-            if node not in clients_of_node:
-                log(WARNING, "round %d: reply from unknown node %s rejected", plan["round"], node)
+            if reply.has_error():
+                log(WARNING, "round %d: client-%03d failed: %s", plan["round"], client, reply.error.reason)
+                _write_failure(round_dir, plan["round"], client, f"Flower: {reply.error.reason}")
+                continue
+            if clients_of_node.get(node) != client:
+                log(WARNING, "round %d: client-%03d's reply came from node %s, not its node; rejected", plan["round"], client, node)
                 continue
             text = str(reply.content["reply"]["reply"])
-            client = clients_of_node[node]
             clientapp_seconds = max(clientapp_seconds, float(reply.content["reply"].get("clientapp-seconds", 0.0)))
             if json.loads(text).get("client") != client:
                 log(WARNING, "round %d: node %s replied for another client; rejected", plan["round"], node)
