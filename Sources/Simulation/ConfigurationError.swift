@@ -1,3 +1,4 @@
+import Yams
 import ConstitutionalAI
 import Federation
 import Foundation
@@ -43,8 +44,21 @@ public enum ConfigurationError: Error, Equatable, Sendable, CustomStringConverti
         }
     }
 
-    /// Translates a decoding error into the key it concerns.
-    static func from(decoding error: DecodingError) -> ConfigurationError {
+    /// Translates a decoding error into the key it concerns; with the composed document `root`,
+    /// also the value found and its line (a value that came from `--set` has no line).
+    static func from(decoding error: DecodingError, root: Node? = nil) -> ConfigurationError {
+        /// "found 'three' (line 3)" for the node at `codingPath`, when the document has it.
+        func found(_ codingPath: [any CodingKey]) -> String {
+            var node = root
+            for key in codingPath {
+                if let index = key.intValue { node = node?.sequence.flatMap { index < $0.count ? $0[index] : nil } }
+                else { node = node?.mapping?[key.stringValue] }
+            }
+            guard let node else { return "" }
+            let value = node.scalar.map { "'\($0.string)'" } ?? (node.mapping != nil ? "a mapping" : "a list")
+            let line = node.mark.map { " (line \($0.line))" } ?? " (from --set)"
+            return ", found \(value)\(line)"
+        }
         func path(_ codingPath: [any CodingKey], _ last: (any CodingKey)? = nil) -> String {
             let keys = codingPath + (last.map { [$0] } ?? [])
             let text = keys.map { $0.intValue.map { "\($0)" } ?? $0.stringValue }.joined(separator: ".")
@@ -52,7 +66,9 @@ public enum ConfigurationError: Error, Equatable, Sendable, CustomStringConverti
         }
         switch error {
         case let .typeMismatch(type, context):
-            return .wrongType(key: path(context.codingPath), detail: "expected \(typeName(type)); \(context.debugDescription)")
+            let place = found(context.codingPath)
+            return .wrongType(key: path(context.codingPath),
+                              detail: "expected \(typeName(type))" + (place.isEmpty ? "; \(context.debugDescription)" : place))
         case let .valueNotFound(type, context):
             return .wrongType(key: path(context.codingPath), detail: "expected \(typeName(type)), found null")
         case let .keyNotFound(key, context):
@@ -75,6 +91,7 @@ public enum ConfigurationError: Error, Equatable, Sendable, CustomStringConverti
         case is Double.Type, is Float.Type: return "a number"
         case is String.Type: return "text"
         case is Bool.Type: return "true or false"
+        case is Node.Scalar.Type: return "a single value"
         default: return "\(type)"
         }
     }

@@ -30,7 +30,7 @@ extension RunConfiguration {
         } catch let error as ConfigurationError {
             throw error
         } catch let error as DecodingError {
-            throw ConfigurationError.from(decoding: error)
+            throw ConfigurationError.from(decoding: error, root: root)
         } catch {
             throw .malformedYAML("\(error)")
         }
@@ -45,7 +45,10 @@ extension RunConfiguration {
         do { text = try String(contentsOf: file, encoding: .utf8) } catch {
             throw SimulationError.io(path: file.path, detail: "cannot read the configuration: \(error.localizedDescription)")
         }
-        return try load(yaml: text, overrides: overrides)
+        do { return try load(yaml: text, overrides: overrides) } catch {
+            // The file's name in front of the key and line the error names.
+            throw SimulationError.io(path: file.path, detail: error.description)
+        }
     }
 
     /// The configuration as YAML with a comment per key (what `fedguard config show` prints and
@@ -75,9 +78,14 @@ extension RunConfiguration {
         let text = String(override[override.index(after: equals)...])
         let path = key.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         guard !path.contains(where: \.isEmpty) else { throw .malformedOverride(override) }
-        let value: Node
+        var value: Node
         do {
             value = try Yams.compose(yaml: text) ?? Node("null", Tag(.null))
+            // A value from --set has no line in the file: an error about it says "from --set".
+            if case var .scalar(scalar) = value {
+                scalar.mark = nil
+                value = .scalar(scalar)
+            }
         } catch {
             throw .malformedYAML("value of --set \(key): \(error)")
         }

@@ -27,6 +27,16 @@ struct ReportCommand: ParsableCommand {
             for file in [files.html, files.json, files.csv] { Console.out("wrote \(file.path)") }
             return
         }
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw UserFacingError("\(url.path) is not a directory")
+        }
+        // A run has config.yaml or rounds.jsonl (either may be missing after a crash, not both).
+        guard ["config.yaml", "rounds.jsonl"].contains(where: { fm.fileExists(atPath: url.appendingPathComponent($0).path) }) else {
+            throw UserFacingError("\(url.path) is neither a run directory (no config.yaml, no rounds.jsonl) nor an experiment "
+                + "directory (no grid.yaml); nothing to report")
+        }
         let (report, json, html) = try RunReport.generate(runDirectory: url)
         for issue in report.issues { Console.err("note: \(issue)") }
         Console.out("rounds: \(report.totals.rounds)  clients: \(report.clients.count)")

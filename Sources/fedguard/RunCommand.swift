@@ -215,11 +215,13 @@ struct RunCommand: ParsableCommand {
     }
 
     /// Library errors about the configuration or run directory become messages without a stack.
+    /// (Thrown as ``UserFacingError``: ArgumentParser prints the message alone, not the usage of the
+    /// top-level command, which is what it appends to a `ValidationError` thrown from `run()`.)
     static func userFacing<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch let error as ConfigurationError {
-            throw ValidationError(error.description)
+            throw UserFacingError(error.description)
         } catch let error as SimulationError {
-            throw ValidationError(error.description)
+            throw UserFacingError(error.description)
         }
     }
 
@@ -234,6 +236,12 @@ struct RunCommand: ParsableCommand {
         formatter.locale = Locale(identifier: "en_US_POSIX")
         return absolute("runs/run-" + formatter.string(from: Date()))
     }
+}
+
+/// An error whose message is all the user needs (printed as "Error: <message>", exit code 1).
+struct UserFacingError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
 
 /// Live progress on standard error: round r/R, client, step, loss, tokens/s, ETA.

@@ -69,6 +69,11 @@ def train(msg: Message, context: Context) -> Message:
         for key, value in reply["metrics"].items():
             if isinstance(value, (int, float)):
                 metrics[key] = float(value)
+        # The client data hooks' counts (the safety filter's seen / removed per category), never examples.
+        for hook, values in reply["hook_metrics"].items():
+            for key, value in values.items():
+                if isinstance(value, (int, float)):
+                    metrics[f"{hook}.{key}"] = float(value)
         content["metrics"] = MetricRecord(metrics)
         if reply.get("failure") is None:
             # The reply takes the form the ServerApp sent (one packed array, or one array per tensor).
