@@ -155,8 +155,9 @@ public final class GGUFFile: @unchecked Sendable {
             guard !overflow, start <= fileSize, info.byteCount <= fileSize - start else {
                 throw ModelFileError(
                     .dataOutOfBounds,
-                    "data [\(info.offset), +\(info.byteCount)) relative to the data section at \(dataOffset) "
-                        + "lies outside the \(fileSize)-byte file",
+                    "the file is truncated or corrupt: the data of this tensor ends at byte "
+                        + "\(overflow ? "(overflow)" : "\(start &+ info.byteCount)") but the file has \(fileSize) bytes "
+                        + "(data [\(info.offset), +\(info.byteCount)) after the data section at \(dataOffset))",
                     field: "tensor \(info.name)", offset: item.offsetField, file: file)
             }
             return GGUFTensorInfo(name: info.name, dimensions: info.dimensions, type: info.type,
@@ -228,7 +229,9 @@ public final class GGUFFile: @unchecked Sendable {
         let capacity = UInt64(max(cursor.remaining, 0) / minimumBytes)
         guard count <= capacity else {
             throw ModelFileError(.countTooLarge,
-                                 "\(field) \(count) cannot fit in the \(cursor.remaining) bytes left in the file",
+                                 "the file is truncated or corrupt: \(field) \(count) needs at least "
+                                     + "\(count.multipliedReportingOverflow(by: UInt64(minimumBytes)).partialValue) bytes, "
+                                     + "\(cursor.remaining) are left of the file's \(cursor.bytes.count)",
                                  field: field, offset: offset, file: cursor.file)
         }
     }

@@ -165,7 +165,9 @@ extension GGUFValue {
         guard count <= capacity else {
             throw ModelFileError(
                 .countTooLarge,
-                "array length \(count) of \(elementType) cannot fit in the \(cursor.remaining) bytes left",
+                "the file is truncated or corrupt: array length \(count) of \(elementType) needs at least "
+                    + "\(count.multipliedReportingOverflow(by: UInt64(elementType.minimumEncodedSize)).partialValue) bytes, "
+                    + "\(cursor.remaining) are left of the file's \(cursor.bytes.count)",
                 field: field, offset: countOffset, file: cursor.file)
         }
         var elements: [GGUFValue] = []

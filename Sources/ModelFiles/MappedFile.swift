@@ -124,7 +124,8 @@ struct ByteCursor {
         let length = try read(UInt64.self, field: "\(field) (length)")
         guard length <= UInt64(max(remaining, 0)) else {
             throw ModelFileError(
-                .countTooLarge, "string length \(length) exceeds the \(remaining) bytes left in the file",
+                .countTooLarge,
+                "the file is truncated or corrupt: a string of \(length) bytes, \(remaining) are left of the file's \(bytes.count)",
                 field: field, offset: start, file: file)
         }
         let body = try readBytes(Int(length), field: field)

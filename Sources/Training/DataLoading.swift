@@ -37,7 +37,7 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
             let listed = first.map { "  \($0)" }.joined(separator: "\n")
             let more = total > first.count ? "\n  ... and \(total - first.count) more" : ""
             return "\(total) malformed line(s) in the training data:\n\(listed)\(more)\n"
-                + "fix or remove these lines, or read with policy .skip to drop them"
+                + "fix or remove these lines, or drop them (`fedguard train --skip-malformed`; policy .skip in the API)"
         case .empty(let file, let detail):
             return "\(file): the data set is empty (\(detail)); each line must be one JSON record "
                 + "(messages, prompt/response, Alpaca or prompt/chosen/rejected)"

@@ -34,13 +34,20 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Continue the run in RUN_DIR from its last checkpoint.", valueName: "RUN_DIR"))
     var resume: String?
 
+    @Option(help: "The base model (as --set model=PATH): a GGUF file or a Hugging Face directory.")
+    var model: String?
+
+    @Option(help: "Threads (as --set threads=N; recorded, so a resume uses the same).")
+    var threads: Int?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "notice"
 
     func validate() throws {
-        if resume != nil, config != nil || !overrides.isEmpty || out != nil {
-            throw ValidationError("--resume continues a run with its own config.yaml; drop CONFIG, --set and --out")
+        if resume != nil, config != nil || !overrides.isEmpty || out != nil || model != nil || threads != nil {
+            throw ValidationError("--resume continues a run with its own config.yaml; drop CONFIG, --set, --out, --model and --threads")
         }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         try Console.checkLogLevel(logLevel)
     }
 
@@ -53,6 +60,9 @@ struct RunCommand: ParsableCommand {
             directory = RunDirectory(URL(fileURLWithPath: (resume as NSString).expandingTildeInPath))
             configuration = try Self.userFacing { try FederatedRun.configuration(of: directory) }
         } else {
+            // The path as a single-quoted YAML scalar (a path may hold ': ' or '#').
+            let quotedModel = model.map { "'" + $0.replacingOccurrences(of: "'", with: "''") + "'" }
+            let overrides = overrides + (quotedModel.map { ["model=\($0)"] } ?? []) + (threads.map { ["threads=\($0)"] } ?? [])
             configuration = try Self.userFacing {
                 if let config {
                     return try RunConfiguration.load(file: URL(fileURLWithPath: (config as NSString).expandingTildeInPath),

@@ -21,6 +21,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Training data (JSONL).")
     var data: String
 
+    @Flag(help: "Drop malformed JSONL lines (counted and the first few logged) instead of stopping.")
+    var skipMalformed = false
+
     @Option(help: "Output directory for the adapter, metrics and checkpoints.")
     var out: String
 
@@ -148,15 +151,18 @@ struct TrainCommand: ParsableCommand {
             return true
         }
 
+        let malformedPolicy: MalformedLinePolicy = skipMalformed ? .skip : .default
         let summary: TrainingSummary
         switch objective {
         case .sft:
-            let loaded = try DatasetLoader.loadSFT(from: URL(fileURLWithPath: data), logger: logger)
+            let loaded = try DatasetLoader.loadSFT(from: URL(fileURLWithPath: data), policy: malformedPolicy, logger: logger)
+            if loaded.skippedLines > 0 { Console.err("\(loaded.skippedLines) malformed line(s) skipped (--skip-malformed)") }
             let built = try builder.sequences(for: loaded.examples, logger: logger)
             Console.err("\(built.items.count) training sequences (\(built.truncated) truncated to \(maxSeqLen) tokens, \(built.dropped) without assistant tokens dropped)")
             summary = try trainer.trainSFT(built.items, afterStep: afterStep)
         case .dpo:
-            let loaded = try DatasetLoader.loadPreferences(from: URL(fileURLWithPath: data), logger: logger)
+            let loaded = try DatasetLoader.loadPreferences(from: URL(fileURLWithPath: data), policy: malformedPolicy, logger: logger)
+            if loaded.skippedLines > 0 { Console.err("\(loaded.skippedLines) malformed line(s) skipped (--skip-malformed)") }
             let built = try builder.sequences(for: loaded.examples, logger: logger)
             Console.err("\(built.items.count) preference pairs (\(built.truncated) truncated, \(built.dropped) dropped)")
             summary = try trainer.trainDPO(built.items, afterStep: afterStep)

@@ -40,4 +40,34 @@ struct PaperCutCLITests {
         #expect(r.stdout.hasPrefix("fedguard "))
         #expect(r.stdout.contains("OpenBLAS kernels: "))
     }
+
+    @Test func trainOnMalformedJSONLOffersAFlagTheCLIHas() throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let data = directory.appendingPathComponent("chat.jsonl")
+        let good = #"{"messages":[{"role":"user","content":"hi there"},{"role":"assistant","content":"hello, how can I help?"}]}"#
+        try Data((good + "\n{\"messages\": [\n" + good + "\n").utf8).write(to: data)
+        let arguments = ["train", "--model", CLITests.tinyModel, "--data", data.path, "--steps", "1", "--max-seq-len", "256"]
+        let r = try CLITests.run(arguments + ["--out", directory.appendingPathComponent("a").path])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("chat.jsonl:2"))
+        #expect(r.stderr.contains("--skip-malformed"))
+        let s = try CLITests.run(arguments + ["--out", directory.appendingPathComponent("b").path, "--skip-malformed"])
+        #expect(s.status == 0, "\(s.stderr)")
+        #expect(s.stderr.contains("1 malformed line(s) skipped"))
+    }
+
+    @Test func runTakesModelAndThreadsLikeEveryModelCommand() throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // A model that does not exist: the error names it, so --model reached the configuration.
+        let missing = directory.appendingPathComponent("no such: model.gguf").path
+        let r = try CLITests.run(["run", "--model", missing, "--threads", "1", "--out", directory.appendingPathComponent("run").path,
+                                  "--set", "data.directory=\(directory.path)/absent"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("no such: model.gguf"), "\(r.stderr)")
+        let t = try CLITests.run(["run", "--threads", "0"])
+        #expect(t.status != 0)
+        #expect(t.stderr.contains("--threads must be at least 1"))
+    }
 }
