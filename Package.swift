@@ -101,6 +101,17 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log")]
         ),
         // Pinned registry assets: fetch with pip, verify sha256, extract into a cache.
+        // Parsing entry points of every untrusted format, for fuzzing (fedguard-fuzz, scripts/fuzz.sh)
+        // and for replaying the fuzz corpus and found crashes in the tests.
+        .target(
+            name: "FuzzTargets",
+            dependencies: ["ModelFiles", "Tokenizers", "Training", "Simulation", "ConstitutionalAI",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
+        .executableTarget(
+            name: "fedguard-fuzz",
+            dependencies: ["FuzzTargets"]
+        ),
         .target(
             name: "Assets",
             dependencies: [.product(name: "Logging", package: "swift-log")]
@@ -127,6 +138,7 @@ let package = Package(
         .testTarget(name: "SafetyDataTests", dependencies: ["SafetyData"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine", "CKernels", "ModelFiles", "Tokenizers"], resources: [.copy("Fixtures")]),
         // Runs the built `fedguard` binary as a user would.
+        .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "CLITests", dependencies: ["fedguard", "SafetyFilter"]),
     ],
     swiftLanguageModes: [.v6]

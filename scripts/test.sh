@@ -17,3 +17,8 @@ if [[ "${FEDGUARD_SKIP_FLOWER:-0}" == 1 ]]; then
 else
   bash scripts/flower-contract-test.sh
 fi
+if [[ "${FEDGUARD_SKIP_FUZZ:-0}" == 1 ]]; then
+  echo "note: FEDGUARD_SKIP_FUZZ=1: the fuzzing pass is skipped" >&2
+else
+  bash scripts/fuzz.sh --seconds 15
+fi

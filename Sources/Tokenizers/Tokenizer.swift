@@ -124,3 +124,16 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
         }
     }
 }
+
+extension TokenizerError {
+    /// Token tables are indexed by id, so a file's largest id sizes them. Real vocabularies are dense
+    /// (ids 0..<n, a few gaps); a 10 kB file claiming id 600,000,000 asked for 4.8 GB (found by
+    /// fuzzing). The bound: at most 16 ids per entry plus 65,536, and never 10 million or more.
+    static func checkIDRange(maxID: Int, entries: Int) throws(TokenizerError) {
+        let bound = min(10_000_000, 16 * entries + 65_536)
+        guard maxID < bound else {
+            throw .invalidJSON("token id \(maxID) is implausibly large for a vocabulary of \(entries) entries "
+                + "(ids must stay below \(bound))")
+        }
+    }
+}

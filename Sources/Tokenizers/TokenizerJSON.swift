@@ -141,6 +141,7 @@ extension BPETokenizer {
 
         let maxID = max(config.model.vocab.values.max() ?? -1, config.addedTokens.map(\.id).max() ?? -1)
         guard maxID >= 0 else { throw TokenizerError.emptyVocabulary }
+        try TokenizerError.checkIDRange(maxID: maxID, entries: config.model.vocab.count + config.addedTokens.count)
         var tokens = [String?](repeating: nil, count: maxID + 1)
         var types = [TokenType](repeating: .unused, count: maxID + 1)
         for (token, id) in config.model.vocab {

@@ -152,7 +152,7 @@ extension WordPieceTokenizer {
 
         let maxID = max(config.model.vocab.values.max() ?? -1, config.addedTokens.map(\.id).max() ?? -1)
         guard maxID >= 0 else { throw TokenizerError.emptyVocabulary }
-        guard maxID < 10_000_000 else { throw TokenizerError.invalidJSON("token id \(maxID) is implausibly large") }
+        try TokenizerError.checkIDRange(maxID: maxID, entries: config.model.vocab.count + config.addedTokens.count)
         var tokens = [String?](repeating: nil, count: maxID + 1)
         for (token, id) in config.model.vocab {
             guard id >= 0 else { throw TokenizerError.invalidJSON("negative id \(id) for \(token.debugDescription)") }

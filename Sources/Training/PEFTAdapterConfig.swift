@@ -125,3 +125,11 @@ struct PEFTAdapterConfig {
         }
     }
 }
+
+extension PEFTAdapter {
+    /// Parses and checks the text of an `adapter_config.json` (what ``load(from:for:)`` reads first),
+    /// without weights; throws ``AdapterFileError`` naming `file`.
+    public static func checkConfiguration(_ data: Data, file: String) throws(AdapterFileError) {
+        _ = try PEFTAdapterConfig.parse(data, file: file)
+    }
+}

@@ -105,6 +105,21 @@ struct ServerInitCommand: ParsableCommand {
     }
 }
 
+/// The options of a round's phases: the run, the round directory, the log level.
+struct ServerRoundOptions: ParsableArguments {
+    @Option(name: .customLong("run"), help: "The run directory.")
+    var runDirectory: String
+
+    @Option(help: ArgumentHelp("The round directory: `configure` writes it (replacing it), `aggregate` reads it and the "
+        + "clients' reply folders in its replies/.", valueName: "ROUND_DIR"))
+    var roundDir: String
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: String = "notice"
+
+    var roundURL: URL { URL(fileURLWithPath: RunCommand.absolute(roundDir)) }
+}
+
 /// `fedguard server configure`: plans the next round into a round directory.
 struct ServerConfigureCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -112,19 +127,12 @@ struct ServerConfigureCommand: ParsableCommand {
         abstract: "Write the next round's tasks (client-NNN.json), global adapter and plan.json into ROUND_DIR; print the plan as JSON.",
         discussion: "Prints {\"finished\": true} when every round is done.")
 
-    @Option(name: .customLong("run"), help: "The run directory.")
-    var runDirectory: String
-
-    @Option(help: ArgumentHelp("Where to write the round's files (replaced).", valueName: "ROUND_DIR"))
-    var roundDir: String
-
-    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
-    var logLevel: String = "notice"
+    @OptionGroup var options: ServerRoundOptions
 
     func run() throws {
-        let logger = Console.logger(label: "fedguard.server", level: logLevel)
-        let server = try ServerCommand.server(runPath: runDirectory, withHooks: false, logger: logger)
-        guard let plan = try RunCommand.userFacing({ try server.configure(into: URL(fileURLWithPath: RunCommand.absolute(roundDir))) }) else {
+        let logger = Console.logger(label: "fedguard.server", level: options.logLevel)
+        let server = try ServerCommand.server(runPath: options.runDirectory, withHooks: false, logger: logger)
+        guard let plan = try RunCommand.userFacing({ try server.configure(into: options.roundURL) }) else {
             Console.out("{\"finished\": true}")
             return
         }
@@ -140,19 +148,12 @@ struct ServerAggregateCommand: ParsableCommand {
         abstract: "Screen and aggregate the replies in ROUND_DIR/replies, run the server hooks and evaluation, commit the round.",
         discussion: "Prints the round's record (a rounds.jsonl line).")
 
-    @Option(name: .customLong("run"), help: "The run directory.")
-    var runDirectory: String
-
-    @Option(help: ArgumentHelp("The round directory `server configure` wrote, with the clients' reply folders in replies/.", valueName: "ROUND_DIR"))
-    var roundDir: String
-
-    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
-    var logLevel: String = "notice"
+    @OptionGroup var options: ServerRoundOptions
 
     func run() throws {
-        let logger = Console.logger(label: "fedguard.server", level: logLevel)
-        let server = try ServerCommand.server(runPath: runDirectory, withHooks: true, logger: logger)
-        let record = try RunCommand.userFacing { try server.aggregate(roundDirectory: URL(fileURLWithPath: RunCommand.absolute(roundDir))) }
+        let logger = Console.logger(label: "fedguard.server", level: options.logLevel)
+        let server = try ServerCommand.server(runPath: options.runDirectory, withHooks: true, logger: logger)
+        let record = try RunCommand.userFacing { try server.aggregate(roundDirectory: options.roundURL) }
         let display = RunProgressDisplay()
         display.handle(.roundFinished(record: record, totalRounds: server.run.configuration.rounds, etaSeconds: .nan))
         Console.out(String(decoding: try record.jsonLine(), as: UTF8.self), terminator: "")
