@@ -27,10 +27,11 @@ public final class DeployedServer {
     /// A server for `run`.
     public init(run: FederatedRun) { self.run = run }
 
-    /// Rounds completed so far.
-    public func completedRounds() throws -> Int {
+    /// The run's state after its latest checkpoint, the strategy restored to it, and its sampler.
+    private func current() throws -> (state: RunState, strategy: any Strategy, sampler: ClientSampler) {
         var strategy = try FederatedRun.makeStrategy(run.configuration, logger: run.logger)
-        return try run.loadState(strategy: &strategy).round
+        let state = try run.loadState(strategy: &strategy)
+        return (state, strategy, try run.makeSampler())
     }
 
     /// Plans the next round into `directory` (created; emptied of an earlier attempt's files):
@@ -38,10 +39,8 @@ public final class DeployedServer {
     /// `client-NNN.json` task per sampled client. Returns nil when the run has finished.
     public func configure(into directory: URL) throws -> DeployedRoundPlan? {
         let c = run.configuration
-        var strategy = try FederatedRun.makeStrategy(c, logger: run.logger)
-        let state = try run.loadState(strategy: &strategy)
+        let (state, strategy, sampler) = try current()
         guard state.round < c.rounds else { return nil }
-        let sampler = try ClientSampler(population: c.clients, mode: .fixedCount(c.clientsPerRound), seed: c.seed)
         let plan = run.plan(round: state.round + 1, state: state, strategy: strategy, sampler: sampler)
 
         let fm = FileManager.default
@@ -81,15 +80,12 @@ public final class DeployedServer {
     /// or client, an adapter of the wrong layout), counts as failed; a reply from a client that was
     /// not sampled is ignored and counted (`unsampled_client` in the record's rejections).
     public func aggregate(roundDirectory: URL) throws -> RoundRecord {
-        let c = run.configuration
         let planned = try DeploymentFiles.decode(DeployedRoundPlan.self, from: roundDirectory.appendingPathComponent(DeploymentFiles.plan))
-        var strategy = try FederatedRun.makeStrategy(c, logger: run.logger)
-        var state = try run.loadState(strategy: &strategy)
+        var (state, strategy, sampler) = try current()
         guard planned.round == state.round + 1 else {
             throw SimulationError.runDirectory(path: run.directory.url.path, detail: "the plan in \(roundDirectory.path) is for round "
                 + "\(planned.round) but the run has completed \(state.round) rounds; plan the round again (fedguard server configure)")
         }
-        let sampler = try ClientSampler(population: c.clients, mode: .fixedCount(c.clientsPerRound), seed: c.seed)
         let plan = run.plan(round: planned.round, state: state, strategy: strategy, sampler: sampler)
         guard plan.clients == planned.clients else {
             throw SimulationError.runDirectory(path: roundDirectory.path, detail: "plan.json samples \(planned.clients), the run samples \(plan.clients)")

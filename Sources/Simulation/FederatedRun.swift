@@ -141,14 +141,24 @@ public final class FederatedRun {
         return loaded.weights
     }
 
-    /// Runs the remaining rounds (all of them for a new run).
+    /// The run's client sampler: K of N clients per round, a pure function of (seed, round).
+    func makeSampler() throws -> ClientSampler {
+        try ClientSampler(population: configuration.clients, mode: .fixedCount(configuration.clientsPerRound), seed: configuration.seed)
+    }
+
+    /// Rounds completed by the run in `directory`, from its latest checkpoint (no model needed).
+    public static func completedRounds(in directory: RunDirectory) throws -> Int {
+        try RunCheckpoint.read(from: directory)?.round ?? 0
+    }
+
+        /// Runs the remaining rounds (all of them for a new run).
     @discardableResult
     public func run() throws -> SimulationSummary {
         let started = Date()
         let c = configuration
         var strategy = try Self.makeStrategy(c, logger: logger)
         var state = try loadState(strategy: &strategy)
-        let sampler = try ClientSampler(population: c.clients, mode: .fixedCount(c.clientsPerRound), seed: c.seed)
+        let sampler = try makeSampler()
         onEvent(.started(startRound: state.round + 1, totalRounds: c.rounds, strategy: strategy.name))
         var roundTimes: [Double] = []
         while state.round < c.rounds {

@@ -59,23 +59,14 @@ struct ServerInitCommand: ParsableCommand {
         let logger = Console.logger(label: "fedguard.server", level: logLevel)
         let directory = RunDirectory(URL(fileURLWithPath: RunCommand.absolute(runDirectory)))
         if directory.holdsRun {
-            let server = try ServerCommand.server(runPath: runDirectory, withHooks: false, logger: logger)
-            let done = try RunCommand.userFacing { try server.completedRounds() }
-            Console.err("run directory \(directory.url.path) exists: \(done) of \(server.run.configuration.rounds) rounds done; it continues")
-            Console.out(try Self.json(server.run.configuration, completed: done, logger: logger))
+            let (configuration, done) = try RunCommand.userFacing {
+                (try FederatedRun.configuration(of: directory), try FederatedRun.completedRounds(in: directory))
+            }
+            Console.err("run directory \(directory.url.path) exists: \(done) of \(configuration.rounds) rounds done; it continues")
+            Console.out(try Self.json(configuration, completed: done, logger: logger))
             return
         }
-        var configuration = try RunCommand.userFacing {
-            if let config {
-                return try RunConfiguration.load(file: URL(fileURLWithPath: (config as NSString).expandingTildeInPath), overrides: overrides)
-            }
-            return try RunConfiguration.load(overrides: overrides)
-        }
-        configuration.model = configuration.model.map(RunCommand.absolute)
-        configuration.data.directory = RunCommand.absolute(configuration.data.directory)
-        configuration.filter.judge = configuration.filter.judge.map(RunCommand.absolute)
-        configuration.filter.encoder = configuration.filter.encoder.map(RunCommand.absolute)
-        configuration.threads = configuration.threads ?? Parallel.threadCount
+        var configuration = RunCommand.resolvedForNewRun(try RunCommand.loadConfiguration(config, overrides: overrides))
         if buildData {
             let (modelURL, _) = try RunCommand.baseModel(configuration, logger: logger)
             try RunCommand.ensureClientData(configuration, modelURL: modelURL, logger: logger)

@@ -63,20 +63,7 @@ struct RunCommand: ParsableCommand {
             // The path as a single-quoted YAML scalar (a path may hold ': ' or '#').
             let quotedModel = model.map { "'" + $0.replacingOccurrences(of: "'", with: "''") + "'" }
             let overrides = overrides + (quotedModel.map { ["model=\($0)"] } ?? []) + (threads.map { ["threads=\($0)"] } ?? [])
-            configuration = try Self.userFacing {
-                if let config {
-                    return try RunConfiguration.load(file: URL(fileURLWithPath: (config as NSString).expandingTildeInPath),
-                                                     overrides: overrides)
-                }
-                return try RunConfiguration.load(overrides: overrides)
-            }
-            // Paths become absolute so the run resumes from any working directory.
-            configuration.data.directory = Self.absolute(configuration.data.directory)
-            configuration.model = configuration.model.map(Self.absolute)
-            configuration.filter.judge = configuration.filter.judge.map(Self.absolute)
-            configuration.filter.encoder = configuration.filter.encoder.map(Self.absolute)
-            // The thread count is recorded so a resume uses the same one (bit-identical results).
-            configuration.threads = configuration.threads ?? Parallel.threadCount
+            configuration = Self.resolvedForNewRun(try Self.loadConfiguration(config, overrides: overrides))
             directory = RunDirectory(URL(fileURLWithPath: out.map(Self.absolute) ?? Self.defaultRunDirectory()))
         }
         Parallel.setThreadCount(configuration.threads ?? Parallel.threadCount)
@@ -224,6 +211,27 @@ struct RunCommand: ParsableCommand {
         }
     }
 
+    /// CONFIG (a YAML file; nil: the built-in defaults) with `--set` overrides applied.
+    static func loadConfiguration(_ config: String?, overrides: [String]) throws -> RunConfiguration {
+        try userFacing {
+            guard let config else { return try RunConfiguration.load(overrides: overrides) }
+            return try RunConfiguration.load(file: URL(fileURLWithPath: (config as NSString).expandingTildeInPath), overrides: overrides)
+        }
+    }
+
+    /// A new run's configuration as its run directory records it: paths absolute, so the run resumes
+    /// from any working directory, and the thread count fixed, so a resume uses the same one
+    /// (bit-identical results).
+    static func resolvedForNewRun(_ configuration: RunConfiguration) -> RunConfiguration {
+        var resolved = configuration
+        resolved.data.directory = absolute(configuration.data.directory)
+        resolved.model = configuration.model.map(absolute)
+        resolved.filter.judge = configuration.filter.judge.map(absolute)
+        resolved.filter.encoder = configuration.filter.encoder.map(absolute)
+        resolved.threads = configuration.threads ?? Parallel.threadCount
+        return resolved
+    }
+
     /// Library errors about the configuration or run directory become messages without a stack.
     /// (Thrown as ``UserFacingError``: ArgumentParser prints the message alone, not the usage of the
     /// top-level command, which is what it appends to a `ValidationError` thrown from `run()`.)
@@ -336,13 +344,7 @@ struct ConfigShowCommand: ParsableCommand {
     var overrides: [String] = []
 
     func run() throws {
-        let resolved = try RunCommand.userFacing {
-            if let config {
-                return try RunConfiguration.load(file: URL(fileURLWithPath: (config as NSString).expandingTildeInPath),
-                                                 overrides: overrides)
-            }
-            return try RunConfiguration.load(overrides: overrides)
-        }
+        let resolved = try RunCommand.loadConfiguration(config, overrides: overrides)
         let header = config == nil && overrides.isEmpty
             ? "FedGuard run configuration: the built-in defaults (fedguard run uses them without a CONFIG)."
             : "FedGuard run configuration (resolved)."
