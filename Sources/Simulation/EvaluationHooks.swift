@@ -17,14 +17,15 @@ public final class SuiteEvaluationHook: EvaluationHook {
     let modelIdentity: String
     /// Where `round-NNNN.jsonl` sample files go (the run directory's `samples/`), if anywhere.
     let samplesDirectory: URL?
-    private var evaluator: Evaluator?
+    let evaluator: Evaluator
 
     /// Creates the hook from the run configuration's `evaluation` section; `suite` is a
-    /// comma-separated list of suite names or `all`.
+    /// comma-separated list of suite names or `all`. The suites' data is resolved (fetched on
+    /// first use) here, so a run without its evaluation data stops before its first round.
     /// Samples (prompt and reply, both cut to ``sampleLength`` characters, so no full harmful
     /// completion is ever stored) are written to `samplesDirectory/round-NNNN.jsonl`.
     public init(configuration: RunConfiguration.EvaluationSettings, modelURL: URL, store: AssetStore,
-                samplesDirectory: URL? = nil) throws {
+                samplesDirectory: URL? = nil, logger: Logger = Logger(label: "fedguard.evaluation")) throws {
         self.samplesDirectory = samplesDirectory
         let names = configuration.suite.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         var suites = Set<EvaluationSuite>()
@@ -39,17 +40,14 @@ public final class SuiteEvaluationHook: EvaluationHook {
         settings = EvaluationSettings(suites: suites, limit: configuration.limit)
         self.store = store
         modelIdentity = Evaluator.identity(ofModelAt: modelURL)
+        let data = try EvaluationData.load(settings: settings, store: store, logger: logger)
+        evaluator = Evaluator(data: data, settings: settings, modelIdentity: modelIdentity,
+                              cache: .standard(home: store.root), logger: logger)
     }
 
     public var name: String { "evaluation" }
 
     public func evaluate(_ context: EvaluationContext) throws -> [String: Double] {
-        if evaluator == nil {
-            let data = try EvaluationData.load(settings: settings, store: store, logger: context.logger)
-            evaluator = Evaluator(data: data, settings: settings, modelIdentity: modelIdentity,
-                                  cache: .standard(home: store.root), logger: context.logger)
-        }
-        guard let evaluator else { return [:] }
         let result = try evaluator.evaluate(model: context.model, adapter: context.adapter)
         if let directory = samplesDirectory { try writeSamples(result.runSamples, round: context.round, to: directory) }
         return result.metrics

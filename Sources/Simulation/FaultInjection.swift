@@ -5,7 +5,7 @@ import Glibc
 import Darwin
 #endif
 
-/// Test-only fault injection for the kill-and-resume tests: the environment variable
+/// Test-only fault injection for the kill-and-resume tests (debug builds only): the environment variable
 /// `FEDGUARD_TEST_FAULT=<point>@<round>[:pause=<seconds>]` makes the runner kill itself with
 /// SIGKILL (or pause, for an external kill) when it reaches `<point>` in `<round>`.
 ///
@@ -23,7 +23,13 @@ enum FaultInjection {
 
     static let environmentKey = "FEDGUARD_TEST_FAULT"
 
+    /// The fault to inject: read from the environment in debug builds (what the tests run); a
+    /// release build never injects one, whatever its environment says.
+    #if DEBUG
     static let active: Fault? = parse(ProcessInfo.processInfo.environment[environmentKey])
+    #else
+    static let active: Fault? = nil
+    #endif
 
     static func parse(_ text: String?) -> Fault? {
         guard let text, !text.isEmpty else { return nil }

@@ -91,13 +91,39 @@ enum Console {
         }
     }
 
-    /// Rewrites the current terminal line (a live progress line on standard error).
+    /// Whether standard error is a terminal (progress lines are rewritten in place only there).
+    static let errorIsTerminal = isatty(STDERR_FILENO) == 1
+
+    /// Progress lines written to a file or pipe: at most one per ``plainProgressInterval``, the
+    /// latest one kept for ``progressDone()``.
+    nonisolated(unsafe) private static var lastPlainProgress = Date.distantPast
+    nonisolated(unsafe) private static var pendingProgress: String?
+    static let plainProgressInterval: TimeInterval = 10
+
+    /// A live progress line on standard error: rewritten in place on a terminal; elsewhere (logs,
+    /// pipes) no control sequences, one plain line every 10 seconds.
     static func progress(_ s: String) {
-        FileHandle.standardError.write(Data(("\r\u{1B}[2K" + s).utf8))
+        if errorIsTerminal {
+            FileHandle.standardError.write(Data(("\r\u{1B}[2K" + s).utf8))
+        } else if Date().timeIntervalSince(lastPlainProgress) >= plainProgressInterval {
+            err(s)
+            lastPlainProgress = Date()
+            pendingProgress = nil
+        } else {
+            pendingProgress = s
+        }
     }
 
-    /// Ends a progress line.
-    static func progressDone() { FileHandle.standardError.write(Data("\n".utf8)) }
+    /// Ends a progress line (off a terminal: writes the last line if it was held back).
+    static func progressDone() {
+        if errorIsTerminal {
+            FileHandle.standardError.write(Data("\n".utf8))
+        } else if let pending = pendingProgress {
+            err(pending)
+            pendingProgress = nil
+        }
+        lastPlainProgress = .distantPast
+    }
 
     /// "1h02m", "3m05s", "42s".
     static func duration(_ seconds: Double) -> String {

@@ -129,25 +129,25 @@ struct DataBuildCommand: ParsableCommand {
                 case let .poolsLoaded(harmful, refusals, goals):
                     Console.err("pools: \(harmful) harmful, \(refusals) refusal candidates; filtering against \(goals) AdvBench goals")
                 case let .benignPrompts(count):
-                    if progressShown { Console.err(""); progressShown = false }
+                    if progressShown { Console.progressDone(); progressShown = false }
                     Console.err("benign prompts: \(count)")
                 case let .benignResponses(p, fromCache):
                     if fromCache {
-                        if progressShown { Console.err(""); progressShown = false }
+                        if progressShown { Console.progressDone(); progressShown = false }
                         Console.err("benign responses: \(p.total) from the cache")
                     } else {
                         let rate = p.elapsedSeconds > 0 ? Double(p.generatedTokens) / p.elapsedSeconds : 0
                         let eta = p.etaSeconds.map(Self.duration) ?? "?"
-                        FileHandle.standardError.write(Data(("\r\u{1B}[2Kbenign responses \(p.done)/\(p.total)  "
-                            + String(format: "%.0f tok/s", rate) + "  elapsed \(Self.duration(p.elapsedSeconds))  ETA \(eta)").utf8))
+                        Console.progress("benign responses \(p.done)/\(p.total)  " + String(format: "%.0f tok/s", rate)
+                            + "  elapsed \(Self.duration(p.elapsedSeconds))  ETA \(eta)")
                         progressShown = true
                     }
                 case .written:
-                    if progressShown { Console.err("") }
+                    if progressShown { Console.progressDone() }
                 }
             }
         } catch {
-            if progressShown { Console.err("") }
+            if progressShown { Console.progressDone() }
             throw error
         }
         printSummary(summary)

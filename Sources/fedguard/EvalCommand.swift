@@ -130,7 +130,7 @@ struct EvalOutput: Encodable {
     }
 }
 
-/// A single progress line on standard error, rewritten in place.
+/// A single progress line on standard error, rewritten in place on a terminal (``Console/progress(_:)``).
 struct ProgressLine {
     private var lastTask = ""
     private var lastPrint = Date.distantPast
@@ -138,16 +138,15 @@ struct ProgressLine {
     mutating func show(_ p: EvaluationProgress) {
         let now = Date()
         guard p.done == p.total || p.task != lastTask || now.timeIntervalSince(lastPrint) > 0.5 else { return }
-        if p.task != lastTask, !lastTask.isEmpty { FileHandle.standardError.write(Data("\n".utf8)) }
+        if p.task != lastTask, !lastTask.isEmpty { Console.progressDone() }
         lastTask = p.task
         lastPrint = now
         let eta = p.eta.map { "ETA \(Self.duration($0))" } ?? "ETA --"
-        let line = "\r\(p.task): \(p.done)/\(p.total)  elapsed \(Self.duration(p.elapsed))  \(p.done == p.total ? "done" : eta)   "
-        FileHandle.standardError.write(Data(line.utf8))
+        Console.progress("\(p.task): \(p.done)/\(p.total)  elapsed \(Self.duration(p.elapsed))  \(p.done == p.total ? "done" : eta)")
     }
 
     mutating func finish() {
-        if !lastTask.isEmpty { FileHandle.standardError.write(Data("\n".utf8)) }
+        if !lastTask.isEmpty { Console.progressDone() }
         lastTask = ""
     }
 

@@ -2,58 +2,43 @@ import Testing
 
 @testable import SafetyData
 
-/// The YAML subset and the CSV reader on hand-made inputs.
+/// AdvBench's YAML and the CSV reader on hand-made inputs.
 @Suite struct ParserTests {
-    @Test func yamlMappingsSequencesAndScalars() throws {
+    /// AdvBench's YAML goes through Yams (the one YAML parser): block scalars, quoting and
+    /// syntax errors with the line the parser stopped at.
+    @Test func advBenchYAMLThroughYams() throws {
         let text = """
         # comment
-        name: demo  # trailing comment
-        empty:
-        list:
-        - one
-        - 'two''s'
-        - "three\\tfour \\u00e9"
-        nested:
-          inner: value
-          items: [a, 'b, c', "d"]
-        folded: first line
-          second line
-
-          after a blank
-        literal: |
-          keep
-            indented
-        fold: >-
-          joined
-          words
+        seeds:
+        - value: 'one''s
+            folded'
+          harm_categories: [A, "B"]
+        - value: |
+            literal
+          harm_categories:
+          - C
         """
-        let root = try YAMLSubset.parse(text)
-        #expect(root["name"]?.string == "demo")
-        #expect(root["empty"]?.string == "")
-        #expect(root["list"]?.items?.compactMap(\.string) == ["one", "two's", "three\tfour é"])
-        #expect(root["nested"]?["inner"]?.string == "value")
-        #expect(root["nested"]?["items"]?.items?.compactMap(\.string) == ["a", "b, c", "d"])
-        #expect(root["folded"]?.string == "first line second line\nafter a blank")
-        #expect(root["literal"]?.string == "keep\n  indented\n")
-        #expect(root["fold"]?.string == "joined words")
-        #expect(root["list"]?.line == 5)
-    }
-
-    @Test func yamlQuotedScalarsSpanLines() throws {
-        let root = try YAMLSubset.parse("a: 'one\n  two\n\n  three'\nb: \"x\\\n  y\"\n")
-        #expect(root["a"]?.string == "one two\nthree")
-        #expect(root["b"]?.string == "xy")
+        let report = try AdvBenchLoader.parse(text, file: "t.prompt")
+        #expect(report.records.map(\.text) == ["one's folded", "literal"])
+        #expect(report.records.map(\.harmCategories) == [["A", "B"], ["C"]])
+        #expect(report.records.map(\.location.line) == [3, 6])
     }
 
     @Test(arguments: [
-        ("a: 'open\n", 1, "unterminated quoted scalar"),
-        ("a: 1\na: 2\n", 2, "duplicate key 'a'"),
-        ("a: *ref\n", 1, "anchors, aliases and tags are not supported"),
-        ("- a\nb: 1\n", 2, "unexpected indentation"),
-        ("a: \"bad \\q\"\n", 1, "bad escape '\\q'"),
+        ("seeds:\n- value: 'open\n", 3, "quoted scalar"),
+        ("seeds:\n- value: a\n  harm_categories: [x\n", 4, "flow sequence"),
+        ("seeds: [\n", 2, "flow"),
     ])
-    func yamlErrorsCarryLines(text: String, line: Int, reason: String) {
-        #expect(throws: YAMLSyntaxError(line: line, reason: reason)) { try YAMLSubset.parse(text) }
+    func advBenchYAMLErrorsCarryLines(text: String, line: Int, fragment: String) {
+        do {
+            _ = try AdvBenchLoader.parse(text, file: "t.prompt")
+            Issue.record("expected an error")
+        } catch let .malformed(file, errorLine, reason) {
+            #expect(file == "t.prompt" && errorLine == line && reason.hasPrefix("YAML: ") && reason.contains(fragment))
+            #expect(!reason.contains("seeds"))  // the document is not echoed
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
     }
 
     @Test func csvQuotingAndLineNumbers() {

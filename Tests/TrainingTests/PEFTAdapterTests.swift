@@ -111,19 +111,20 @@ struct PEFTAdapterTests {
         #expect(throws: AdapterFileError.missingFile(configURL.path)) { try PEFTAdapter.load(from: dir, for: model) }
     }
 
-    /// python3 with torch, transformers and peft, or nil.
+    /// A Python with torch, transformers and peft (`FEDGUARD_PEFT_PYTHON`, else python3), or nil.
     static let python: String? = {
+        let candidate = ProcessInfo.processInfo.environment["FEDGUARD_PEFT_PYTHON"] ?? "python3"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import torch, transformers, peft"]
+        process.arguments = [candidate, "-c", "import torch, transformers, peft"]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         do { try process.run() } catch { return nil }
         process.waitUntilExit()
-        return process.terminationStatus == 0 ? "python3" : nil
+        return process.terminationStatus == 0 ? candidate : nil
     }()
 
-    @Test(.enabled(if: python != nil, "needs python3 with torch, transformers and peft"))
+    @Test(.enabled(if: python != nil, "needs a Python with torch, transformers and peft (FEDGUARD_PEFT_PYTHON, else python3)"))
     func peftLoadsFedGuardAdapters() throws {
         let model = try ModelLoader.load(from: TrainIOFixtures.tinyHF)
         let lora = Self.randomAdapter(model, targets: [.query, .key, .output, .up])
@@ -133,7 +134,7 @@ struct PEFTAdapterTests {
         let tokens = [1, 17, 33, 200, 5]
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", TrainIOFixtures.repository.appendingPathComponent("scripts/fixtures/peft_adapter_fixtures.py").path,
+        process.arguments = [try #require(Self.python), TrainIOFixtures.repository.appendingPathComponent("scripts/fixtures/peft_adapter_fixtures.py").path,
                              "--check", dir.path, "--tokens", tokens.map(String.init).joined(separator: ",")]
         let output = Pipe()
         process.standardOutput = output
