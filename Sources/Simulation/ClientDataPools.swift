@@ -13,6 +13,8 @@
 import Foundation
 import Logging
 import SafetyData
+import Tokenizers
+import Training
 
 /// Labelled pools read from a PyRIT package directory.
 public struct ClientDataPools: Sendable {
@@ -111,4 +113,17 @@ public struct ClientDataPools: Sendable {
         "mini_hate_speech": "hate_speech", "violence_multi_score": "violence",
         "hate_speech_multi_score": "hate_speech",
     ]
+}
+
+extension ClientDataPools {
+    /// The harmful pool as training examples, after the AdvBench contamination screen and
+    /// de-duplication that client data gets: what a poisoned client with `harmful_data` trains on
+    /// when its entry names no file of its own.
+    public static func harmfulExamples(pyritRoot: URL, logger: Logger? = nil) throws(ClientDataError) -> [SFTExample] {
+        let pools = try load(pyritRoot: pyritRoot, logger: logger)
+        let kept = ClientDataBuilder.screen(pools.harmful, filter: ContaminationFilter(references: pools.advBenchGoals)).kept
+        return kept.map {
+            SFTExample(messages: [ChatMessage(role: .user, content: $0.prompt), ChatMessage(role: .assistant, content: $0.response)])
+        }
+    }
 }

@@ -139,10 +139,17 @@ public final class LoRAClientTrainer: ClientTrainer {
     }
 
     public func train(_ task: ClientTask, progress: (ClientProgress) -> Void) throws -> ClientResult {
-        var examples = try datasets.examples(client: task.clientID)
+        try train(task, examples: try datasets.examples(client: task.clientID), applyHooks: true, progress: progress)
+    }
+
+    /// Trains on `examples` instead of the client's data, with or without the client data hooks
+    /// (a poisoned client's data, or one that skips the filter: ``AdversarialClientTrainer``).
+    func train(_ task: ClientTask, examples data: [SFTExample], applyHooks: Bool,
+               progress: (ClientProgress) -> Void) throws -> ClientResult {
+        var examples = data
         var hookMetrics: [String: [String: Double]] = [:]
         let context = ClientDataContext(clientID: task.clientID, round: task.round, seed: task.hookSeed, logger: logger)
-        for hook in hooks {
+        for hook in applyHooks ? hooks : [] {
             let prepared = try hook.prepare(examples, context: context)
             examples = prepared.examples
             if !prepared.metrics.isEmpty { hookMetrics[hook.name] = prepared.metrics }

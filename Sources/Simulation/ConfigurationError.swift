@@ -150,6 +150,11 @@ extension RunConfiguration {
             try check(parameters.totalClients == clients, "strategy.total_clients", parameters.totalClients,
                       "\(clients) (= clients; leave it out to take clients)")
         }
+        try check(safetyScreen.canaries >= 1, "safety_screen.canaries", safetyScreen.canaries, "an integer >= 1")
+        try check(safetyScreen.maxShift >= 0 && safetyScreen.maxShift.isFinite, "safety_screen.max_shift", safetyScreen.maxShift,
+                  "a finite number >= 0")
+        try check(safetyScreen.responseWords >= 1, "safety_screen.response_words", safetyScreen.responseWords, "an integer >= 1")
+        for (index, adversary) in adversaries.enumerated() { try adversary.validate(index: index, clientCount: clients) }
         try check(FilterSettings.kinds.contains(filter.kind), "filter.kind", "'\(filter.kind)'",
                   FilterSettings.kinds.joined(separator: ", "))
         if let threshold = filter.threshold {

@@ -77,16 +77,37 @@ public final class FederatedRun {
     }
 
     /// The standard run: client data from `configuration.data.directory` (relative paths from
-    /// the current directory), ``LoRAClientTrainer`` with the hooks' client data hooks.
+    /// the current directory), ``LoRAClientTrainer`` with the hooks' client data hooks, wrapped in
+    /// ``AdversarialClientTrainer`` when the configuration names adversaries. A `harmful_data`
+    /// entry without its own `data` file trains on `harmfulPool` (the CLI passes the harmful pool of
+    /// the client-data sources).
     public static func standard(configuration: RunConfiguration, model: LlamaModel, baseModelName: String,
                                 directory: RunDirectory, hooks: SimulationHooks = SimulationHooks(),
+                                harmfulPool: [SFTExample]? = nil,
                                 logger: Logger = Logger(label: "fedguard.simulation"),
                                 onEvent: @escaping (SimulationEvent) -> Void = { _ in }) throws -> FederatedRun {
         let layout = try AdapterLayout(model: model, configuration: configuration.lora.configuration)
         let dataURL = URL(fileURLWithPath: (configuration.data.directory as NSString).expandingTildeInPath)
         let datasets = try ClientDatasets(directory: dataURL, clients: configuration.clients, logger: logger)
-        let client = try LoRAClientTrainer(model: model, layout: layout, datasets: datasets, hooks: hooks.clientData,
+        let honest = try LoRAClientTrainer(model: model, layout: layout, datasets: datasets, hooks: hooks.clientData,
                                            updateHooks: hooks.clientUpdate, configuration: configuration, logger: logger)
+        var client: any ClientTrainer = honest
+        if !configuration.adversaries.isEmpty {
+            var harmful: [Int: [SFTExample]] = [:]
+            for (index, entry) in configuration.adversaries.enumerated() where entry.attack == .harmfulData {
+                if let path = entry.data {
+                    let url = URL(fileURLWithPath: (path as NSString).expandingTildeInPath)
+                    harmful[index] = try DatasetLoader.loadSFT(from: url, logger: logger).examples
+                } else {
+                    guard let harmfulPool else {
+                        throw SimulationError.data("adversaries.\(index) (harmful_data) names no data file and no harmful pool was given")
+                    }
+                    harmful[index] = harmfulPool
+                }
+            }
+            client = try AdversarialClientTrainer(honest: honest, adversaries: configuration.adversaries, harmfulExamples: harmful)
+            logger.notice("poisoned clients", metadata: ["adversaries": "\(configuration.adversaries.map { "\($0.attack.rawValue)\($0.clients)" })"])
+        }
         return FederatedRun(configuration: configuration, model: model, baseModelName: baseModelName, directory: directory,
                             client: client, hooks: hooks, layout: layout, logger: logger, onEvent: onEvent)
     }

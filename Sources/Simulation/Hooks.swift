@@ -74,6 +74,39 @@ public protocol ClientUpdateHook {
     func afterLocalTraining(local: inout TensorMap, context: ClientDataContext, layout: AdapterLayout) throws -> [String: Double]
 }
 
+/// What a reply hook knows about the round it runs in.
+public struct ReplyHookContext {
+    /// The round (1-based).
+    public var round: Int
+    /// The run's logger.
+    public var logger: Logger
+}
+
+/// What a reply hook decided: the replies to reject (by client, with the reason) and metrics.
+public struct ReplyHookOutcome: Sendable {
+    /// Rejected clients and why.
+    public var rejected: [Int: String]
+    /// Metrics for the round record.
+    public var metrics: [String: Double]
+
+    /// Creates an outcome.
+    public init(rejected: [Int: String], metrics: [String: Double]) {
+        self.rejected = rejected
+        self.metrics = metrics
+    }
+}
+
+/// Runs on the server before aggregation and may reject replies with the model at hand (the
+/// Federation module's screens see tensors only): the place of ``UpdateSafetyScreen``. Rejected
+/// replies are left out of aggregation and counted under the hook's name.
+public protocol ReplyHook {
+    /// The key of the hook's metrics and rejections in the round record.
+    var name: String { get }
+    /// Decides on this round's replies (malformed ones included: the hook may skip them, the run's
+    /// reply screen rejects them after it).
+    func screen(global: TensorMap, replies: [ClientReply], context: ReplyHookContext) throws -> ReplyHookOutcome
+}
+
 /// What a server-side hook knows about the round it runs in.
 public struct ServerHookContext {
     /// The round (1-based).
@@ -147,6 +180,8 @@ public struct SimulationHooks {
     public var clientData: [any ClientDataHook]
     /// Client-side hooks on the trained adapter, applied in order before the reply is sent.
     public var clientUpdate: [any ClientUpdateHook]
+    /// Server-side hooks on the replies, applied in order before aggregation.
+    public var replies: [any ReplyHook]
     /// Server-side hooks, applied in order after aggregation.
     public var server: [any ServerHook]
     /// The evaluation hook.
@@ -154,9 +189,10 @@ public struct SimulationHooks {
 
     /// Creates hooks; the defaults change nothing.
     public init(clientData: [any ClientDataHook] = [IdentityDataHook()], clientUpdate: [any ClientUpdateHook] = [],
-                server: [any ServerHook] = [], evaluation: any EvaluationHook = NoEvaluation()) {
+                replies: [any ReplyHook] = [], server: [any ServerHook] = [], evaluation: any EvaluationHook = NoEvaluation()) {
         self.clientData = clientData
         self.clientUpdate = clientUpdate
+        self.replies = replies
         self.server = server
         self.evaluation = evaluation
     }

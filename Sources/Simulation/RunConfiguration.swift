@@ -51,6 +51,10 @@ public struct RunConfiguration: Sendable, Equatable, Codable {
     public var policies: [PolicyConfiguration]
     /// The client-side safety filter (applied to each client's data before local training).
     public var filter: FilterSettings
+    /// The server-side safety screen of client updates (off by default).
+    public var safetyScreen: SafetyScreenSettings
+    /// Poisoned clients (simulation only; empty by default).
+    public var adversaries: [AdversarySettings]
     /// Constitutional AI on the aggregated adapter (``CAISettings``; off by default).
     public var cai: CAISettings
     /// The evaluation hook's schedule.
@@ -178,6 +182,32 @@ public struct RunConfiguration: Sendable, Equatable, Codable {
         public var isEnabled: Bool { kind != "none" }
     }
 
+    /// The server-side safety screen of client updates (``UpdateSafetyScreen``).
+    public struct SafetyScreenSettings: Sendable, Equatable, Codable {
+        /// Whether replies are screened.
+        public var enabled: Bool
+        /// Canaries scored per reply (a fixed draw from uncensorbench's harmful requests).
+        public var canaries: Int
+        /// Largest accepted rise of the compliance margin over the global adapter's, nats per token.
+        /// Calibrated on a run the attack table does not use (seed 7; the table's runs use seed 42),
+        /// from the safety-tuned start, 4 clients, 4 local steps, response openings of 12 words: the
+        /// three honest replies (30% harmful data, filtered) shifted the margin by 0.042-0.057, the
+        /// reply trained on harmful compliance only (filter skipped) by 0.168; 0.1 sits between,
+        /// 1.75× above the largest honest shift and 1.7× below the attacker's.
+        public var maxShift: Double
+        /// Words of each canary response scored (its opening, where refusal and compliance differ
+        /// most). Same calibration run: with 32 words the honest and poisoned shifts were 0.022-0.037
+        /// and 0.059 (1.6× apart), with 12 words 3× apart, with 6 words 2.2× (noisier).
+        public var responseWords: Int
+
+        public init(enabled: Bool = false, canaries: Int = 16, maxShift: Double = 0.1, responseWords: Int = 12) {
+            self.enabled = enabled
+            self.canaries = canaries
+            self.maxShift = maxShift
+            self.responseWords = responseWords
+        }
+    }
+
     /// When and what the evaluation hook evaluates.
     public struct EvaluationSettings: Sendable, Equatable, Codable {
         /// Evaluate the global adapter every k rounds (and after the last); 0 turns it off.
@@ -211,6 +241,7 @@ public struct RunConfiguration: Sendable, Equatable, Codable {
                 learningRateFloor: Double = 1e-5, data: DataSettings = DataSettings(), local: LocalSettings = LocalSettings(),
                 lora: LoRASettings = LoRASettings(), strategy: StrategyConfiguration = .fedAvg,
                 policies: [PolicyConfiguration] = [], filter: FilterSettings = FilterSettings(),
+                safetyScreen: SafetyScreenSettings = SafetyScreenSettings(), adversaries: [AdversarySettings] = [],
                 cai: CAISettings = CAISettings(), evaluation: EvaluationSettings = EvaluationSettings(),
                 checkpoint: CheckpointSettings = CheckpointSettings()) {
         self.model = model
@@ -230,6 +261,8 @@ public struct RunConfiguration: Sendable, Equatable, Codable {
         self.strategy = strategy
         self.policies = policies
         self.filter = filter
+        self.safetyScreen = safetyScreen
+        self.adversaries = adversaries
         self.cai = cai
         self.evaluation = evaluation
         self.checkpoint = checkpoint

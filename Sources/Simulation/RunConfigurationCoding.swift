@@ -12,7 +12,7 @@ extension RunConfiguration {
         case model, initialAdapter = "initial_adapter", seed, threads, clients, clientsPerRound = "clients_per_round", rounds
         case minReplies = "min_replies", updateNormBound = "update_norm_bound"
         case learningRate = "learning_rate", learningRateFloor = "learning_rate_floor"
-        case data, local, lora, strategy, policies, filter, cai, evaluation, checkpoint
+        case data, local, lora, strategy, policies, filter, safetyScreen = "safety_screen", adversaries, cai, evaluation, checkpoint
     }
 
     public init(from decoder: any Decoder) throws {
@@ -43,6 +43,8 @@ extension RunConfiguration {
             throw ConfigurationError(federation: error, section: "policies")
         }
         filter = try c.decodeIfPresent(FilterSettings.self, forKey: .filter) ?? d.filter
+        safetyScreen = try c.decodeIfPresent(SafetyScreenSettings.self, forKey: .safetyScreen) ?? d.safetyScreen
+        adversaries = try c.decodeIfPresent([AdversarySettings].self, forKey: .adversaries) ?? d.adversaries
         cai = try c.decodeIfPresent(CAISettings.self, forKey: .cai) ?? d.cai
         evaluation = try c.decodeIfPresent(EvaluationSettings.self, forKey: .evaluation) ?? d.evaluation
         checkpoint = try c.decodeIfPresent(CheckpointSettings.self, forKey: .checkpoint) ?? d.checkpoint
@@ -67,6 +69,8 @@ extension RunConfiguration {
         try c.encode(strategy, forKey: .strategy)
         try c.encode(policies, forKey: .policies)
         try c.encode(filter, forKey: .filter)
+        try c.encode(safetyScreen, forKey: .safetyScreen)
+        try c.encode(adversaries, forKey: .adversaries)
         try c.encode(cai, forKey: .cai)
         try c.encode(evaluation, forKey: .evaluation)
         try c.encode(checkpoint, forKey: .checkpoint)
@@ -204,6 +208,21 @@ extension RunConfiguration.FilterSettings {
         try c.encode(judge, forKey: .judge)
         try c.encode(self.encoder, forKey: .encoder)
         try c.encode(batchSize, forKey: .batchSize)
+    }
+}
+
+extension RunConfiguration.SafetyScreenSettings {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case enabled, canaries, maxShift = "max_shift", responseWords = "response_words"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = Self()
+        enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? d.enabled
+        canaries = try c.decodeIfPresent(Int.self, forKey: .canaries) ?? d.canaries
+        maxShift = try c.decodeIfPresent(Double.self, forKey: .maxShift) ?? d.maxShift
+        responseWords = try c.decodeIfPresent(Int.self, forKey: .responseWords) ?? d.responseWords
     }
 }
 

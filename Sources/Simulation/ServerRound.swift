@@ -145,6 +145,22 @@ extension FederatedRun {
             clientRecords[id] = plan.clientRecord(id, outcome)
         }
 
+        let received = replies
+        var extraRejections = extraRejections
+        for hook in hooks.replies where !replies.isEmpty {
+            let decided: ReplyHookOutcome
+            do { decided = try hook.screen(global: state.global, replies: replies, context: ReplyHookContext(round: round, logger: logger)) } catch {
+                throw SimulationError.hook(name: hook.name, detail: "\(error)")
+            }
+            hookSums[hook.name, default: [:]].merge(decided.metrics) { $0 + $1 }
+            for (id, reason) in decided.rejected.sorted(by: { $0.key < $1.key }) {
+                clientRecords[id]?.status = "rejected: \(reason)"
+                logger.warning("reply rejected", metadata: ["round": "\(round)", "client": "\(id)", "reason": "\(reason)"])
+            }
+            extraRejections[hook.name, default: 0] += decided.rejected.count
+            replies.removeAll { decided.rejected[$0.clientID] != nil }
+        }
+
         let aggregationStart = Date()
         let outcome = try strategy.aggregate(global: state.global, replies: replies, round: round)
         let aggregationSeconds = Date().timeIntervalSince(aggregationStart)
@@ -164,7 +180,7 @@ extension FederatedRun {
             next.controlRounds[id] = round
         }
         let communication = RoundCommunication(round: round, global: state.global, configuration: plan.configuration,
-                                               sampledClients: plan.clients.count, replies: replies)
+                                               sampledClients: plan.clients.count, replies: received)
         next.ledger.record(communication)
 
         var global = outcome.global

@@ -67,6 +67,10 @@ struct ServerInitCommand: ParsableCommand {
             return
         }
         var configuration = RunCommand.resolvedForNewRun(try RunCommand.loadConfiguration(config, overrides: overrides))
+        guard configuration.adversaries.isEmpty else {
+            throw UserFacingError("the configuration names adversaries: poisoned clients exist in the simulation only (a "
+                + "deployment's clients are real processes); remove the adversaries section")
+        }
         if buildData {
             let (modelURL, _) = try RunCommand.baseModel(configuration, logger: logger)
             try RunCommand.ensureClientData(configuration, modelURL: modelURL, logger: logger)

@@ -150,7 +150,9 @@ final class CLIExperimentExecutor: ExperimentExecutor {
         let hooks = try RunCommand.hooks(configuration, model: model, modelURL: modelURL, runDirectory: directory.url, logger: logger)
         let display = RunProgressDisplay()
         let run = try FederatedRun.standard(configuration: configuration, model: model, baseModelName: baseModelName,
-                                            directory: directory, hooks: hooks, logger: logger, onEvent: display.handle)
+                                            directory: directory, hooks: hooks,
+                                            harmfulPool: try RunCommand.harmfulPool(configuration, logger: logger),
+                                            logger: logger, onEvent: display.handle)
         let summary = try run.run()
         display.finish()
         return summary

@@ -5,6 +5,7 @@ import Engine
 import Federation
 import Foundation
 import Logging
+import SafetyData
 import SafetyFilter
 import Simulation
 import Training
@@ -75,13 +76,15 @@ struct RunCommand: ParsableCommand {
         // Hooks (and the safety filter's judge) load before the run directory is made: a judge that
         // cannot load stops the command before anything is written.
         let hooks = try Self.hooks(configuration, model: model, modelURL: modelURL, runDirectory: directory.url, logger: logger)
+        let harmfulPool = try Self.harmfulPool(configuration, logger: logger)
         if resume == nil {
             configuration = try Self.userFacing { try FederatedRun.createDirectory(directory, configuration: configuration) }
         }
         let display = RunProgressDisplay()
         let run = try Self.userFacing {
             try FederatedRun.standard(configuration: configuration, model: model, baseModelName: baseModelName,
-                                      directory: directory, hooks: hooks, logger: logger, onEvent: display.handle)
+                                      directory: directory, hooks: hooks, harmfulPool: harmfulPool, logger: logger,
+                                      onEvent: display.handle)
         }
         Console.err("run directory: \(directory.url.path)  (threads: \(Parallel.threadCount))")
         let summary = try Self.userFacing { try run.run() }
@@ -135,12 +138,37 @@ struct RunCommand: ParsableCommand {
             case .client: hooks.clientUpdate = [cai]
             }
         }
+        if side != .client, configuration.safetyScreen.enabled {
+            hooks.replies = [try safetyScreen(configuration, model: model, logger: logger)]
+        }
         if side != .client, configuration.evaluation.every > 0 {
             hooks.evaluation = try SuiteEvaluationHook(
                 configuration: configuration.evaluation, modelURL: modelURL, store: AssetStore(logger: logger),
-                samplesDirectory: runDirectory.appendingPathComponent("samples"))
+                samplesDirectory: runDirectory.appendingPathComponent("samples"), logger: logger)
         }
         return hooks
+    }
+
+    /// The harmful pool a `harmful_data` adversary without its own file trains on (nil when no
+    /// entry needs it): PyRIT's harmful compliance, screened as client data is.
+    static func harmfulPool(_ configuration: RunConfiguration, logger: Logger) throws -> [SFTExample]? {
+        guard configuration.adversaries.contains(where: { $0.attack == .harmfulData && $0.data == nil }) else { return nil }
+        let pyritRoot = try AssetStore(logger: logger).ensure(AssetCatalog.pyrit) { Console.reportAsset($0) }
+        return try ClientDataPools.harmfulExamples(pyritRoot: pyritRoot, logger: logger)
+    }
+
+    /// The server-side safety screen of client updates: canaries drawn once, with a fixed seed,
+    /// from uncensorbench's harmful requests (each with its censored and uncensored response).
+    static func safetyScreen(_ configuration: RunConfiguration, model: LlamaModel, logger: Logger) throws -> UpdateSafetyScreen {
+        let settings = configuration.safetyScreen
+        let url = try AssetStore(logger: logger).url(for: AssetCatalog.uncensorBenchPrompts) { Console.reportAsset($0) }
+        let items = try UncensorBenchLoader.load(url, logger: logger).records
+        let canaries = UpdateSafetyScreen.canaries(from: items, count: settings.canaries)
+        let layout = try AdapterLayout(model: model, configuration: configuration.lora.configuration)
+        let screen = try UpdateSafetyScreen(model: model, layout: layout, canaries: canaries, maxShift: settings.maxShift,
+                                            responseWords: settings.responseWords)
+        Console.err(String(format: "safety screen: %d canaries, max shift %.3f nats/token", canaries.count, settings.maxShift))
+        return screen
     }
 
     /// Which side of a run the hooks are for: both in the simulation; one in a deployment.
