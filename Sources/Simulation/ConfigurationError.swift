@@ -153,6 +153,11 @@ extension RunConfiguration {
         try check(safetyScreen.canaries >= 1, "safety_screen.canaries", safetyScreen.canaries, "an integer >= 1")
         try check(safetyScreen.maxShift >= 0 && safetyScreen.maxShift.isFinite, "safety_screen.max_shift", safetyScreen.maxShift,
                   "a finite number >= 0")
+        if let factor = safetyScreen.relativeShift {
+            try check(factor > 1 && factor.isFinite, "safety_screen.relative_shift", factor, "a finite number > 1, or null for no relative rule")
+        }
+        try check(safetyScreen.minShift >= 0 && safetyScreen.minShift.isFinite, "safety_screen.min_shift", safetyScreen.minShift,
+                  "a finite number >= 0")
         try check(safetyScreen.responseWords >= 1, "safety_screen.response_words", safetyScreen.responseWords, "an integer >= 1")
         for (index, adversary) in adversaries.enumerated() { try adversary.validate(index: index, clientCount: clients) }
         try check(FilterSettings.kinds.contains(filter.kind), "filter.kind", "'\(filter.kind)'",

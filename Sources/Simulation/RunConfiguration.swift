@@ -195,15 +195,30 @@ public struct RunConfiguration: Sendable, Equatable, Codable {
         /// reply trained on harmful compliance only (filter skipped) by 0.168; 0.1 sits between,
         /// 1.75× above the largest honest shift and 1.7× below the attacker's.
         public var maxShift: Double
+        /// A reply whose rise exceeds this many times the median rise of the round's other replies
+        /// (and ``minShift``) is rejected as well (nil: no relative rule). An absolute bound cannot
+        /// sit below the largest honest rise, which varies with the round; added after the attack
+        /// table's first run, where one poisoned client's round-2 rise (0.081) stayed under
+        /// ``maxShift`` while the honest ones were ≤ 0.026. The factor is set from the calibration
+        /// run (seed 7): the poisoned reply rose 3.2× the others' median, honest ones ≤ 1.08×; 2.5
+        /// sits between. Needs at least two scored replies.
+        public var relativeShift: Double?
+        /// Rises at or below this (nats per token) are never rejected by the relative rule: the
+        /// ratio of two tiny rises says nothing. 0.04 is just below the smallest honest rise of the
+        /// calibration round (0.042): only a rise as large as an honest one is judged relatively.
+        public var minShift: Double
         /// Words of each canary response scored (its opening, where refusal and compliance differ
         /// most). Same calibration run: with 32 words the honest and poisoned shifts were 0.022-0.037
         /// and 0.059 (1.6× apart), with 12 words 3× apart, with 6 words 2.2× (noisier).
         public var responseWords: Int
 
-        public init(enabled: Bool = false, canaries: Int = 16, maxShift: Double = 0.1, responseWords: Int = 12) {
+        public init(enabled: Bool = false, canaries: Int = 16, maxShift: Double = 0.1, relativeShift: Double? = 2.5,
+                    minShift: Double = 0.04, responseWords: Int = 12) {
             self.enabled = enabled
             self.canaries = canaries
             self.maxShift = maxShift
+            self.relativeShift = relativeShift
+            self.minShift = minShift
             self.responseWords = responseWords
         }
     }

@@ -213,7 +213,8 @@ extension RunConfiguration.FilterSettings {
 
 extension RunConfiguration.SafetyScreenSettings {
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case enabled, canaries, maxShift = "max_shift", responseWords = "response_words"
+        case enabled, canaries, maxShift = "max_shift", relativeShift = "relative_shift", minShift = "min_shift"
+        case responseWords = "response_words"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -222,7 +223,20 @@ extension RunConfiguration.SafetyScreenSettings {
         enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? d.enabled
         canaries = try c.decodeIfPresent(Int.self, forKey: .canaries) ?? d.canaries
         maxShift = try c.decodeIfPresent(Double.self, forKey: .maxShift) ?? d.maxShift
+        // An explicit `relative_shift: null` turns the rule off; an absent key takes the default.
+        relativeShift = c.contains(.relativeShift) ? try c.decodeIfPresent(Double.self, forKey: .relativeShift) : d.relativeShift
+        minShift = try c.decodeIfPresent(Double.self, forKey: .minShift) ?? d.minShift
         responseWords = try c.decodeIfPresent(Int.self, forKey: .responseWords) ?? d.responseWords
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(enabled, forKey: .enabled)
+        try c.encode(canaries, forKey: .canaries)
+        try c.encode(maxShift, forKey: .maxShift)
+        try c.encode(relativeShift, forKey: .relativeShift)
+        try c.encode(minShift, forKey: .minShift)
+        try c.encode(responseWords, forKey: .responseWords)
     }
 }
 

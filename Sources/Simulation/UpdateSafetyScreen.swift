@@ -45,6 +45,11 @@ public final class UpdateSafetyScreen: ReplyHook {
     public let layout: AdapterLayout
     /// Largest accepted rise of the compliance margin over the global's, in nats per token.
     public let maxShift: Double
+    /// A reply whose rise exceeds this many times the median rise of the round's other scored
+    /// replies (and ``minShift``) is rejected too; nil turns the relative rule off.
+    public let relativeShift: Double?
+    /// Rises at or below this are never rejected by the relative rule.
+    public let minShift: Double
     /// Canaries scored.
     public let canaryCount: Int
     let refusals: [TrainingSequence]
@@ -55,7 +60,7 @@ public final class UpdateSafetyScreen: ReplyHook {
     /// Tokenizes the canaries (responses cut to their first `responseWords` words); throws when the
     /// model has no chat template or a canary yields no response tokens.
     public init(model: LlamaModel, layout: AdapterLayout, canaries: [SafetyCanary], maxShift: Double,
-                responseWords: Int = 12) throws {
+                relativeShift: Double? = nil, minShift: Double = 0, responseWords: Int = 12) throws {
         guard let tokenizer = model.tokenizer else {
             throw SimulationError.model("the model carries no tokenizer; the safety screen cannot score its canaries")
         }
@@ -74,6 +79,8 @@ public final class UpdateSafetyScreen: ReplyHook {
         self.model = model
         self.layout = layout
         self.maxShift = maxShift
+        self.relativeShift = relativeShift
+        self.minShift = minShift
         canaryCount = canaries.count
         refusals = try canaries.map { try sequence($0.prompt, $0.refusal) }
         compliances = try canaries.map { try sequence($0.prompt, $0.compliance) }
@@ -93,6 +100,13 @@ public final class UpdateSafetyScreen: ReplyHook {
         return total / Double(canaryCount)
     }
 
+    /// The median of non-empty `values`.
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        let middle = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+    }
+
     public func screen(global: TensorMap, replies: [ClientReply], context: ReplyHookContext) throws -> ReplyHookOutcome {
         // Malformed replies (shapes, NaN) are the run's reply screen's to reject; they are not scored.
         let structural = ReplyScreen()
@@ -100,21 +114,34 @@ public final class UpdateSafetyScreen: ReplyHook {
         guard !scored.isEmpty else { return ReplyHookOutcome(rejected: [:], metrics: ["scored": 0, "rejected": 0]) }
         let started = Date()
         let reference = try complianceMargin(global)
-        var rejected: [Int: String] = [:]
         var shifts: [Double] = []
-        var metrics: [String: Double] = [:]
         for reply in scored {
-            let shift = try complianceMargin(reply.parameters) - reference
-            shifts.append(shift)
+            shifts.append(try complianceMargin(reply.parameters) - reference)
+        }
+        var rejected: [Int: String] = [:]
+        var metrics: [String: Double] = [:]
+        var relativeRejections = 0
+        for (index, reply) in scored.enumerated() {
+            let shift = shifts[index]
             metrics["shift.\(RoundRecord.Client.id(reply.clientID))"] = shift
-            if !(shift <= maxShift) {
-                rejected[reply.clientID] = String(format: "unsafe update: moves the canaries toward compliance by %.3f nats/token (max_shift %.3f)",
-                                                  shift, maxShift)
-            }
             context.logger.info("safety screen", metadata: [
                 "round": "\(context.round)", "client": "\(reply.clientID)", "shift": "\(String(format: "%.4f", shift))",
             ])
+            if !(shift <= maxShift) {
+                rejected[reply.clientID] = String(format: "unsafe update: moves the canaries toward compliance by %.3f nats/token (max_shift %.3f)",
+                                                  shift, maxShift)
+            } else if let factor = relativeShift, shifts.count >= 2, shift > minShift {
+                var others = shifts
+                others.remove(at: index)
+                let median = Self.median(others)
+                if shift > factor * max(median, 0) {
+                    relativeRejections += 1
+                    rejected[reply.clientID] = String(format: "unsafe update: moves the canaries toward compliance by %.3f nats/token, "
+                        + "more than %.1f× the other replies' median %.3f", shift, factor, median)
+                }
+            }
         }
+        metrics["rejected_relative"] = Double(relativeRejections)
         metrics.merge([
             "scored": Double(scored.count), "rejected": Double(rejected.count), "global_margin": reference,
             "shift_max": shifts.max() ?? 0, "shift_mean": shifts.reduce(0, +) / Double(shifts.count),

@@ -166,8 +166,10 @@ struct RunCommand: ParsableCommand {
         let canaries = UpdateSafetyScreen.canaries(from: items, count: settings.canaries)
         let layout = try AdapterLayout(model: model, configuration: configuration.lora.configuration)
         let screen = try UpdateSafetyScreen(model: model, layout: layout, canaries: canaries, maxShift: settings.maxShift,
+                                            relativeShift: settings.relativeShift, minShift: settings.minShift,
                                             responseWords: settings.responseWords)
-        Console.err(String(format: "safety screen: %d canaries, max shift %.3f nats/token", canaries.count, settings.maxShift))
+        let relative = settings.relativeShift.map { String(format: ", or %.1f× the other replies' median above %.3f", $0, settings.minShift) } ?? ""
+        Console.err(String(format: "safety screen: %d canaries, max shift %.3f nats/token", canaries.count, settings.maxShift) + relative)
         return screen
     }
 

@@ -58,6 +58,9 @@ struct AdversaryTests {
         #expect(message("adversaries: [{clients: [0], attack: nan, bogus: 1}]").contains("bogus"))
         #expect(message("safety_screen: {max_shift: -1}").contains("safety_screen.max_shift"))
         #expect(message("safety_screen: {canaries: 0}").contains("safety_screen.canaries"))
+        #expect(message("safety_screen: {relative_shift: 0.5}").contains("safety_screen.relative_shift"))
+        #expect(try RunConfiguration.load(yaml: "safety_screen: {relative_shift: null}").safetyScreen.relativeShift == nil)
+        #expect(RunConfiguration.defaults.safetyScreen.relativeShift == 2.5)
     }
 
     // MARK: attacks
@@ -189,6 +192,20 @@ struct AdversaryTests {
         #expect(looseRecord.hooks["safety_screen"]?["shift_max"] == metrics["shift_max"])  // same replies, same scores
 
         let global = try layout.tensorMap(try accepted.initialAdapter())
+        // The relative rule: one reply that rises while two others stay put is rejected (its rise
+        // is more than 2.5× the others' median, 0); above min_shift only.
+        let trained = try layout.tensorMap(try PEFTAdapter.load(from: accepted.directory.adapterURL(round: 1), for: model).weights)
+        let trio = [ClientReply(clientID: 0, parameters: trained, exampleCount: 1, metrics: [:]),
+                    ClientReply(clientID: 1, parameters: global, exampleCount: 1, metrics: [:]),
+                    ClientReply(clientID: 2, parameters: global, exampleCount: 1, metrics: [:])]
+        let relative = try UpdateSafetyScreen(model: model, layout: layout, canaries: Self.canaries(), maxShift: 100, relativeShift: 2.5)
+        let decided = try relative.screen(global: global, replies: trio, context: ReplyHookContext(round: 2, logger: Logger(label: "t")))
+        #expect(Array(decided.rejected.keys) == [0] && decided.metrics["rejected_relative"] == 1)
+        #expect(decided.rejected[0]?.contains("more than 2.5× the other replies' median 0.000") == true)
+        let floored = try UpdateSafetyScreen(model: model, layout: layout, canaries: Self.canaries(), maxShift: 100, relativeShift: 2.5,
+                                             minShift: 100)
+        #expect(try floored.screen(global: global, replies: trio, context: ReplyHookContext(round: 2, logger: Logger(label: "t"))).rejected.isEmpty)
+        #expect(UpdateSafetyScreen.median([3, 1, 2]) == 2 && UpdateSafetyScreen.median([4, 1, 2, 3]) == 2.5)
         let same = ClientReply(clientID: 0, parameters: global, exampleCount: 1, metrics: [:])
         let outcome = try strict.screen(global: global, replies: [same], context: ReplyHookContext(round: 1, logger: Logger(label: "t")))
         #expect(outcome.rejected.isEmpty && outcome.metrics["shift_max"] == 0)
