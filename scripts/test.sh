@@ -18,7 +18,17 @@ if ! swift run -q fedguard setup; then
   fi
   echo "note: could not fetch every pinned package; the golden and real-data tests that need one will be skipped" >&2
 fi
-swift test
+# The test log runs to hundreds of lines; what was skipped, and why, is repeated at its end.
+test_log=$(mktemp)
+trap 'rm -f "$test_log"' EXIT
+swift test 2>&1 | tee "$test_log"
+skips=$(grep -E '^➜ (Suite|Test) .* skipped' "$test_log" | sed 's/^➜ /  /' || true)
+if [[ -n "$skips" ]]; then
+  echo "== skipped ($(printf '%s\n' "$skips" | wc -l)):" >&2
+  printf '%s\n' "$skips" >&2
+else
+  echo "== no test skipped" >&2
+fi
 if [[ "${FEDGUARD_SKIP_FLOWER:-0}" == 1 ]]; then
   echo "note: FEDGUARD_SKIP_FLOWER=1: the Flower contract test is skipped" >&2
 else
