@@ -124,12 +124,11 @@ for attack in $ATTACKS; do
 done
 
 # 4. The table.
-python3 - "$WORK" "$ROUNDS" "$ATTACKS" "$DEFENCES" <<'PY'
+python3 - "$WORK" "$ATTACKS" "$DEFENCES" <<'PY'
 import json, os, sys
-work, rounds, attacks, defences = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4].split()
+work, attacks, defences = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
 
 lines = ["| attack | " + " | ".join(defences) + " |", "|---|" + "---|" * len(defences)]
-notes = []
 for attack in attacks:
     cells = []
     for defence in defences:

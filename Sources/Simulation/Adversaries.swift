@@ -169,12 +169,10 @@ public final class AdversarialClientTrainer: ClientTrainer {
         var result = try honest.train(task, examples: examples, applyHooks: !attacks.contains(.skipFilter), progress: progress)
         if attacks.contains(.timeOut) { throw AdversaryFailure.timedOut }
 
-        var parameters = result.reply.parameters
         for (_, entry) in entries {
-            parameters = try Self.poison(parameters, global: task.global, attack: entry.attack, factor: entry.effectiveFactor)
+            result.reply.parameters = try Self.poison(result.reply.parameters, global: task.global, attack: entry.attack,
+                                                      factor: entry.effectiveFactor)
         }
-        result.reply = ClientReply(clientID: result.reply.clientID, parameters: parameters, exampleCount: result.reply.exampleCount,
-                                   metrics: result.reply.metrics, controlVariateDelta: result.reply.controlVariateDelta)
         return result
     }
 

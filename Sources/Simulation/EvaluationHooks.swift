@@ -13,8 +13,6 @@ import SafetyData
 public final class SuiteEvaluationHook: EvaluationHook {
     /// Suites and prompt limit.
     public let settings: EvaluationSettings
-    let store: AssetStore
-    let modelIdentity: String
     /// Where `round-NNNN.jsonl` sample files go (the run directory's `samples/`), if anywhere.
     let samplesDirectory: URL?
     let evaluator: Evaluator
@@ -38,10 +36,8 @@ public final class SuiteEvaluationHook: EvaluationHook {
             suites.insert(suite)
         }
         settings = EvaluationSettings(suites: suites, limit: configuration.limit)
-        self.store = store
-        modelIdentity = Evaluator.identity(ofModelAt: modelURL)
         let data = try EvaluationData.load(settings: settings, store: store, logger: logger)
-        evaluator = Evaluator(data: data, settings: settings, modelIdentity: modelIdentity,
+        evaluator = Evaluator(data: data, settings: settings, modelIdentity: Evaluator.identity(ofModelAt: modelURL),
                               cache: .standard(home: store.root), logger: logger)
     }
 
