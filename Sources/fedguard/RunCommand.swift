@@ -258,6 +258,8 @@ struct RunCommand: ParsableCommand {
         resolved.model = configuration.model.map(absolute)
         resolved.filter.judge = configuration.filter.judge.map(absolute)
         resolved.filter.encoder = configuration.filter.encoder.map(absolute)
+        resolved.initialAdapter = configuration.initialAdapter.map(absolute)
+        for index in resolved.adversaries.indices { resolved.adversaries[index].data = resolved.adversaries[index].data.map(absolute) }
         resolved.threads = configuration.threads ?? Parallel.threadCount
         return resolved
     }

@@ -22,9 +22,10 @@ struct CLITests {
         var stderr: String
     }
 
-    static func run(_ args: [String], environment: [String: String] = [:]) throws -> Run {
+    static func run(_ args: [String], environment: [String: String] = [:], directory: URL? = nil) throws -> Run {
         let p = Process()
         p.executableURL = binary
+        if let directory { p.currentDirectoryURL = directory }
         p.arguments = args
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
