@@ -65,10 +65,12 @@ let package = Package(
             name: "SafetyData",
             dependencies: [.product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")]
         ),
+        // The run directory: its layout, one round's record (`rounds.jsonl`), evaluation samples; reading.
+        .target(name: "RunFiles"),
         // Evaluation with the engine: AdvBench/HarmBench harmlessness, over-refusal, helpfulness loss.
         .target(
             name: "Evaluation",
-            dependencies: ["Engine", "SafetyData", "Tokenizers", "Training", "Assets", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Engine", "SafetyData", "Tokenizers", "Training", "Assets", "RunFiles", .product(name: "Logging", package: "swift-log")]
         ),
         // The client-side safety filter: judges (embedding head, Llama Guard-format LLM), labelled
         // pairs and their splits, metrics.
@@ -89,14 +91,14 @@ let package = Package(
         .target(
             name: "Simulation",
             dependencies: ["Federation", "Training", "Engine", "ModelFiles", "SafetyData", "Evaluation", "SafetyFilter", "ConstitutionalAI", "Tokenizers",
-                           .product(name: "Yams", package: "Yams"),
+                           "RunFiles", .product(name: "Yams", package: "Yams"),
                            .product(name: "Logging", package: "swift-log")]
         ),
         // The paper's experiment: a grid of federated runs (methods × strategies × fractions × seeds ×
         // starts, plus reference rows), resumable cell by cell, and its summary with paired tests.
         .target(
             name: "Experiment",
-            dependencies: ["Simulation", "Evaluation", "SafetyData", "ConstitutionalAI",
+            dependencies: ["Simulation", "Evaluation", "SafetyData", "ConstitutionalAI", "RunFiles",
                            .product(name: "Yams", package: "Yams"),
                            .product(name: "Logging", package: "swift-log")]
         ),
@@ -120,7 +122,7 @@ let package = Package(
             name: "fedguard",
             dependencies: [
                 "Engine", "Assets", "Tokenizers", "ModelFiles", "Training", "Federation", "SafetyData",
-                "Evaluation", "Simulation", "SafetyFilter", "ConstitutionalAI", "Experiment",
+                "Evaluation", "Simulation", "SafetyFilter", "ConstitutionalAI", "Experiment", "RunFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -130,9 +132,10 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "CKernels", "ModelFiles", "Tokenizers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AssetsTests", dependencies: ["Assets"]),
         .testTarget(name: "FederationTests", dependencies: ["Federation"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Engine", "SafetyData"]),
-        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Federation", "Training", "Engine", "SafetyFilter", "Tokenizers", "ConstitutionalAI", "SafetyData"]),
-        .testTarget(name: "ExperimentTests", dependencies: ["Experiment", "Simulation", "Evaluation", "SafetyData", "Engine", "Training"]),
+        .testTarget(name: "RunFilesTests", dependencies: ["RunFiles"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "RunFiles", "Engine", "SafetyData"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "RunFiles", "Federation", "Training", "Engine", "SafetyFilter", "Tokenizers", "ConstitutionalAI", "SafetyData"]),
+        .testTarget(name: "ExperimentTests", dependencies: ["Experiment", "RunFiles", "Simulation", "Evaluation", "SafetyData", "Engine", "Training"]),
         .testTarget(name: "SafetyFilterTests", dependencies: ["SafetyFilter", "SafetyData", "Engine", "Training"]),
         .testTarget(name: "ConstitutionalAITests", dependencies: ["ConstitutionalAI", "Engine", "Training", "Tokenizers", "SafetyData"]),
         .testTarget(name: "SafetyDataTests", dependencies: ["SafetyData"], resources: [.copy("Fixtures")]),

@@ -1,4 +1,5 @@
 import Foundation
+import RunFiles
 
 /// Renders a ``RunReport`` as one self-contained HTML page: inline CSS and SVG, no scripts, no
 /// network. Every text from the run is escaped; samples arrive already truncated.
@@ -144,11 +145,11 @@ enum ReportHTML {
     static func roundsTable(_ r: RunReport) -> String {
         guard !r.rounds.isEmpty else { return "" }
         let rows = r.rounds.map { round -> [String] in
-            let statuses = round.clients.map { $0.status ?? "ok" }
-            let notOK = round.clients.filter { !($0.status ?? "ok").hasPrefix("ok") }
-                .map { "\($0.id): \($0.status ?? "")" }.joined(separator: "; ")
-            return ["\(round.round)", round.lr.map { String(format: "%.3g", $0) } ?? "–", "\(statuses.count)",
-                    "\(statuses.filter { $0.hasPrefix("ok") }.count)", round.keptPrevious == true ? "yes" : "no",
+            let statuses = round.clients.map(\.status)
+            let notOK = round.clients.filter { !$0.accepted }
+                .map { "\($0.id): \($0.status)" }.joined(separator: "; ")
+            return ["\(round.round)", String(format: "%.3g", round.lr), "\(statuses.count)",
+                    "\(statuses.filter { $0.hasPrefix("ok") }.count)", round.keptPrevious ? "yes" : "no",
                     "\(round.totalBytesUp)", round.eval?["advbench_harmless"].map(percent) ?? "", notOK]
         }
         return "<h2>Rounds</h2>\n" + table(["round", "lr", "clients", "ok", "kept previous", "bytes up", "harmless",

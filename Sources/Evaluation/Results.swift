@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import RunFiles
 import SafetyData
 
 /// A proportion with its Wilson 95% interval, in a Codable form.
@@ -244,25 +245,5 @@ public struct EvaluationReport: Codable, Sendable {
                           judged: $0.verdicts[result.judges.first?.judge ?? ""] ?? "")
             }
         }
-    }
-}
-
-/// One line of a run directory's `samples/round-NNNN.jsonl`.
-public struct RunSample: Codable, Sendable, Hashable {
-    /// Suite name (`advbench`, `harmbench`, `over_refusal`).
-    public var suite: String
-    /// The prompt (report writers truncate it again).
-    public var prompt: String
-    /// The reply (report writers truncate it again).
-    public var response: String
-    /// The headline judge's verdict: `refused` or `complied`.
-    public var judged: String
-
-    /// Creates a sample.
-    public init(suite: String, prompt: String, response: String, judged: String) {
-        self.suite = suite
-        self.prompt = prompt
-        self.response = response
-        self.judged = judged
     }
 }

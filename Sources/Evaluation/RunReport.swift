@@ -1,4 +1,5 @@
 import Foundation
+import RunFiles
 import SafetyData
 
 /// The figures of a federation run, as written to `report.json`: every round's record, totals,
@@ -82,8 +83,8 @@ public struct RunReport: Codable, Sendable {
     public static let samplesPerSuite = 3
 
     /// Summarises a run directory.
-    public init(_ run: RunDirectory) {
-        runDirectory = run.url.path
+    public init(_ run: RunContents) {
+        runDirectory = run.directory.url.path
         configuration = run.configuration
         rounds = run.rounds
         issues = run.issues
@@ -94,16 +95,16 @@ public struct RunReport: Codable, Sendable {
             totals.rounds += 1
             totals.bytesUp += round.totalBytesUp
             totals.bytesDown += round.totalBytesDown
-            totals.aggregationSeconds += round.aggregationSeconds ?? 0
-            if round.keptPrevious == true { totals.keptPrevious += 1 }
+            totals.aggregationSeconds += round.aggregationSeconds
+            if round.keptPrevious { totals.keptPrevious += 1 }
             for client in round.clients {
                 totals.clientUpdates += 1
-                totals.examples += client.examples ?? 0
-                totals.clientSeconds += client.seconds ?? 0
-                let status = client.status ?? "ok"
+                totals.examples += client.examples
+                totals.clientSeconds += client.seconds
+                let status = client.status
                 var summary = byClient[client.id] ?? ClientSummary(id: client.id)
                 summary.rounds += 1
-                summary.bytesUp += client.bytesUp ?? 0
+                summary.bytesUp += client.bytesUp
                 if status.hasPrefix("rejected") {
                     totals.rejected += 1
                     summary.rejected += 1
@@ -171,7 +172,7 @@ public struct RunReport: Codable, Sendable {
     /// Reads `runDirectory` and writes its report into it.
     @discardableResult
     public static func generate(runDirectory: URL) throws -> (report: RunReport, json: URL, html: URL) {
-        let report = RunReport(try RunDirectory.read(runDirectory))
+        let report = RunReport(try RunDirectory(runDirectory).contents())
         let (json, html) = try report.write(to: runDirectory)
         return (report, json, html)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import RunFiles
 import Simulation
 
 /// One row of the experiment: a federated run, or a reference row.

@@ -1,5 +1,6 @@
 import Evaluation
 import Foundation
+import RunFiles
 import Simulation
 
 /// A finished cell: its evaluation and what its run cost (`cells/<id>/result.json`).
@@ -39,7 +40,7 @@ public struct ExperimentCellResult: Codable, Sendable {
 
     /// A result from the run's records (nil records for the starting model).
     public init(cell: ExperimentCell, evaluation: EvaluationReport, runSeconds: Double?, evaluationSeconds: Double,
-                records: [FederatedRoundRecord], communicationBytes: Int?) {
+                records: [RoundRecord], communicationBytes: Int?) {
         self.cell = cell
         self.evaluation = evaluation
         self.runSeconds = runSeconds

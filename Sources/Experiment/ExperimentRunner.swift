@@ -1,6 +1,7 @@
 import Evaluation
 import Foundation
 import Logging
+import RunFiles
 import Simulation
 
 /// What runs a cell's pieces: the command-line tool's real model and data, or a test's tiny ones.
@@ -11,7 +12,7 @@ public protocol ExperimentExecutor {
     /// constitutional-AI steps, saved as a PEFT adapter in `directory`.
     func buildAlignedStart(base: RunConfiguration, steps: Int, to directory: URL) throws
     /// Runs the federated run in `directory` (created, or resumed from its checkpoint).
-    func run(_ configuration: RunConfiguration, in directory: FederatedRunDirectory) throws -> SimulationSummary
+    func run(_ configuration: RunConfiguration, in directory: RunDirectory) throws -> SimulationSummary
     /// Evaluates the base model of `base` with `adapter` (nil: the model alone).
     func evaluate(base: RunConfiguration, adapter: URL?, evaluation: ExperimentEvaluation) throws -> EvaluationReport
 }

@@ -1,6 +1,7 @@
 import Federation
 import Foundation
 import Logging
+import RunFiles
 
 /// A client trainer for a server whose clients run on other machines: never called.
 public struct RemoteClients: ClientTrainer {

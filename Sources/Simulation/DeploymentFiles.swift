@@ -1,5 +1,6 @@
 import Federation
 import Foundation
+import RunFiles
 
 /// What a deployed client receives besides the global adapter (`client-NNN.json` in a round
 /// directory; a Flower ClientApp carries it as text in a ConfigRecord).

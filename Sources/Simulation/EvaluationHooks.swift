@@ -3,6 +3,7 @@ import Engine
 import Evaluation
 import Foundation
 import Logging
+import RunFiles
 import SafetyData
 
 /// The per-round evaluation hook: runs the configured suites (AdvBench harmlessness, HarmBench,
@@ -13,18 +14,18 @@ import SafetyData
 public final class SuiteEvaluationHook: EvaluationHook {
     /// Suites and prompt limit.
     public let settings: EvaluationSettings
-    /// Where `round-NNNN.jsonl` sample files go (the run directory's `samples/`), if anywhere.
-    let samplesDirectory: URL?
+    /// The run directory whose `samples/round-NNNN.jsonl` receive the samples, if any.
+    let runDirectory: RunDirectory?
     let evaluator: Evaluator
 
     /// Creates the hook from the run configuration's `evaluation` section; `suite` is a
     /// comma-separated list of suite names or `all`. The suites' data is resolved (fetched on
     /// first use) here, so a run without its evaluation data stops before its first round.
     /// Samples (prompt and reply, both cut to ``sampleLength`` characters, so no full harmful
-    /// completion is ever stored) are written to `samplesDirectory/round-NNNN.jsonl`.
+    /// completion is ever stored) are written to `samples/round-NNNN.jsonl` of `runDirectory`.
     public init(configuration: RunConfiguration.EvaluationSettings, modelURL: URL, store: AssetStore,
-                samplesDirectory: URL? = nil, logger: Logger = Logger(label: "fedguard.evaluation")) throws {
-        self.samplesDirectory = samplesDirectory
+                runDirectory: RunDirectory? = nil, logger: Logger = Logger(label: "fedguard.evaluation")) throws {
+        self.runDirectory = runDirectory
         let names = configuration.suite.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         var suites = Set<EvaluationSuite>()
         for name in names {
@@ -45,7 +46,7 @@ public final class SuiteEvaluationHook: EvaluationHook {
 
     public func evaluate(_ context: EvaluationContext) throws -> [String: Double] {
         let result = try evaluator.evaluate(model: context.model, adapter: context.adapter)
-        if let directory = samplesDirectory { try writeSamples(result.runSamples, round: context.round, to: directory) }
+        if let runDirectory { try writeSamples(result.runSamples, round: context.round, to: runDirectory) }
         return result.metrics
     }
 
@@ -53,8 +54,8 @@ public final class SuiteEvaluationHook: EvaluationHook {
     public static let sampleLength = 120
 
     /// Writes the round's samples atomically (a resumed run rewrites the same file).
-    func writeSamples(_ samples: [RunSample], round: Int, to directory: URL) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    func writeSamples(_ samples: [RunSample], round: Int, to runDirectory: RunDirectory) throws {
+        try FileManager.default.createDirectory(at: runDirectory.samplesURL, withIntermediateDirectories: true)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         var data = Data()
@@ -63,6 +64,6 @@ public final class SuiteEvaluationHook: EvaluationHook {
                                 response: ReportText.truncate(s.response, to: Self.sampleLength), judged: s.judged)
             data += try encoder.encode(cut) + Data("\n".utf8)
         }
-        try data.write(to: directory.appendingPathComponent(String(format: "round-%04d.jsonl", round)), options: .atomic)
+        try data.write(to: runDirectory.samplesURL(round: round), options: .atomic)
     }
 }

@@ -2,6 +2,7 @@ import Engine
 import Federation
 import Foundation
 import Logging
+import RunFiles
 import Training
 
 /// Progress of a run, delivered to the caller's closure (the library never prints).

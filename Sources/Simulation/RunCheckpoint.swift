@@ -1,5 +1,6 @@
 import Federation
 import Foundation
+import RunFiles
 
 /// Everything a run needs to continue after round `round` exactly as if it had not stopped.
 ///

@@ -1,6 +1,7 @@
 import Federation
 import Foundation
 import Logging
+import RunFiles
 import Training
 
 /// One round's instructions before any client runs (Flower's `configure_fit`): the sampled

@@ -11,6 +11,7 @@ import Engine
 import Federation
 import Foundation
 import Logging
+import RunFiles
 import SafetyData
 import Tokenizers
 import Training

@@ -2,6 +2,7 @@ import ArgumentParser
 import Engine
 import Foundation
 import Logging
+import RunFiles
 import Simulation
 
 /// `fedguard server`: the server of a deployed run, one subcommand per phase of a round, all state
@@ -27,7 +28,7 @@ struct ServerCommand: ParsableCommand {
         let model = try ModelLoader.load(from: modelURL, logger: logger)
         let layout = try AdapterLayout(model: model, configuration: configuration.lora.configuration)
         let hooks = withHooks
-            ? try RunCommand.hooks(configuration, model: model, modelURL: modelURL, runDirectory: directory.url, logger: logger, side: .server)
+            ? try RunCommand.hooks(configuration, model: model, modelURL: modelURL, runDirectory: directory, logger: logger, side: .server)
             : SimulationHooks()
         let run = FederatedRun(configuration: configuration, model: model, baseModelName: name, directory: directory,
                                client: RemoteClients(), hooks: hooks, layout: layout, logger: logger)
@@ -207,7 +208,7 @@ struct ClientFitCommand: ParsableCommand {
         Parallel.setThreadCount(configuration.threads ?? Parallel.threadCount)
         let (modelURL, _) = try RunCommand.baseModel(configuration, logger: logger)
         let loaded = try ModelLoader.load(from: modelURL, logger: logger)
-        let hooks = try RunCommand.hooks(configuration, model: loaded, modelURL: modelURL, runDirectory: url(out), logger: logger, side: .client)
+        let hooks = try RunCommand.hooks(configuration, model: loaded, modelURL: modelURL, runDirectory: RunDirectory(url(out)), logger: logger, side: .client)
         let client = DeployedClient(model: loaded, configuration: configuration, hooks: hooks.clientData,
                                     updateHooks: hooks.clientUpdate, logger: logger)
         let reply = try RunCommand.userFacing {

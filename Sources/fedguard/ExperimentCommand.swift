@@ -6,6 +6,7 @@ import Evaluation
 import Experiment
 import Foundation
 import Logging
+import RunFiles
 import Simulation
 import Training
 
@@ -145,9 +146,9 @@ final class CLIExperimentExecutor: ExperimentExecutor {
                                dropout: lora.dropout, baseModel: baseModelName, to: directory)
     }
 
-    func run(_ configuration: RunConfiguration, in directory: FederatedRunDirectory) throws -> SimulationSummary {
+    func run(_ configuration: RunConfiguration, in directory: RunDirectory) throws -> SimulationSummary {
         Parallel.setThreadCount(configuration.threads ?? Parallel.threadCount)
-        let hooks = try RunCommand.hooks(configuration, model: model, modelURL: modelURL, runDirectory: directory.url, logger: logger)
+        let hooks = try RunCommand.hooks(configuration, model: model, modelURL: modelURL, runDirectory: directory, logger: logger)
         let display = RunProgressDisplay()
         let run = try FederatedRun.standard(configuration: configuration, model: model, baseModelName: baseModelName,
                                             directory: directory, hooks: hooks,

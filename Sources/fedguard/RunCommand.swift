@@ -5,6 +5,7 @@ import Engine
 import Federation
 import Foundation
 import Logging
+import RunFiles
 import SafetyData
 import SafetyFilter
 import Simulation
@@ -75,7 +76,7 @@ struct RunCommand: ParsableCommand {
         let model = try ModelLoader.load(from: modelURL, logger: logger)
         // Hooks (and the safety filter's judge) load before the run directory is made: a judge that
         // cannot load stops the command before anything is written.
-        let hooks = try Self.hooks(configuration, model: model, modelURL: modelURL, runDirectory: directory.url, logger: logger)
+        let hooks = try Self.hooks(configuration, model: model, modelURL: modelURL, runDirectory: directory, logger: logger)
         let harmfulPool = try Self.harmfulPool(configuration, logger: logger)
         if resume == nil {
             configuration = try Self.userFacing { try FederatedRun.createDirectory(directory, configuration: configuration) }
@@ -105,7 +106,7 @@ struct RunCommand: ParsableCommand {
     /// the configured evaluation suites every `evaluation.every` rounds. The judge is loaded here,
     /// before the first round, so a judge that cannot load stops the run before it starts; without
     /// `filter.judge`, a judge missing from `$FEDGUARD_HOME/filter/<kind>` is trained there first.
-    static func hooks(_ configuration: RunConfiguration, model: LlamaModel, modelURL: URL, runDirectory: URL,
+    static func hooks(_ configuration: RunConfiguration, model: LlamaModel, modelURL: URL, runDirectory: RunDirectory,
                       logger: Logger, side: HookSide = .both) throws -> SimulationHooks {
         var hooks = SimulationHooks()
         let filter = configuration.filter
@@ -144,7 +145,7 @@ struct RunCommand: ParsableCommand {
         if side != .client, configuration.evaluation.every > 0 {
             hooks.evaluation = try SuiteEvaluationHook(
                 configuration: configuration.evaluation, modelURL: modelURL, store: AssetStore(logger: logger),
-                samplesDirectory: runDirectory.appendingPathComponent("samples"), logger: logger)
+                runDirectory: runDirectory, logger: logger)
         }
         return hooks
     }
@@ -189,7 +190,7 @@ struct RunCommand: ParsableCommand {
     /// Constitutional AI after each aggregation (or, with `cai.placement: client`, on each client
     /// after local training): constitution, prompt pool and critic are loaded
     /// here, before the first round. Each step's records go to `cai/round-NNNN.jsonl` in the run.
-    static func caiHook(_ configuration: RunConfiguration, model: LlamaModel, runDirectory: URL,
+    static func caiHook(_ configuration: RunConfiguration, model: LlamaModel, runDirectory: RunDirectory,
                         logger: Logger) throws -> ConstitutionalAIHook {
         let settings = configuration.cai
         let (constitution, pool, critic) = try CAIInputs.load(settings, logger: logger)
@@ -197,10 +198,9 @@ struct RunCommand: ParsableCommand {
                                             constitution: constitution, pool: pool, logger: logger)
         Console.err("constitutional AI: \(settings.mode.rawValue) mode, \(settings.promptsPerStep) prompts per round, "
             + "\(settings.candidates) candidates, objective \(settings.objective.rawValue), constitution \(constitution.name)")
-        let recordsDirectory = runDirectory.appendingPathComponent("cai", isDirectory: true)
         return ConstitutionalAIHook(step: step) { round, records in
-            try FileManager.default.createDirectory(at: recordsDirectory, withIntermediateDirectories: true)
-            try CAIInputs.writeRecords(records, to: recordsDirectory.appendingPathComponent(String(format: "round-%04d.jsonl", round)))
+            try FileManager.default.createDirectory(at: runDirectory.constitutionalAIURL, withIntermediateDirectories: true)
+            try CAIInputs.writeRecords(records, to: runDirectory.constitutionalAIURL(round: round))
         }
     }
 

@@ -1,5 +1,6 @@
 import Evaluation
 import Foundation
+import RunFiles
 import SafetyData
 import Testing
 
@@ -129,7 +130,7 @@ struct ReportTests {
         let (bare, _, html) = try RunReport.generate(runDirectory: empty)
         #expect(bare.rounds.isEmpty)
         #expect(try String(contentsOf: html, encoding: .utf8).contains("no data"))
-        #expect(throws: EvaluationError.self) {
+        #expect(throws: RunFilesError.notADirectory(empty.appendingPathComponent("nope").path)) {
             _ = try RunReport.generate(runDirectory: empty.appendingPathComponent("nope"))
         }
     }

@@ -3,6 +3,7 @@ import Evaluation
 import Experiment
 import Foundation
 import Logging
+import RunFiles
 import SafetyData
 import Simulation
 import Testing
@@ -228,7 +229,7 @@ final class TinyExecutor: ExperimentExecutor {
         try PEFTAdapter.save(weights, dropout: 0, baseModel: "tiny", to: directory)
     }
 
-    func run(_ configuration: RunConfiguration, in directory: FederatedRunDirectory) throws -> SimulationSummary {
+    func run(_ configuration: RunConfiguration, in directory: RunDirectory) throws -> SimulationSummary {
         runs += 1
         var hooks = SimulationHooks()
         if configuration.filter.isEnabled { hooks.clientData = [FlagFilter()] }

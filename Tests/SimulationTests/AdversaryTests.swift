@@ -2,6 +2,7 @@ import Engine
 import Federation
 import Foundation
 import Logging
+import RunFiles
 import SafetyData
 @testable import Simulation
 import Testing

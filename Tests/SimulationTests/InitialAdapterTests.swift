@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import RunFiles
 import Simulation
 import Testing
 import Training

@@ -2,6 +2,7 @@ import Engine
 import Federation
 import Foundation
 import Logging
+import RunFiles
 import Simulation
 import Testing
 import Training

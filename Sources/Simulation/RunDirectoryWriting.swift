@@ -1,52 +1,14 @@
 import Engine
 import Foundation
+import RunFiles
 import Training
 
-/// The files of a run:
-///
-/// ```
-/// RUN_DIR/config.yaml                  the resolved configuration (commented YAML)
-/// RUN_DIR/rounds.jsonl                 one RoundRecord per line
-/// RUN_DIR/adapters/round-NNNN/         the global adapter after round NNNN (PEFT format)
-/// RUN_DIR/checkpoint/LATEST            the name of the newest complete checkpoint
-/// RUN_DIR/checkpoint/round-NNNN/       manifest.json, global.f32, strategy.json, controls.f32
-/// ```
+/// Writing a run directory (its layout is ``RunDirectory``'s, in RunFiles).
 ///
 /// Every file is written to a temporary name, flushed and renamed into place. A round's line is
 /// appended to `rounds.jsonl` only after its checkpoint is durable; on resume the file is cut
 /// back to the checkpoint's round, and adapters of later rounds are removed (they are recomputed).
-public struct RunDirectory: Sendable {
-    /// The run directory.
-    public let url: URL
-
-    /// Opens (does not create) a run directory.
-    public init(_ url: URL) { self.url = url.standardizedFileURL }
-
-    /// `config.yaml`.
-    public var configurationURL: URL { url.appendingPathComponent("config.yaml") }
-    /// `rounds.jsonl`.
-    public var recordsURL: URL { url.appendingPathComponent("rounds.jsonl") }
-    /// `adapters/`.
-    public var adaptersURL: URL { url.appendingPathComponent("adapters") }
-    /// `checkpoint/`.
-    public var checkpointURL: URL { url.appendingPathComponent("checkpoint") }
-
-    /// `round-NNNN`.
-    public static func roundName(_ round: Int) -> String { "round-" + String(format: "%04d", round) }
-
-    /// `adapters/round-NNNN/`.
-    public func adapterURL(round: Int) -> URL { adaptersURL.appendingPathComponent(Self.roundName(round)) }
-
-    /// Whether the directory holds a run (its configuration).
-    public var holdsRun: Bool { FileManager.default.fileExists(atPath: configurationURL.path) }
-
-    /// The records written so far.
-    public func records() throws -> [RoundRecord] {
-        guard let data = FileManager.default.contents(atPath: recordsURL.path) else { return [] }
-        let decoder = JSONDecoder()
-        return try data.split(separator: 0x0A).map { try decoder.decode(RoundRecord.self, from: Data($0)) }
-    }
-
+extension RunDirectory {
     // MARK: - Writing
 
     /// Creates the directory for a new run and writes `config.yaml`; throws if it already holds a run.
@@ -116,7 +78,7 @@ public struct RunDirectory: Sendable {
     func removeLeftovers(after round: Int) throws {
         let fm = FileManager.default
         for name in (try? fm.contentsOfDirectory(atPath: adaptersURL.path)) ?? [] {
-            let later = name.hasPrefix("round-") && (Int(name.dropFirst("round-".count)) ?? 0) > round
+            let later = (Self.round(ofName: name) ?? 0) > round
             if name.hasPrefix(".") || later { try? fm.removeItem(at: adaptersURL.appendingPathComponent(name)) }
         }
         for name in (try? fm.contentsOfDirectory(atPath: url.path)) ?? [] where name.hasPrefix(".") && name.contains(".tmp-") {
