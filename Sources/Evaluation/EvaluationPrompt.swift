@@ -29,6 +29,29 @@ public enum EvaluationSuite: String, Codable, Sendable, CaseIterable, Comparable
     public static func < (a: Self, b: Self) -> Bool {
         (allCases.firstIndex(of: a) ?? 0) < (allCases.firstIndex(of: b) ?? 0)
     }
+
+    /// The names a suite list may use: every suite's own name, `benign` (over-refusal on both probe
+    /// sets and the helpfulness loss) and `all`.
+    public static var listNames: [String] { allCases.map(\.rawValue) + ["benign", "all"] }
+
+    /// Parses a comma-separated list of ``listNames`` (`fedguard eval --suite` and the run
+    /// configuration's `evaluation.suite` read the same names).
+    public static func parse(list: String) throws -> Set<EvaluationSuite> {
+        var suites = Set<EvaluationSuite>()
+        for name in list.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            switch name {
+            case "all": suites.formUnion(allCases)
+            case "benign": suites.formUnion([.overRefusal, .edgyOverRefusal, .helpfulness])
+            default:
+                guard let suite = EvaluationSuite(rawValue: name) else {
+                    throw EvaluationError.invalidSuite("unknown suite '\(name)'; allowed: \(listNames.joined(separator: ", "))")
+                }
+                suites.insert(suite)
+            }
+        }
+        guard !suites.isEmpty else { throw EvaluationError.invalidSuite("no suite named; allowed: \(listNames.joined(separator: ", "))") }
+        return suites
+    }
 }
 
 /// One prompt to evaluate on, with the categories its results are broken down by.

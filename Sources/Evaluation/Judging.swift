@@ -42,7 +42,7 @@ public enum SuiteEvaluation {
                                 categories: categories, outcomes: String(refused.prefix(n).map { $0 ? "1" : "0" }))
         }
         let samples = PromptSelection.evenlySpaced(Array(0..<n), limit: sampleCount).map { i in
-            ResponseSample(prompt: ReportText.truncate(prompts[i].text), response: ReportText.truncate(replies[i]),
+            ResponseSample(prompt: prompts[i].text, response: replies[i],
                            categories: prompts[i].categories,
                            verdicts: Dictionary(uniqueKeysWithValues: zip(judges, verdicts).map {
                                ($0.name, $1[i] ? JudgeVerdict.refused.rawValue : JudgeVerdict.complied.rawValue)

@@ -39,11 +39,19 @@ enum ReportHTML {
 
     static func percent(_ v: Double) -> String { String(format: "%.0f%%", v * 100) }
 
+    /// A byte count in decimal units: `512 B`, `3.69 MB`, `1.20 GB`.
+    static func bytes(_ n: Int) -> String {
+        let units = ["B", "kB", "MB", "GB", "TB"]
+        var value = Double(n), unit = 0
+        while abs(value) >= 1000, unit < units.count - 1 { value /= 1000; unit += 1 }
+        return unit == 0 ? "\(n) B" : String(format: "%.2f %@", value, units[unit])
+    }
+
     static func safetyChart(_ r: RunReport) -> String {
         var lines: [ChartSeries] = []
         let specs: [(String, String, String, Bool)] = [
             ("advbench_harmless", "AdvBench harmless (OpenFedLLM judge)", LineChart.palette[2], false),
-            ("advbench_harmless_gcg", "AdvBench harmless (GCG judge)", LineChart.palette[2], true),
+            ("advbench_harmless_gcg", "AdvBench harmless (GCG judge)", LineChart.palette[5], true),
             ("harmbench_harmless", "HarmBench harmless", LineChart.palette[0], false),
             ("strongreject_harmless", "StrongREJECT harmless", LineChart.palette[4], false),
             ("over_refusal", "over-refusal", LineChart.palette[1], false),
@@ -54,7 +62,9 @@ enum ReportHTML {
             guard !points.isEmpty else { continue }
             lines.append(ChartSeries(name: name, color: color, points: points, band: dashed ? [] : band(r, key), dashed: dashed))
         }
-        return LineChart(title: "Harmless rate and over-refusal (shaded: Wilson 95% interval)", yLabel: "rate",
+        let harmless = lines.contains { $0.name.contains("harmless") }, refusal = lines.contains { $0.name.contains("over-refusal") }
+        let title = [harmless ? "Harmless rate" : nil, refusal ? "over-refusal" : nil].compactMap { $0 }.joined(separator: " and ")
+        return LineChart(title: (title.isEmpty ? "No evaluated round" : title) + " (shaded: Wilson 95% interval)", yLabel: "rate",
                          series: lines, yRange: 0...1, formatY: percent).svg() + "\n"
     }
 
@@ -126,8 +136,8 @@ enum ReportHTML {
         let rows: [[String]] = [
             ["rounds", "\(t.rounds)"], ["client updates", "\(t.clientUpdates)"], ["accepted", "\(t.accepted)"],
             ["rejected", "\(t.rejected)"], ["failed", "\(t.failed)"], ["rounds keeping the previous model", "\(t.keptPrevious)"],
-            ["training examples", "\(t.examples)"], ["bytes clients → server", "\(t.bytesUp)"],
-            ["bytes server → clients", "\(t.bytesDown)"], ["client seconds", String(format: "%.1f", t.clientSeconds)],
+            ["training examples", "\(t.examples)"], ["clients → server", bytes(t.bytesUp)],
+            ["server → clients", bytes(t.bytesDown)], ["client seconds", String(format: "%.1f", t.clientSeconds)],
             ["aggregation seconds", String(format: "%.1f", t.aggregationSeconds)],
         ]
         return "<h2>Totals</h2>\n" + table(["total", "value"], rows)
@@ -137,7 +147,7 @@ enum ReportHTML {
         guard !r.clients.isEmpty else { return "" }
         let rows = r.clients.map { c in
             [c.id, "\(c.rounds)", c.meanLoss.map { String(format: "%.4f", $0) } ?? "–",
-             c.lastLoss.map { String(format: "%.4f", $0) } ?? "–", "\(c.rejected)", "\(c.failed)", "\(c.bytesUp)"]
+             c.lastLoss.map { String(format: "%.4f", $0) } ?? "–", "\(c.rejected)", "\(c.failed)", bytes(c.bytesUp)]
         }
         return "<h2>Clients</h2>\n" + table(["client", "rounds", "mean loss", "last loss", "rejected", "failed", "bytes up"], rows)
     }
@@ -150,7 +160,7 @@ enum ReportHTML {
                 .map { "\($0.id): \($0.status)" }.joined(separator: "; ")
             return ["\(round.round)", String(format: "%.3g", round.lr), "\(statuses.count)",
                     "\(statuses.filter { $0.hasPrefix("ok") }.count)", round.keptPrevious ? "yes" : "no",
-                    "\(round.totalBytesUp)", round.eval?["advbench_harmless"].map(percent) ?? "", notOK]
+                    bytes(round.totalBytesUp), round.eval?["advbench_harmless"].map(percent) ?? "", notOK]
         }
         return "<h2>Rounds</h2>\n" + table(["round", "lr", "clients", "ok", "kept previous", "bytes up", "harmless",
                                            "rejected / failed"], rows)

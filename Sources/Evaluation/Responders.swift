@@ -115,6 +115,8 @@ public enum EvaluationError: Error, CustomStringConvertible, Equatable {
     case helpfulness(String)
     /// A file could not be read or written.
     case io(file: String, detail: String)
+    /// A suite list names no suite or an unknown one.
+    case invalidSuite(String)
 
     /// What went wrong.
     public var description: String {
@@ -125,6 +127,7 @@ public enum EvaluationError: Error, CustomStringConvertible, Equatable {
         case let .data(detail): "evaluation data: \(detail)"
         case let .helpfulness(detail): "helpfulness guard: \(detail)"
         case let .io(file, detail): "\(file): \(detail)"
+        case let .invalidSuite(detail): detail
         }
     }
 }

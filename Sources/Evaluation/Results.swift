@@ -64,14 +64,35 @@ public struct JudgeFigures: Codable, Sendable, Hashable {
 
 /// A truncated prompt and reply with the judges' verdicts: safe to log and to put in reports.
 public struct ResponseSample: Codable, Sendable, Hashable {
-    /// The prompt, cut to ``ReportText/defaultLength`` characters.
+    /// The prompt, whole (encoded cut to ``ReportText/defaultLength`` characters).
     public let prompt: String
-    /// The reply, cut to ``ReportText/defaultLength`` characters.
+    /// The reply, whole (encoded cut to ``ReportText/defaultLength`` characters).
     public let response: String
     /// The prompt's categories.
     public let categories: [String]
     /// Judge name → `refused` / `complied`.
     public let verdicts: [String: String]
+
+    enum CodingKeys: String, CodingKey { case prompt, response, categories, verdicts }
+
+    /// Creates a sample.
+    public init(prompt: String, response: String, categories: [String], verdicts: [String: String]) {
+        self.prompt = prompt
+        self.response = response
+        self.categories = categories
+        self.verdicts = verdicts
+    }
+
+    /// Encodes the prompt and reply truncated: evaluation reports (`fedguard eval --json`, the
+    /// experiment's cells) never hold a whole harmful completion. The run directory's samples,
+    /// written from ``EvaluationReport/runSamples``, keep them whole.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(ReportText.truncate(prompt), forKey: .prompt)
+        try c.encode(ReportText.truncate(response), forKey: .response)
+        try c.encode(categories, forKey: .categories)
+        try c.encode(verdicts, forKey: .verdicts)
+    }
 }
 
 /// The result of a generative suite (harmlessness or over-refusal).
@@ -84,7 +105,7 @@ public struct SuiteResult: Codable, Sendable {
     public let maxNewTokens: Int
     /// Figures per judge; the headline judge (OpenFedLLM) first.
     public let judges: [JudgeFigures]
-    /// A few truncated samples.
+    /// A few samples (whole in memory, truncated when encoded).
     public let samples: [ResponseSample]
     /// Wall time of generation and judging.
     public var seconds: Double

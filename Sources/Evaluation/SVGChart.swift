@@ -79,7 +79,9 @@ public struct LineChart {
                 + "no data</text>\n</svg>"
             return out
         }
-        let xMin = xMinData, xMax = xMaxData > xMinData ? xMaxData : xMinData + 1
+        // Half a round of margin on each side, so a point of the first or last round (a client
+        // sampled once, a one-round run) sits clear of the axes.
+        let xMin = xMinData - 0.5, xMax = xMaxData + 0.5
         var yLow = yRange?.lowerBound ?? ys.min() ?? 0, yHigh = yRange?.upperBound ?? ys.max() ?? 1
         if includeZero { yLow = min(yLow, 0) }
         if yHigh <= yLow {
@@ -122,7 +124,7 @@ public struct LineChart {
             out += "<polyline class=\"line\" fill=\"none\" stroke-width=\"1.8\" stroke=\"\(s.color)\"\(s.dashed ? " stroke-dasharray=\"5 3\"" : "") "
                 + "points=\"\(points.joined(separator: " "))\"/>\n"
             for p in s.points where p.y.isFinite {
-                out += "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"2.5\" fill=\"\(s.color)\">"
+                out += "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"\(s.points.count == 1 ? 4 : 2.5)\" fill=\"\(s.color)\">"
                     + "<title>\(HTML.escape(s.name)) round \(Self.compact(p.x)): \(HTML.escape(tooltip(p.y)))</title></circle>"
             }
             out += "\n"

@@ -97,6 +97,22 @@ public struct RunDirectory: Sendable, Equatable {
         return run
     }
 
+    /// Writes a round's evaluation samples in full, one JSON line each, atomically (a resumed run
+    /// rewrites the same file). Reports truncate them; the file keeps them whole so a verdict can be
+    /// checked against the reply it judged.
+    public func writeSamples(_ samples: [RunSample], round: Int) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var data = Data()
+        do {
+            for sample in samples { data += try encoder.encode(sample) + Data("\n".utf8) }
+            try FileManager.default.createDirectory(at: samplesURL, withIntermediateDirectories: true)
+            try data.write(to: samplesURL(round: round), options: .atomic)
+        } catch {
+            throw RunFilesError.io(samplesURL(round: round).path, "\(error.localizedDescription)")
+        }
+    }
+
     static func decodeLines<T: Decodable>(_ data: Data, as type: T.Type, file: String, issues: inout [String]) -> [T] {
         let decoder = JSONDecoder()
         var out: [T] = []
@@ -147,11 +163,14 @@ public enum RunFilesError: Error, CustomStringConvertible, Equatable {
     case notADirectory(String)
     /// A line of a run file is not a record: `file:line: reason`.
     case malformed(String)
+    /// A file could not be written.
+    case io(String, String)
 
     public var description: String {
         switch self {
         case let .notADirectory(path): "\(path): not a run directory"
         case let .malformed(detail): detail
+        case let .io(path, detail): "\(path): cannot write: \(detail)"
         }
     }
 }

@@ -296,7 +296,7 @@ enum ConfigurationComments {
         "cai.critic_model": "model file that critiques and revises (any tokenizer with a chat template, e.g. a Qwen2 GGUF); null = the model itself",
         "evaluation": "evaluation hook (harmlessness) of the global adapter",
         "evaluation.every": "evaluate every k rounds and after the last; 0 = never",
-        "evaluation.suite": "suites, comma-separated: advbench, harmbench, strongreject, over_refusal, helpfulness, or all",
+        "evaluation.suite": "suites, comma-separated: advbench, harmbench, strongreject, over_refusal, rho_overrefusal, helpfulness, arc_easy, benign (the three benign checks) or all",
         "evaluation.limit": "prompts per evaluation; null = all",
         "checkpoint": "resumable checkpoints (fedguard run --resume RUN_DIR)",
         "checkpoint.every": "write a checkpoint every k rounds and after the last",

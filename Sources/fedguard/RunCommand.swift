@@ -100,6 +100,9 @@ struct RunCommand: ParsableCommand {
                            ledger.totalMegabytes, Double(ledger.totalDownloadBytes) / 1e6,
                            Double(ledger.totalUploadBytes) / 1e6, ledger.rounds.count))
         Console.out(String(format: "time:           %@", RunProgressDisplay.duration(summary.seconds)))
+        if let last = try directory.records().last(where: { !($0.eval ?? [:]).isEmpty }), let eval = last.eval {
+            Console.out("evaluation:     round \(last.round): " + EvaluationFigures.describe(eval))
+        }
     }
 
     /// The run's hooks: the safety filter on the clients' data when `filter.kind` names a judge, and
@@ -292,69 +295,6 @@ struct RunCommand: ParsableCommand {
 struct UserFacingError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
-}
-
-/// Live progress on standard error: round r/R, client, step, loss, tokens/s, ETA.
-final class RunProgressDisplay {
-    private let interactive = isatty(STDERR_FILENO) == 1
-    private var lineOpen = false
-    private var runETA: Double?
-    private var roundStarted = Date()
-
-    func handle(_ event: SimulationEvent) {
-        switch event {
-        case let .started(startRound, totalRounds, strategy):
-            line(startRound > 1 ? "resuming at round \(startRound)/\(totalRounds) (\(strategy))"
-                                : "starting \(totalRounds) rounds (\(strategy))")
-        case let .roundStarted(round, totalRounds, clients, learningRate):
-            roundStarted = Date()
-            line(String(format: "round %d/%d: clients %@, lr %.3g", round, totalRounds,
-                        clients.map { RoundRecord.Client.id($0) }.joined(separator: " "), learningRate))
-        case let .clientStep(round, totalRounds, progress):
-            let t = progress.training
-            let eta = runETA.map { "  run ETA " + Self.duration($0) } ?? ""
-            let text = String(format: "  round %d/%d %@ step %d/%d loss %.4f  %.0f tok/s  client ETA %@", round, totalRounds,
-                              RoundRecord.Client.id(progress.clientID), t.step, t.totalSteps, t.loss, t.tokensPerSecond,
-                              Self.duration(t.etaSeconds)) + eta
-            if interactive {
-                FileHandle.standardError.write(Data(("\r\u{1B}[2K" + text).utf8))
-                lineOpen = true
-            } else if t.step == t.totalSteps {
-                line(text)
-            }
-        case let .clientFinished(_, client):
-            let loss = client.loss.map { String(format: "loss %.4f", $0) } ?? "no loss"
-            line(String(format: "  %@: %@, %d examples, %.1f s, %@", client.id, loss, client.examples, client.seconds, client.status))
-        case let .roundFinished(record, totalRounds, etaSeconds):
-            runETA = etaSeconds
-            let outcome = record.keptPrevious ? "previous adapter KEPT" : "aggregated"
-            let rejected = record.clients.filter { $0.status.hasPrefix("rejected") }.count
-            let failed = record.clients.filter { $0.status.hasPrefix("failed") }.count
-            var text = String(format: "round %d/%d done in %@: %@ (%.2f s), %d rejected, %d failed, %.2f MB down, %.2f MB up",
-                              record.round, totalRounds, Self.duration(record.seconds), outcome, record.aggregationSeconds,
-                              rejected, failed, Double(record.bytesDown) / 1e6, Double(record.bytesUp) / 1e6)
-            if let eval = record.eval, !eval.isEmpty {
-                text += "; eval " + eval.keys.sorted().map { String(format: "%@ %.4g", $0, eval[$0] ?? 0) }.joined(separator: ", ")
-            }
-            if record.round < totalRounds { text += "; ETA " + Self.duration(etaSeconds) }
-            line(text)
-        }
-    }
-
-    func finish() { if lineOpen { FileHandle.standardError.write(Data("\n".utf8)); lineOpen = false } }
-
-    private func line(_ text: String) {
-        if lineOpen { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)); lineOpen = false }
-        Console.err(text)
-    }
-
-    static func duration(_ seconds: Double) -> String {
-        guard seconds.isFinite, seconds >= 0 else { return "?" }
-        let s = Int(seconds.rounded())
-        if s < 60 { return "\(s)s" }
-        if s < 3600 { return "\(s / 60)m\(String(format: "%02d", s % 60))s" }
-        return "\(s / 3600)h\(String(format: "%02d", (s % 3600) / 60))m"
-    }
 }
 
 /// `fedguard config`: the run configuration.

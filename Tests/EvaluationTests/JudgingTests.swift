@@ -55,13 +55,15 @@ struct JudgingTests {
         #expect(RateEstimate(count: 9, total: 4).count == 4)  // clamped
     }
 
-    @Test func samplesAreTruncatedAndCarryVerdicts() {
+    @Test func samplesAreWholeInMemoryTruncatedWhenEncodedAndCarryVerdicts() throws {
         let long = String(repeating: "word ", count: 100)
         let r = SuiteEvaluation.judge(.advBench, prompts: prompts, replies: Array(repeating: long, count: 5),
                                       maxNewTokens: 64, sampleCount: 2)
         #expect(r.samples.count == 2)
+        let encoded = try JSONDecoder().decode(SuiteResult.self, from: JSONEncoder().encode(r))
+        #expect(encoded.samples.allSatisfy { $0.response.count <= ReportText.defaultLength + 1 })
         for s in r.samples {
-            #expect(s.response.count <= ReportText.defaultLength + 1)
+            #expect(s.response == long)
             #expect(s.verdicts["openfedllm-prefix"] == "complied")
             #expect(s.verdicts["gcg-prefix"] == "complied")
         }
@@ -90,6 +92,17 @@ struct JudgingTests {
         let helper = try evaluator.evaluate(responder: FixedResponder { "Here is how: " + $0.prefix(10) })
         #expect(helper.advBench?.headline?.rate == 0)
         #expect(helper.overRefusal?.headline?.rate == 0)
+    }
+
+    @Test func suiteListsUseOneSetOfNames() throws {
+        #expect(try EvaluationSuite.parse(list: "advbench") == [.advBench])
+        #expect(try EvaluationSuite.parse(list: " over_refusal , harmbench") == [.overRefusal, .harmBench])
+        #expect(try EvaluationSuite.parse(list: "benign") == [.overRefusal, .edgyOverRefusal, .helpfulness])
+        #expect(try EvaluationSuite.parse(list: "all") == Set(EvaluationSuite.allCases))
+        #expect(Set(EvaluationSuite.listNames).isSuperset(of: EvaluationSuite.allCases.map(\.rawValue)))
+        for bad in ["", "advbench,nope", " , "] {
+            #expect(throws: EvaluationError.self) { try EvaluationSuite.parse(list: bad) }
+        }
     }
 
     @Test func metricsHaveTheRoundRecordKeys() throws {

@@ -115,6 +115,27 @@ struct ReportTests {
         #expect(object["configuration"] as? String != nil)
     }
 
+    /// Paper cuts a user hit: both judges in one colour, an "over-refusal" title over no such series,
+    /// a client sampled once drawn on the axis, raw byte counts.
+    @Test func chartsAndTablesAreReadable() throws {
+        let dir = try Self.writeRun(rounds: 1)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let line = #"{"round": 1, "clients": [{"id": "client-000", "loss": 1.5, "bytes_up": 3686400}], "bytes_up": 3686400, "#
+            + #""eval": {"advbench_harmless": 0.25, "advbench_harmless_gcg": 0.2}}"#
+        try line.write(to: dir.appendingPathComponent("rounds.jsonl"), atomically: true, encoding: .utf8)
+        let (_, _, htmlURL) = try RunReport.generate(runDirectory: dir)
+        let html = try String(contentsOf: htmlURL, encoding: .utf8)
+        #expect(html.contains("Harmless rate (shaded") && !html.contains("over-refusal"))
+        let lineColours = Set(html.components(separatedBy: "<polyline").dropFirst().compactMap { chunk in
+            chunk.range(of: "stroke=\"").map { String(chunk[$0.upperBound...].prefix(7)) }
+        })
+        #expect(lineColours.count >= 3)  // two judges and the client, each its own colour
+        #expect(html.contains("3.69 MB") && !html.contains(">3686400<"))
+        // One round: its points sit mid-plot, not on the y axis at x = 74.
+        #expect(!html.contains("<circle cx=\"74.0\""))
+        #expect(html.contains("r=\"4.0\""))
+    }
+
     @Test func toleratesMissingPiecesAndBadLines() throws {
         let dir = try Self.writeRun(rounds: 2, extraLines: ["{not json", "{\"lr\": 0.1}"])
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -138,7 +159,8 @@ struct ReportTests {
     @Test func evaluationSamplesRoundTripThroughTheRunFormat() throws {
         let prompts = EvalFixtures.fakeHarmful.map { EvaluationPrompt(text: $0.text, categories: $0.categories) }
         let report = try Evaluator(data: EvaluationData(advBench: prompts), settings: EvaluationSettings(suites: [.advBench]))
-            .evaluate(responder: FixedResponder(always: "Sorry, no."))
+            .evaluate(responder: FixedResponder(always: "Sorry, no. " + Self.longText("x")))
+        #expect(report.runSamples.allSatisfy { $0.response == "Sorry, no. " + Self.longText("x") })  // whole in the run
         let line = try JSONEncoder().encode(report.runSamples[0])
         let object = try #require(try JSONSerialization.jsonObject(with: line) as? [String: Any])
         #expect(Set(object.keys) == ["suite", "prompt", "response", "judged"])

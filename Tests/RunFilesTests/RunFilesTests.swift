@@ -80,6 +80,20 @@ struct RunFilesTests {
         }
     }
 
+    @Test func samplesAreWrittenWholeAndReadBack() throws {
+        let url = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: url) }
+        let run = RunDirectory(url)
+        let long = (0..<400).map { "word\($0)" }.joined(separator: " ") + " / ünïcode \"quoted\"\nnext line"
+        let samples = [RunSample(suite: "advbench", prompt: "p1", response: long, judged: "complied"),
+                       RunSample(suite: "over_refusal", prompt: long, response: "r2", judged: "refused")]
+        try run.writeSamples(samples, round: 7)
+        try run.writeSamples(samples, round: 7)  // a resumed run rewrites the file
+        let read = try run.contents().samples
+        #expect(read.map(\.round) == [7])
+        #expect(read.first?.samples == samples)
+    }
+
     @Test func layoutNamesRounds() {
         let run = RunDirectory(URL(fileURLWithPath: "/runs/a/../b"))
         #expect(run.url.path == "/runs/b")
