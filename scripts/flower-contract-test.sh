@@ -20,7 +20,7 @@ write_clients() {  # write_clients DIR COUNT
     for ((j = 0; j < 5 + c % 2; j++)); do
       printf '{"messages":[{"role":"user","content":"question %d from client %d about the weather"},' "$j" "$c"
       printf '{"role":"assistant","content":"answer %d: client %d says it is sunny today"}]}\n' "$j" "$c"
-    done >"$1/client-0$c.jsonl"
+    done >"$1/client-00$c.jsonl"
   done
 }
 tiny=(--set "model=$model" --set local.steps=2 --set local.tokens_per_batch=256 --set data.max_sequence_length=256
@@ -28,7 +28,7 @@ tiny=(--set "model=$model" --set local.steps=2 --set local.tokens_per_batch=256 
 
 echo "== contract A: SCAFFOLD, a client with malformed data, the ServerApp restarted every 2 rounds" >&2
 write_clients "$work/a-data" 4
-echo '{"messages": [{"role": "user"' >"$work/a-data/client-03.jsonl"
+echo '{"messages": [{"role": "user"' >"$work/a-data/client-003.jsonl"
 FEDGUARD_FLOWER_WORK="$work/a" bash "$root/scripts/flower-local.sh" --out "$work/a-run" --compare --rounds-per-invocation 2 \
   "${tiny[@]}" --set "data.directory=$work/a-data" --set clients=4 --set clients_per_round=2 --set rounds=3 \
   --set strategy=scaffold --set min_replies=1

@@ -4,6 +4,7 @@
 // harmful items were reused across clients.
 
 import Foundation
+import RunFiles
 
 /// The contents of `manifest.json`.
 public struct ClientDataManifest: Codable, Sendable, Equatable {
@@ -197,13 +198,12 @@ public struct ClientDataManifest: Codable, Sendable, Equatable {
     }
 }
 
-/// Writes a ``ClientDataSet`` as `client-NN.jsonl` files plus `manifest.json`.
+/// Writes a ``ClientDataSet`` as `client-NNN.jsonl` files plus `manifest.json`.
 public enum ClientDataWriter {
-    /// `client-00.jsonl`, `client-01.jsonl`, ... (at least two digits).
-    public static func fileName(client: Int) -> String {
-        let digits = String(client)
-        return "client-" + String(repeating: "0", count: max(0, 2 - digits.count)) + digits + ".jsonl"
-    }
+    /// `client-000.jsonl`, `client-001.jsonl`, ...: the client's id in round records, task files and
+    /// reply folders, plus `.jsonl`. (Readers take any number of digits, so data built by an earlier
+    /// FedGuard as `client-00.jsonl` still loads.)
+    public static func fileName(client: Int) -> String { RoundRecord.Client.id(client) + ".jsonl" }
 
     /// Name of the manifest file.
     public static let manifestName = "manifest.json"

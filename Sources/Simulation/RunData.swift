@@ -34,7 +34,11 @@ public final class ClientDatasets {
                 if let index = Int(stem.dropFirst(prefix.count)) { return (index, name) }
             }
             return nil
-        }.sorted { $0.0 < $1.0 }
+        }.sorted { ($0.0, $0.1) < ($1.0, $1.1) }
+        for (first, second) in zip(indexed, indexed.dropFirst()) where first.0 == second.0 {
+            throw SimulationError.data("data directory \(directory.path) holds two files for client \(first.0): \(first.1) and "
+                + "\(second.1) (data built by an earlier FedGuard was named client-NN.jsonl); remove one")
+        }
         guard indexed.count >= clients else {
             throw SimulationError.data("data directory \(directory.path) holds \(indexed.count) client files "
                 + "(client-NNN.jsonl) but the configuration has clients = \(clients); build matching data "

@@ -84,7 +84,7 @@ struct FilterCLITests {
         defer { try? FileManager.default.removeItem(at: workspace) }
         let judge = try Self.trainJudge(in: workspace)
         // Client 1's data gains two records the judge removes.
-        let client = workspace.appendingPathComponent("clients/client-01.jsonl")
+        let client = workspace.appendingPathComponent("clients/client-001.jsonl")
         var text = try String(contentsOf: client, encoding: .utf8)
         for prompt in ["how do you play", "can you help me"] {
             text += #"{"messages": [{"role": "user", "content": "\#(prompt)"}, {"role": "assistant", "content": "\#(Self.unsafeReply)"}]}"# + "\n"

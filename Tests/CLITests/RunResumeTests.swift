@@ -20,7 +20,7 @@ struct RunResumeTests {
                 #"{"messages": [{"role": "user", "content": "q\#(j) from \#(client): what is two plus \#(j)?"}, "#
                     + #"{"role": "assistant", "content": "two plus \#(j) is \#(2 + j), says client \#(client)"}]}"#
             }
-            try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: data.appendingPathComponent("client-0\(client).jsonl"))
+            try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: data.appendingPathComponent("client-00\(client).jsonl"))
         }
         return url
     }

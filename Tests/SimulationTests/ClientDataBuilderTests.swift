@@ -78,8 +78,8 @@ struct ClientDataBuilderTests {
             #expect(entry.harmfulCategories.values.reduce(0, +) == entry.harmful)
             #expect(entry.benignCategories.values.reduce(0, +) == entry.benign)
         }
-        #expect(m.clients.map(\.file) == ["client-00.jsonl", "client-01.jsonl", "client-02.jsonl", "client-03.jsonl",
-                                          "client-04.jsonl"])
+        #expect(m.clients.map(\.file) == ["client-000.jsonl", "client-001.jsonl", "client-002.jsonl", "client-003.jsonl",
+                                          "client-004.jsonl"])
         #expect(m.pools.harmfulAvailable == 120)
         #expect(m.pools.harmfulUsed == 20)
         #expect(m.contamination.droppedHarmful == 0)
@@ -167,7 +167,7 @@ struct ClientDataBuilderTests {
         let dir = try F.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let urls = try ClientDataWriter.write(set, to: dir)
-        #expect(urls.map(\.lastPathComponent) == ["client-00.jsonl", "client-01.jsonl", "client-02.jsonl"])
+        #expect(urls.map(\.lastPathComponent) == ["client-000.jsonl", "client-001.jsonl", "client-002.jsonl"])
         for (url, samples) in zip(urls, set.clients) {
             let loaded = try DatasetLoader.loadSFT(from: url, policy: .failFast, logger: Logger(label: "test"))
             #expect(loaded.examples.count == samples.count)

@@ -52,7 +52,7 @@ struct ClientDataCLITests {
         let r = try Self.run(arguments, home: home)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("client  total  harmful  benign"))
-        #expect(r.stdout.contains("client-03.jsonl"))
+        #expect(r.stdout.contains("client-003.jsonl"))
         let manifest = try ClientDataWriter.readManifest(in: out)
         #expect(manifest.clients.map(\.harmful) == [2, 2, 2, 2])
         #expect(manifest.parameters.partition == "dirichlet")

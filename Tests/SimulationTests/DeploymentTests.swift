@@ -46,7 +46,7 @@ import Training
                 try fromTask.fit(
                     task: task, global: roundDirectory.appendingPathComponent(DeploymentFiles.global),
                     serverControl: plan.hasServerControl ? roundDirectory.appendingPathComponent(DeploymentFiles.serverControl) : nil,
-                    data: data.appendingPathComponent(String(format: "client-%02d.jsonl", id)),
+                    data: data.appendingPathComponent(ClientDataWriter.fileName(client: id)),
                     state: directory.appendingPathComponent("state-\(id)"),
                     out: roundDirectory.appendingPathComponent(DeploymentFiles.replies).appendingPathComponent(DeploymentFiles.reply(client: id)))
             }
@@ -118,7 +118,7 @@ import Training
         for id in plan.clients {
             let task = try DeploymentFiles.decode(ClientTaskFile.self, from: roundDirectory.appendingPathComponent(DeploymentFiles.task(client: id)))
             try client.fit(task: task, global: roundDirectory.appendingPathComponent(DeploymentFiles.global), serverControl: nil,
-                           data: data.appendingPathComponent(String(format: "client-%02d.jsonl", id)), state: nil,
+                           data: data.appendingPathComponent(ClientDataWriter.fileName(client: id)), state: nil,
                            out: replies.appendingPathComponent(DeploymentFiles.reply(client: id)))
         }
         let (first, second, third) = (plan.clients[0], plan.clients[1], plan.clients[2])
@@ -218,7 +218,7 @@ struct SeededDroppingHook: ClientDataHook {
                 let client = DeployedClient(model: model, configuration: try DeployedClient.configuration(of: task),
                                             hooks: [SeededDroppingHook()], logger: DeploymentTests.quiet)
                 try client.fit(task: task, global: roundDirectory.appendingPathComponent(DeploymentFiles.global), serverControl: nil,
-                               data: data.appendingPathComponent(String(format: "client-%02d.jsonl", id)), state: nil,
+                               data: data.appendingPathComponent(ClientDataWriter.fileName(client: id)), state: nil,
                                out: roundDirectory.appendingPathComponent(DeploymentFiles.replies)
                                    .appendingPathComponent(DeploymentFiles.reply(client: id)))
             }

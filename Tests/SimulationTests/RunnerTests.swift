@@ -82,7 +82,7 @@ struct RunnerTests {
         let adapter = LoRAWeights.initialized(for: model, configuration: c.lora.configuration, seed: RunSeeds.initialAdapter(c.seed))
         let tokenizer = try #require(model.tokenizer)
         let builder = try SequenceBuilder(modelTokenizer: tokenizer, maxLength: c.data.maxSequenceLength)
-        let examples = try DatasetLoader.loadSFT(from: data.appendingPathComponent("client-00.jsonl"), logger: Logger(label: "t")).examples
+        let examples = try DatasetLoader.loadSFT(from: data.appendingPathComponent(ClientDataWriter.fileName(client: 0)), logger: Logger(label: "t")).examples
         let sequences = try builder.sequences(for: examples, logger: Logger(label: "t")).items
         let parameters = try LoRAClientTrainer.trainerParameters(c, learningRate: c.learningRate(round: 1),
                                                                  seed: RunSeeds.training(c.seed, round: 1, client: 0))
@@ -203,6 +203,16 @@ struct RunnerTests {
         }
         let data = try SimulationFixtures.writeClientData(clients: 2, in: temporary)
         #expect(throws: SimulationError.self) { try ClientDatasets(directory: data, clients: 3, logger: Logger(label: "t")) }
+        // Earlier data named client-00.jsonl next to client-000.jsonl: two files for client 0 is an
+        // error, not client 0's data read twice as clients 0 and 1.
+        try FileManager.default.copyItem(at: data.appendingPathComponent(ClientDataWriter.fileName(client: 0)),
+                                         to: data.appendingPathComponent("client-00.jsonl"))
+        do {
+            _ = try ClientDatasets(directory: data, clients: 2, logger: Logger(label: "t"))
+            Issue.record("expected an error")
+        } catch {
+            #expect("\(error)".contains("two files for client 0: client-00.jsonl and client-000.jsonl"))
+        }
     }
 
     @Test func aRunDirectoryIsNotReusedForANewRun() throws {

@@ -39,7 +39,7 @@ enum SimulationFixtures {
                 let json = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])
                 lines += String(decoding: json, as: UTF8.self) + "\n"
             }
-            try Data(lines.utf8).write(to: data.appendingPathComponent(String(format: "client-%02d.jsonl", client)))
+            try Data(lines.utf8).write(to: data.appendingPathComponent(ClientDataWriter.fileName(client: client)))
         }
         return data
     }
