@@ -138,16 +138,40 @@ public struct EmbeddingHead: Sendable, Equatable {
 
     /// P(unsafe) and the most likely category for each pair of raw features (N, F).
     public func predict(features raw: [Float]) -> [(unsafe: Double, category: HazardCategory)] {
-        let N = raw.count / featureWidth
-        guard N > 0 else { return [] }
+        Self.predict(heads: [self], features: raw)
+    }
+
+    /// P(unsafe) (N) and category probabilities (N, K) for raw features (N, F).
+    func probabilities(features raw: [Float]) -> (unsafe: [Double], categories: [Double]) {
+        let N = raw.count / featureWidth, K = Self.categoryCount
+        guard N > 0 else { return ([], []) }
         var x = raw
         standardise(&x)
         let (_, logits, categoryLogits) = forward(x, count: N)
-        let K = Self.categoryCount
+        var categories = [Double](repeating: 0, count: N * K)
+        for i in 0..<N {
+            let row = categoryLogits[(i * K)..<((i + 1) * K)].map(Double.init)
+            let top = row.max() ?? 0
+            let exps = row.map { Foundation.exp($0 - top) }, sum = exps.reduce(0, +)
+            for k in 0..<K { categories[i * K + k] = exps[k] / sum }
+        }
+        return (logits.map { Double(Self.sigmoid($0)) }, categories)
+    }
+
+    /// An ensemble's prediction: P(unsafe) is the mean of the heads', the category the one with the
+    /// highest mean probability. One head gives its own P(unsafe) and most likely category.
+    public static func predict(heads: [EmbeddingHead], features raw: [Float]) -> [(unsafe: Double, category: HazardCategory)] {
+        guard let first = heads.first else { return [] }
+        let N = raw.count / first.featureWidth, K = categoryCount
+        var unsafe = [Double](repeating: 0, count: N), categories = [Double](repeating: 0, count: N * K)
+        for head in heads {
+            let p = head.probabilities(features: raw)
+            for i in 0..<N { unsafe[i] += p.unsafe[i] / Double(heads.count) }
+            for j in 0..<(N * K) { categories[j] += p.categories[j] }
+        }
         return (0..<N).map { i in
-            let row = categoryLogits[(i * K)..<((i + 1) * K)]
-            let best = row.indices.max { row[$0] < row[$1] }.map { $0 - i * K } ?? 0
-            return (Double(Self.sigmoid(logits[i])), HazardCategory.allCases[best])
+            let best = (0..<K).max { categories[i * K + $0] < categories[i * K + $1] } ?? 0
+            return (unsafe[i], HazardCategory.allCases[best])
         }
     }
 

@@ -30,8 +30,16 @@ public struct HeadTrainingParameters: Sendable, Codable, Equatable {
     /// train split for the threshold (``EmbeddingTraining``); below 2, the epoch is chosen on the
     /// validation split and the threshold on it alone.
     public var folds = 5
-    /// Seed of the initial weights.
+    /// Seed of the initial weights (member m of an ensemble: `seed + m`).
     public var seed: UInt64 = 0
+    /// Heads trained with seeds `seed`, `seed + 1`, ... and averaged (``EmbeddingHead/predict(heads:features:)``),
+    /// each with its own cross-fitting. Chosen by the out-of-sample precision at 95% recall (the
+    /// train split's out-of-fold scores and the validation split, never the test split; labelled
+    /// set seed 1, head seeds 1-5): single heads 0.889, 0.868, 0.868, 0.889, 0.881 (mean 0.879); the
+    /// mean of the first 2, 3, 4, 5 heads 0.889, 0.897, 0.895, 0.897 (ROC-AUC 0.990 → 0.993). Five
+    /// heads cost five times the head training (~1.5 min each on 2 cores) and nothing measurable at
+    /// prediction (the encoder dominates).
+    public var ensemble = 5
 
     /// The defaults.
     public init() {}

@@ -1,6 +1,7 @@
 // The embedding judge: prompt and response embedded by a sentence encoder (all-MiniLM-L6-v2 in
-// the engine), pair features through a trained ``EmbeddingHead``. Saved as a directory:
-// `judge.json` (kind, encoder identity, threshold, training record) and `head.safetensors`.
+// the engine), pair features through trained ``EmbeddingHead``s, averaged. Saved as a directory:
+// `judge.json` (kind, encoder identity, threshold, training record, head count) and
+// `head.safetensors` (one head's tensors unprefixed; an ensemble's as `0.w1`, `1.w1`, ...).
 
 import Foundation
 import ModelFiles
@@ -20,8 +21,8 @@ public protocol TextEncoder: AnyObject {
 public final class EmbeddingJudge: SafetyJudge {
     /// The encoder.
     public let encoder: any TextEncoder
-    /// The trained head.
-    public let head: EmbeddingHead
+    /// The trained heads (one, or an ensemble whose predictions are averaged).
+    public let heads: [EmbeddingHead]
     /// The threshold chosen on the validation split when the judge was trained.
     public let calibratedThreshold: Double
     /// The saved description (training record, data counts) when loaded from a directory.
@@ -29,19 +30,30 @@ public final class EmbeddingJudge: SafetyJudge {
 
     public var kind: JudgeKind { .embedding }
     public var summary: String {
-        "embedding judge (\(encoder.identity), head \(head.featureWidth)→\(head.hiddenUnits)→1+\(EmbeddingHead.categoryCount))"
+        let head = heads[0]
+        return "embedding judge (\(encoder.identity), \(heads.count == 1 ? "head" : "\(heads.count) heads") "
+            + "\(head.featureWidth)→\(head.hiddenUnits)→1+\(EmbeddingHead.categoryCount))"
     }
 
-    /// Creates a judge; the head's embedding width must match the encoder's.
-    public init(encoder: any TextEncoder, head: EmbeddingHead, calibratedThreshold: Double,
+    /// Creates a judge with one head; its embedding width must match the encoder's.
+    public convenience init(encoder: any TextEncoder, head: EmbeddingHead, calibratedThreshold: Double,
+                            record: JudgeRecord? = nil) throws(FilterError) {
+        try self.init(encoder: encoder, heads: [head], calibratedThreshold: calibratedThreshold, record: record)
+    }
+
+    /// Creates a judge whose `heads` are averaged; each head's embedding width must match the encoder's.
+    public init(encoder: any TextEncoder, heads: [EmbeddingHead], calibratedThreshold: Double,
                 record: JudgeRecord? = nil) throws(FilterError) {
-        guard head.embeddingWidth == encoder.dimension else {
-            throw .judge("head expects \(head.embeddingWidth)-wide embeddings, encoder \(encoder.identity) gives \(encoder.dimension)")
+        guard !heads.isEmpty else { throw .judge("an embedding judge needs at least one head") }
+        for head in heads {
+            guard head.embeddingWidth == encoder.dimension else {
+                throw .judge("head expects \(head.embeddingWidth)-wide embeddings, encoder \(encoder.identity) gives \(encoder.dimension)")
+            }
+            try head.validate()
         }
-        try head.validate()
         _ = try FilterThreshold(calibratedThreshold)
         self.encoder = encoder
-        self.head = head
+        self.heads = heads
         self.calibratedThreshold = calibratedThreshold
         self.record = record
     }
@@ -70,7 +82,7 @@ public final class EmbeddingJudge: SafetyJudge {
 
     public func score(_ conversations: [Conversation]) throws -> [JudgeScore] {
         let (features, truncated) = try features(conversations)
-        return zip(head.predict(features: features), truncated).map {
+        return zip(EmbeddingHead.predict(heads: heads, features: features), truncated).map {
             JudgeScore(unsafeProbability: $0.0.unsafe, category: $0.0.category, truncated: $0.1)
         }
     }
@@ -83,17 +95,22 @@ public final class EmbeddingJudge: SafetyJudge {
     /// Writes `judge.json` and `head.safetensors` into `directory`.
     public func save(to directory: URL, training: [String: String] = [:]) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let tensors: [(name: String, shape: [Int], values: [Float])] = [
-            ("feature_mean", [head.featureWidth], head.featureMean), ("feature_scale", [head.featureWidth], head.featureScale),
-            ("w1", [head.hiddenUnits, head.featureWidth], head.w1), ("b1", [head.hiddenUnits], head.b1),
-            ("w2", [1, head.hiddenUnits], head.w2), ("b2", [1], head.b2),
-            ("wc", [EmbeddingHead.categoryCount, head.hiddenUnits], head.wc), ("bc", [EmbeddingHead.categoryCount], head.bc),
-        ]
+        var tensors: [(name: String, shape: [Int], values: [Float])] = []
+        for (m, head) in heads.enumerated() {
+            let prefix = heads.count == 1 ? "" : "\(m)."
+            tensors += [
+                ("feature_mean", [head.featureWidth], head.featureMean), ("feature_scale", [head.featureWidth], head.featureScale),
+                ("w1", [head.hiddenUnits, head.featureWidth], head.w1), ("b1", [head.hiddenUnits], head.b1),
+                ("w2", [1, head.hiddenUnits], head.w2), ("b2", [1], head.b2),
+                ("wc", [EmbeddingHead.categoryCount, head.hiddenUnits], head.wc), ("bc", [EmbeddingHead.categoryCount], head.bc),
+            ].map { (prefix + $0.0, $0.1, $0.2) }
+        }
         try SafeTensorsWriter.write(tensors, metadata: ["format": "fedguard-embedding-head"],
                                     to: directory.appendingPathComponent(Self.headFileName))
         let record = JudgeRecord(kind: .embedding, base: encoder.identity, threshold: calibratedThreshold,
-                                 details: training.merging(["hidden_units": String(head.hiddenUnits),
-                                                            "embedding_width": String(head.embeddingWidth),
+                                 details: training.merging(["hidden_units": String(heads[0].hiddenUnits),
+                                                            "heads": String(heads.count),
+                                                            "embedding_width": String(heads[0].embeddingWidth),
                                                             "features": EmbeddingHead.featureLayout]) { a, _ in a })
         try record.write(to: directory)
     }
@@ -121,12 +138,20 @@ public final class EmbeddingJudge: SafetyJudge {
             }
         }
         let hidden = Int(record.details["hidden_units"] ?? "") ?? 0
-        let head = EmbeddingHead(embeddingWidth: encoder.dimension, hiddenUnits: hidden,
-                                 featureMean: try tensor("feature_mean"), featureScale: try tensor("feature_scale"),
-                                 w1: try tensor("w1"), b1: try tensor("b1"), w2: try tensor("w2"), b2: try tensor("b2"),
-                                 wc: try tensor("wc"), bc: try tensor("bc"))
+        // Judges saved before ensembles have no `heads` entry: one head, unprefixed.
+        let count = Int(record.details["heads"] ?? "1") ?? 0
+        guard (1...64).contains(count) else {
+            throw FilterError.judgeFile(path: directory.path, reason: "judge.json gives \(record.details["heads"] ?? "") heads, expected 1-64")
+        }
+        let heads = try (0..<count).map { m in
+            let prefix = count == 1 ? "" : "\(m)."
+            return EmbeddingHead(embeddingWidth: encoder.dimension, hiddenUnits: hidden,
+                                 featureMean: try tensor(prefix + "feature_mean"), featureScale: try tensor(prefix + "feature_scale"),
+                                 w1: try tensor(prefix + "w1"), b1: try tensor(prefix + "b1"), w2: try tensor(prefix + "w2"),
+                                 b2: try tensor(prefix + "b2"), wc: try tensor(prefix + "wc"), bc: try tensor(prefix + "bc"))
+        }
         do {
-            return try EmbeddingJudge(encoder: encoder, head: head, calibratedThreshold: record.threshold, record: record)
+            return try EmbeddingJudge(encoder: encoder, heads: heads, calibratedThreshold: record.threshold, record: record)
         } catch {
             throw FilterError.judgeFile(path: url.path, reason: error.description)
         }

@@ -1,7 +1,8 @@
-// Training the embedding judge end to end: embed the labelled pairs, cross-fit heads on the train
-// split (epoch count and out-of-fold scores), train the head on the whole train split for that
-// many epochs, choose the threshold on out-of-sample scores (train out-of-fold and validation,
-// 95% recall), and report on validation.
+// Training the embedding judge end to end: embed the labelled pairs; for each head of the ensemble
+// (seeds seed, seed + 1, ...), cross-fit heads on the train split (epoch count and out-of-fold
+// scores) and train the head on the whole train split for that many epochs; choose the threshold
+// on the ensemble's out-of-sample scores (train out-of-fold and validation, 95% recall), and
+// report on validation.
 
 import Foundation
 import Logging
@@ -52,45 +53,66 @@ public enum EmbeddingTraining {
             return HeadTrainingData(features: features, unsafe: split.map(\.unsafe), categories: split.map(\.category))
         }
         let trainData = try data(train, "train"), validationData = try data(validation, "validation")
-        var final = parameters
-        var thresholdPairs = validation, outOfFold: [JudgeScore] = []
-        var crossFit: HeadCrossFit?
-        if parameters.folds >= 2 {
-            let fit = try EmbeddingHead.crossFit(embeddingWidth: encoder.dimension, data: trainData, groups: train.map(\.group),
-                                                 folds: parameters.folds, parameters: parameters) {
-                progress(.fold($0, of: parameters.folds))
+        // Each member of the ensemble: its own cross-fitting (epoch count, out-of-fold scores), then
+        // its head on the whole train split; out-of-fold and validation scores are the members' means.
+        let members = max(parameters.ensemble, 1)
+        var heads: [EmbeddingHead] = [], summaries: [HeadTrainingSummary] = [], crossFits: [HeadCrossFit] = []
+        var outOfFoldMembers: [[(unsafe: Double, category: HazardCategory)]] = []
+        for m in 0..<members {
+            var member = parameters
+            member.seed = parameters.seed &+ UInt64(m)
+            if parameters.folds >= 2 {
+                let fit = try EmbeddingHead.crossFit(embeddingWidth: encoder.dimension, data: trainData, groups: train.map(\.group),
+                                                     folds: parameters.folds, parameters: member) {
+                    progress(.fold(m * parameters.folds + $0, of: members * parameters.folds))
+                }
+                crossFits.append(fit)
+                member.epochs = fit.epochs
+                outOfFoldMembers.append(Array(zip(fit.scores, fit.categories).map { (unsafe: $0.0, category: $0.1) }))
             }
-            crossFit = fit
-            final.epochs = fit.epochs
-            outOfFold = zip(fit.scores, fit.categories).map { JudgeScore(unsafeProbability: $0.0, category: $0.1) }
+            let (head, summary) = try EmbeddingHead.train(
+                embeddingWidth: encoder.dimension, data: trainData, validation: validationData, parameters: member,
+                keeping: crossFits.isEmpty ? .lowestValidationLoss : .last,
+                progress: { progress(.epoch($0, of: member.epochs, loss: $1, validationLoss: $2)) })
+            heads.append(head)
+            summaries.append(summary)
+        }
+        var thresholdPairs = validation, outOfFold: [JudgeScore] = []
+        if !crossFits.isEmpty {
+            outOfFold = (0..<train.count).map { i in
+                let unsafe = outOfFoldMembers.map { $0[i].unsafe }.reduce(0, +) / Double(members)
+                // The category most members name (ties: the earlier in S1-S14 order).
+                let votes = HazardCategory.allCases.map { c in outOfFoldMembers.filter { $0[i].category == c }.count }
+                let best = votes.indices.max { votes[$0] < votes[$1] || (votes[$0] == votes[$1] && $0 > $1) } ?? 0
+                return JudgeScore(unsafeProbability: unsafe, category: HazardCategory.allCases[best])
+            }
             thresholdPairs = train + validation
         }
-        let (head, summary) = try EmbeddingHead.train(embeddingWidth: encoder.dimension, data: trainData, validation: validationData,
-                                                      parameters: final, keeping: crossFit == nil ? .lowestValidationLoss : .last,
-                                                      progress: { progress(.epoch($0, of: final.epochs, loss: $1, validationLoss: $2)) })
-        let validationScores = zip(head.predict(features: validationData.features), validation).map {
+        let validationScores = zip(EmbeddingHead.predict(heads: heads, features: validationData.features), validation).map {
             JudgeScore(unsafeProbability: $0.0.unsafe, category: $0.0.category)
         }
         let outOfSampleScores = outOfFold + validationScores
         let chosen = FilterMetrics.threshold(pairs: thresholdPairs, scores: outOfSampleScores)
         let threshold = try FilterThreshold(chosen ?? 0.5)
-        let judge = try EmbeddingJudge(encoder: encoder, head: head, calibratedThreshold: threshold.value)
+        let judge = try EmbeddingJudge(encoder: encoder, heads: heads, calibratedThreshold: threshold.value)
         let metrics = FilterMetrics(pairs: validation, scores: validationScores, threshold: threshold)
         let outOfSample = FilterMetrics(pairs: thresholdPairs, scores: outOfSampleScores, threshold: threshold)
         logger.info("embedding judge trained", metadata: [
-            "train": "\(train.count)", "validation": "\(validation.count)", "best_epoch": "\(summary.bestEpoch)",
+            "train": "\(train.count)", "validation": "\(validation.count)", "heads": "\(members)",
             "threshold": "\(threshold.value)",
         ])
         let details: [String: String] = [
             "train_pairs": String(train.count), "validation_pairs": String(validation.count),
-            "epochs": String(summary.epochs), "best_epoch": String(summary.bestEpoch),
-            "train_loss": String(format: "%.5f", summary.trainLoss),
-            "validation_loss": summary.validationLoss.map { String(format: "%.5f", $0) } ?? "",
+            "epochs": summaries.map { String($0.epochs) }.joined(separator: ","),
+            "best_epoch": summaries.map { String($0.bestEpoch) }.joined(separator: ","),
+            "train_loss": summaries.map { String(format: "%.5f", $0.trainLoss) }.joined(separator: ","),
+            "validation_loss": summaries.map { $0.validationLoss.map { String(format: "%.5f", $0) } ?? "" }.joined(separator: ","),
             "learning_rate": String(parameters.learningRate), "weight_decay": String(parameters.weightDecay),
             "input_dropout": String(parameters.inputDropout),
             "seed": String(parameters.seed),
-            "threshold_rule": crossFit == nil ? FilterMetrics.thresholdRule : Self.crossFittedThresholdRule,
-            "folds": String(crossFit?.folds ?? 0), "cross_fit_loss": crossFit.map { String(format: "%.5f", $0.loss) } ?? "",
+            "threshold_rule": crossFits.isEmpty ? FilterMetrics.thresholdRule : Self.crossFittedThresholdRule,
+            "folds": String(crossFits.first?.folds ?? 0),
+            "cross_fit_loss": crossFits.map { String(format: "%.5f", $0.loss) }.joined(separator: ","),
             "validation_recall": String(format: "%.4f", metrics.overall.recall?.proportion ?? 0),
             "validation_precision": String(format: "%.4f", metrics.overall.precision?.proportion ?? 0),
             "out_of_sample_pairs": String(thresholdPairs.count),

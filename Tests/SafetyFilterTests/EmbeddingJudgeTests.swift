@@ -109,14 +109,54 @@ struct EmbeddingJudgeTests {
         }
     }
 
+    /// An ensemble averages its heads' P(unsafe), saves every head and loads them back; a judge
+    /// saved before ensembles (one head, no `heads` entry) still loads.
+    @Test func anEnsembleAveragesItsHeadsAndRoundTrips() throws {
+        let encoder = BagOfWordsEncoder()
+        let data = try Self.data(encoder, Self.toyPairs(count: 40))
+        var parameters = HeadTrainingParameters()
+        parameters.epochs = 40
+        parameters.hiddenUnits = 8
+        let heads = try (0..<3).map { m -> EmbeddingHead in
+            parameters.seed = UInt64(m)
+            return try EmbeddingHead.train(embeddingWidth: encoder.dimension, data: data, validation: nil, parameters: parameters).head
+        }
+        let judge = try EmbeddingJudge(encoder: encoder, heads: heads, calibratedThreshold: 0.5)
+        let conversations = Self.toyPairs(count: 6).map(\.conversation)
+        let features = try judge.features(conversations).features
+        let members = heads.map { $0.predict(features: features).map(\.unsafe) }
+        for (i, score) in try judge.score(conversations).enumerated() {
+            #expect(abs(score.unsafeProbability - members.map { $0[i] }.reduce(0, +) / 3) < 1e-12)
+        }
+        #expect(judge.summary.contains("3 heads"))
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ensemble-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try judge.save(to: directory)
+        let loaded = try EmbeddingJudge.load(from: directory, encoder: encoder)
+        #expect(loaded.heads == heads)
+        #expect(try loaded.score(conversations) == judge.score(conversations))
+        // One head: unprefixed tensors; a record without `heads` (an earlier FedGuard's) reads as one.
+        try EmbeddingJudge(encoder: encoder, head: heads[0], calibratedThreshold: 0.5).save(to: directory)
+        var record = try JudgeRecord.read(from: directory, expecting: .embedding)
+        record.details["heads"] = nil
+        try record.write(to: directory)
+        #expect(try EmbeddingJudge.load(from: directory, encoder: encoder).heads == [heads[0]])
+        for bad in ["0", "65", "x"] {
+            record.details["heads"] = bad
+            try record.write(to: directory)
+            #expect(throws: FilterError.self) { try EmbeddingJudge.load(from: directory, encoder: encoder) }
+        }
+        #expect(throws: FilterError.self) { try EmbeddingJudge(encoder: encoder, heads: [], calibratedThreshold: 0.5) }
+    }
+
     @Test func savesLoadsAndRefusesAnotherEncoder() throws {
         let judge = try Self.toyJudge(threshold: 0.4)
-        let encoder = judge.encoder, head = judge.head
+        let encoder = judge.encoder, heads = judge.heads
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("judge-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         try judge.save(to: directory)
         let loaded = try EmbeddingJudge.load(from: directory, encoder: encoder)
-        #expect(loaded.head == head && loaded.calibratedThreshold == 0.4)
+        #expect(loaded.heads == heads && loaded.calibratedThreshold == 0.4)
         let conversations = Self.toyPairs(count: 6).map(\.conversation)
         #expect(try loaded.score(conversations) == judge.score(conversations))
         #expect(throws: FilterError.self) {
@@ -171,6 +211,10 @@ struct EmbeddingTrainingTests {
         #expect((0...1).contains(result.judge.calibratedThreshold))
         #expect(result.details["threshold_rule"] == EmbeddingTraining.crossFittedThresholdRule)
         #expect(result.details["folds"] == "5" && result.details["out_of_sample_pairs"] == "75")
+        // Five heads by default, one per seed, each with its own cross-fitted epoch count.
+        #expect(result.judge.heads.count == HeadTrainingParameters().ensemble && HeadTrainingParameters().ensemble == 5)
+        #expect(Set(result.judge.heads.map(\.w1)).count == 5)
+        #expect(result.details["epochs"]?.split(separator: ",").count == 5)
         // Without cross-fitting the epoch and threshold come from validation alone.
         parameters.folds = 1
         let plain = try EmbeddingTraining.train(pairs: set, encoder: BagOfWordsEncoder(), parameters: parameters,
@@ -326,7 +370,7 @@ struct ResponseSignalsTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let judge = try EmbeddingJudgeTests.toyJudge()
         try judge.save(to: directory)
-        #expect(try EmbeddingJudge.load(from: directory, encoder: BagOfWordsEncoder()).head == judge.head)
+        #expect(try EmbeddingJudge.load(from: directory, encoder: BagOfWordsEncoder()).heads == judge.heads)
         var record = try JudgeRecord.read(from: directory, expecting: .embedding)
         record.details["features"] = nil
         try record.write(to: directory)
