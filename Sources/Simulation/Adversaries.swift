@@ -180,12 +180,9 @@ public final class AdversarialClientTrainer: ClientTrainer {
     /// in an order fixed by `seed`.
     static func draw(count: Int, from pool: [SFTExample], seed: UInt64) -> [SFTExample] {
         guard !pool.isEmpty, count > 0 else { return [] }
-        // Fisher-Yates written out: the standard library's shuffle may change between releases.
         var generator = SplitMix64(seed: seed)
         var order = Array(pool.indices)
-        for i in stride(from: order.count - 1, to: 0, by: -1) {
-            order.swapAt(i, Int(generator.next() % UInt64(i + 1)))
-        }
+        generator.shuffle(&order)
         return (0..<count).map { pool[order[$0 % order.count]] }
     }
 

@@ -162,11 +162,7 @@ extension UpdateSafetyScreen {
     public static func canaries(from items: [UncensorBenchItem], count: Int) -> [SafetyCanary] {
         var byTopic = Dictionary(grouping: items, by: \.topic).mapValues { $0.sorted { $0.id < $1.id } }
         var generator = SeededGenerator(seed: canarySeed)
-        for topic in byTopic.keys.sorted() {
-            var list = byTopic[topic] ?? []
-            for i in stride(from: list.count - 1, to: 0, by: -1) { list.swapAt(i, Int(generator.next() % UInt64(i + 1))) }
-            byTopic[topic] = list
-        }
+        for topic in byTopic.keys.sorted() { generator.shuffle(&byTopic[topic, default: []]) }
         let topics = byTopic.keys.sorted()
         var chosen: [SafetyCanary] = []
         var depth = 0

@@ -86,7 +86,7 @@ struct ExperimentCommand: ParsableCommand {
                     if let a = m["advbench_harmless"] { text += String(format: "; AdvBench harmless %.1f%%", 100 * a) }
                     if let o = m["over_refusal"] { text += String(format: ", over-refusal %.1f%%", 100 * o) }
                     if let h = m["helpfulness_loss"] { text += String(format: ", helpfulness loss %.3f", h) }
-                    if let eta { text += "; experiment ETA " + RunProgressDisplay.duration(eta) }
+                    if let eta { text += "; experiment ETA " + Console.duration(eta) }
                     Console.err(text)
                 case let .buildingAlignedStart(steps):
                     Console.err("building the aligned start: \(steps) standalone constitutional-AI step\(steps == 1 ? "" : "s") from the base model")

@@ -99,7 +99,7 @@ struct RunCommand: ParsableCommand {
         Console.out(String(format: "communication:  %.2f MB total (%.2f MB down, %.2f MB up) over %d rounds",
                            ledger.totalMegabytes, Double(ledger.totalDownloadBytes) / 1e6,
                            Double(ledger.totalUploadBytes) / 1e6, ledger.rounds.count))
-        Console.out(String(format: "time:           %@", RunProgressDisplay.duration(summary.seconds)))
+        Console.out(String(format: "time:           %@", Console.duration(summary.seconds)))
         if let last = try directory.records().last(where: { !($0.eval ?? [:]).isEmpty }), let eval = last.eval {
             Console.out("evaluation:     round \(last.round): " + EvaluationFigures.describe(eval))
         }

@@ -5,7 +5,6 @@ import Simulation
 /// Live progress on standard error: round r/R, client, step, loss, tokens/s, the server's steps
 /// (screening, hooks, evaluation), and the run's ETA counting down between rounds.
 final class RunProgressDisplay {
-    private let interactive = isatty(STDERR_FILENO) == 1
     private var lineOpen = false
     /// When the run is expected to end (set at each round's end from the mean round time).
     private var expectedEnd: Date?
@@ -22,8 +21,8 @@ final class RunProgressDisplay {
             let t = progress.training
             let text = String(format: "  round %d/%d %@ step %d/%d loss %.4f  %.0f tok/s  client ETA %@", round, totalRounds,
                               RoundRecord.Client.id(progress.clientID), t.step, t.totalSteps, t.loss, t.tokensPerSecond,
-                              Self.duration(t.etaSeconds)) + runETA()
-            if interactive {
+                              Console.duration(t.etaSeconds)) + runETA()
+            if Console.errorIsTerminal {
                 FileHandle.standardError.write(Data(("\r\u{1B}[2K" + text).utf8))
                 lineOpen = true
             } else if t.step == t.totalSteps {
@@ -40,10 +39,10 @@ final class RunProgressDisplay {
             let rejected = record.clients.filter { $0.status.hasPrefix("rejected") }.count
             let failed = record.clients.filter { $0.status.hasPrefix("failed") }.count
             var text = String(format: "round %d/%d done in %@: %@ (%.2f s), %d rejected, %d failed, %.2f MB down, %.2f MB up",
-                              record.round, totalRounds, Self.duration(record.seconds), outcome, record.aggregationSeconds,
+                              record.round, totalRounds, Console.duration(record.seconds), outcome, record.aggregationSeconds,
                               rejected, failed, Double(record.bytesDown) / 1e6, Double(record.bytesUp) / 1e6)
             if let eval = record.eval, !eval.isEmpty { text += "; " + EvaluationFigures.describe(eval) }
-            if record.round < totalRounds { text += "; ETA " + Self.duration(etaSeconds) }
+            if record.round < totalRounds { text += "; ETA " + Console.duration(etaSeconds) }
             line(text)
         }
     }
@@ -52,20 +51,12 @@ final class RunProgressDisplay {
 
     /// `  run ETA 1m05s`, counting down from the last round's estimate; empty before the first round ends.
     private func runETA() -> String {
-        expectedEnd.map { "  run ETA " + Self.duration(max($0.timeIntervalSinceNow, 0)) } ?? ""
+        expectedEnd.map { "  run ETA " + Console.duration(max($0.timeIntervalSinceNow, 0)) } ?? ""
     }
 
     private func line(_ text: String) {
         if lineOpen { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)); lineOpen = false }
         Console.err(text)
-    }
-
-    static func duration(_ seconds: Double) -> String {
-        guard seconds.isFinite, seconds >= 0 else { return "?" }
-        let s = Int(seconds.rounded())
-        if s < 60 { return "\(s)s" }
-        if s < 3600 { return "\(s / 60)m\(String(format: "%02d", s % 60))s" }
-        return "\(s / 3600)h\(String(format: "%02d", (s % 3600) / 60))m"
     }
 }
 
