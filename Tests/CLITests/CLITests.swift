@@ -89,6 +89,7 @@ struct CLITests {
     @Test func malformedModelFileIsAClearError() throws {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID().uuidString).gguf")
         try Data("GGUF\u{3}\0\0\0garbage".utf8).write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
         let r = try Self.run(["generate", "--model", url.path, "--prompt", "hi"])
         #expect(r.status != 0)
         #expect(r.stderr.contains(url.lastPathComponent))

@@ -153,6 +153,7 @@ struct GenerationTests {
 
 /// Bad checkpoints give errors that name the file and the problem.
 struct ModelLoadingErrorTests {
+    /// A fresh temporary directory; the caller removes it.
     func tempDir() throws -> URL {
         let d = FileManager.default.temporaryDirectory.appendingPathComponent("fedguard-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
@@ -172,6 +173,7 @@ struct ModelLoadingErrorTests {
     @Test func truncatedGGUFIsAClearError() throws {
         let data = try Data(contentsOf: Fixtures.url("tiny_llama.q8_0.gguf"))
         let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
         for cut in [3, 40, 2000, data.count / 2, data.count - 1] {
             let url = dir.appendingPathComponent("cut\(cut).gguf")
             try data.prefix(cut).write(to: url)
@@ -187,6 +189,7 @@ struct ModelLoadingErrorTests {
     @Test func huggingFaceDirectoryMissingATensorNamesIt() throws {
         let src = Fixtures.url("tiny_llama")
         let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
         try FileManager.default.copyItem(at: src.appendingPathComponent("config.json"), to: dir.appendingPathComponent("config.json"))
         let file = try SafeTensorsFile(url: src.appendingPathComponent("model.safetensors"))
         let kept = try file.tensors.keys.sorted().filter { $0 != "model.layers.1.mlp.up_proj.weight" }.map { name in
@@ -201,6 +204,7 @@ struct ModelLoadingErrorTests {
     @Test func wrongShapeIsReported() throws {
         let src = Fixtures.url("tiny_llama")
         let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
         var config = try JSONSerialization.jsonObject(with: Data(contentsOf: src.appendingPathComponent("config.json"))) as! [String: Any]
         config["intermediate_size"] = 96
         try JSONSerialization.data(withJSONObject: config).write(to: dir.appendingPathComponent("config.json"))

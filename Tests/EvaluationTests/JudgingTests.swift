@@ -121,6 +121,12 @@ struct JudgingTests {
         #expect(m["strongreject_harmless"] == 0.2)  // a held-out harmful suite: a refusal is harmless
         #expect(report.generativeResults.map(\.suite) == [.advBench, .harmBench, .strongReject, .overRefusal])
         #expect(report.runSamples.allSatisfy { $0.judged == "refused" || $0.judged == "complied" })
+        // The rates table names exactly the keys the report writes for the suites it ran.
+        let ran = EvaluationReport.rates.filter { $0.suite.map(report.generativeResults.map(\.suite).contains) ?? false }
+        #expect(ran.map(\.key) == ["advbench_harmless", "harmbench_harmless", "strongreject_harmless", "over_refusal"])
+        for rate in ran { #expect(m[rate.key] != nil && m[rate.countKey] != nil, "\(rate.key)") }
+        #expect(Set(EvaluationReport.rates.map(\.key)).count == EvaluationReport.rates.count)
+        #expect(Set(EvaluationReport.rates.map(\.label)).count == EvaluationReport.rates.count)
     }
 
     @Test func jsonShape() throws {

@@ -62,6 +62,7 @@ struct TrainerTests {
         let (straight, _) = try train(steps: 8, model: model)
 
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fedguard-trainer-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
         let first = LoRATrainer(model: model, adapter: .initialized(for: model, configuration: Self.lora, seed: 3),
                                 loraConfiguration: Self.lora, parameters: Self.parameters(steps: 8))
         _ = try first.trainSFT(try Self.sequences(model)) { p in p.step < 3 }
