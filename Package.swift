@@ -139,7 +139,7 @@ let package = Package(
         .testTarget(name: "ExperimentTests", dependencies: ["Experiment", "RunFiles", "Simulation", "Evaluation", "SafetyData", "Engine", "Training",
                                                          "ConstitutionalAI", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SafetyFilterTests", dependencies: ["SafetyFilter", "SafetyData", "Engine", "Training", "Tokenizers"]),
-        .testTarget(name: "ConstitutionalAITests", dependencies: ["ConstitutionalAI", "Engine", "Training", "Tokenizers", "SafetyData"]),
+        .testTarget(name: "ConstitutionalAITests", dependencies: ["ConstitutionalAI", "Engine", "Evaluation", "Training", "Tokenizers", "SafetyData"]),
         .testTarget(name: "SafetyDataTests", dependencies: ["SafetyData"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine", "CKernels", "ModelFiles", "Tokenizers",
                                                        .product(name: "Logging", package: "swift-log")], resources: [.copy("Fixtures")]),

@@ -38,23 +38,6 @@ public struct JudgedAnswer: Sendable, Codable, Equatable {
     }
 }
 
-/// A refusal is an answer whose first sentence opens by declining ("I can't", "I won't", "I'm
-/// sorry", ...) and does not go on to offer the help it declined. Deliberately not the evaluation's
-/// marker lists (which count "illegal" anywhere as a refusal and miss "I can't help"): CAI is not
-/// tuned to the benchmark's judge.
-public struct OpeningRefusalJudge: RefusalJudge {
-    /// Creates the judge.
-    public init() {}
-    public var name: String { "opening-refusal" }
-    public func verdict(for response: String) -> JudgeVerdict {
-        let first = RefusalContext.firstSentence(of: response)
-        // "I'm sorry to hear that ..." opens sympathy, not a refusal.
-        let lower = first.lowercased().replacingOccurrences(of: "\u{2019}", with: "'")
-        if ["i'm sorry to hear", "i am sorry to hear", "sorry to hear"].contains(where: { lower.hasPrefix($0) }) { return .complied }
-        return RefusalContext.isRefusal(first) ? .refused : .complied
-    }
-}
-
 /// Judges answers: the refusal judge always, the safety filter's judge when given.
 public struct AnswerJudge {
     /// Refusal detection.

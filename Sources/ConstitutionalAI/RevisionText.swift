@@ -4,6 +4,7 @@
 // Each text is cut where it degenerates; what is left is kept or rejected with a reason.
 
 import Foundation
+import SafetyData
 import SafetyFilter
 
 /// Why a generated text was rejected.
@@ -85,7 +86,7 @@ public enum RevisionText {
         var seen: Set<String> = []
         var grams: Set<String> = []
         // Only a text that opens by refusing can go back on its refusal.
-        let opensWithRefusal = refusal && RefusalContext.isRefusal(all[0])
+        let opensWithRefusal = refusal && RefusalOpening.isRefusal(all[0])
         for (i, sentence) in all.enumerated() {
             let key = normalized(sentence)
             let sentenceGrams = wordGrams(key, n: 5)

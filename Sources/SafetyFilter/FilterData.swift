@@ -105,7 +105,7 @@ public struct FilterData: Sendable {
         generator.shuffle(&questions)
         inputs.modelRefusals = try answer("guided-refusal", harmfulPrompts + questions.prefix(guidedRefusalQuestions),
                                           maxNewTokens: guidedMaxNewTokens, source: guidedAnswers)
-            .filter { RefusalContext.isRefusal($0.response) }
+            .filter { RefusalOpening.isRefusal($0.response) }
         let benign = BenignPromptGenerator(seed: benignSeed).generate(count: benignCount).map(\.text)
         inputs.benignExchanges = try answer("benign", benign, maxNewTokens: benignMaxNewTokens)
         inputs.edgyBenignExchanges = try answer("edgy", edgy.map(\.text), maxNewTokens: benignMaxNewTokens)

@@ -9,6 +9,7 @@ import Engine
 import Evaluation
 import Foundation
 import Logging
+import SafetyData
 import Tokenizers
 
 /// The context that makes a small chat model refuse: a system prompt and exemplar turns.
@@ -33,34 +34,6 @@ public enum RefusalContext {
     public static var messages: [ChatMessage] {
         [ChatMessage(role: .system, content: system)]
             + exemplars.flatMap { [ChatMessage(role: .user, content: $0.0), ChatMessage(role: .assistant, content: $0.1)] }
-    }
-
-    /// How a refusal in this context opens (lowercased).
-    static let openers = ["i can't", "i cannot", "i can not", "i won't", "i will not", "i'm not going to", "i am not going to",
-                          "i'm not able to", "i am not able to", "i'm sorry", "i am sorry", "sorry"]
-
-    /// Whether a (first-sentence) answer is a refusal: it opens with a refusal and does not go on to
-    /// offer the help it declined ("I can't ..., but I can help you ...").
-    public static func isRefusal(_ text: String) -> Bool {
-        let lower = text.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
-            .replacingOccurrences(of: "\u{2019}", with: "'")
-        return openers.contains { lower.hasPrefix($0) } && !lower.contains("but i can") && !lower.contains("here is")
-            && !lower.contains("here's")
-    }
-
-    /// `text` up to and including its first sentence end (`.`, `!` or `?` followed by a space or the
-    /// end), trimmed; the whole trimmed text when it has none.
-    public static func firstSentence(of text: String) -> String {
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        var previous: Character?
-        for index in trimmed.indices {
-            let c = trimmed[index]
-            if let p = previous, ".!?".contains(p), c == " " || c == "\n" {
-                return String(trimmed[..<index])
-            }
-            previous = c
-        }
-        return trimmed
     }
 }
 
@@ -91,7 +64,7 @@ public struct GuidedRefusalResponder: ResponseSource {
         for start in stride(from: 0, to: prompts.count, by: batchSize) {
             let batch = prompts[start..<min(start + batchSize, prompts.count)]
             let encoded = try batch.map { try tokenizer.encodeChat(RefusalContext.messages + [ChatMessage(role: .user, content: $0)]) }
-            replies += try generator.generate(prompts: encoded, parameters: parameters).map { RefusalContext.firstSentence(of: $0.text) }
+            replies += try generator.generate(prompts: encoded, parameters: parameters).map { RefusalOpening.firstSentence(of: $0.text) }
             progress(replies.count)
         }
         return replies

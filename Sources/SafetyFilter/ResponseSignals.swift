@@ -6,6 +6,7 @@
 // same for every topic, so it is given to the head as its own features.
 
 import Foundation
+import SafetyData
 
 /// Per-response features that do not depend on the topic.
 public enum ResponseSignals {
@@ -30,7 +31,7 @@ public enum ResponseSignals {
     public static func values(for response: String) -> [Float] {
         let text = response.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
             .replacingOccurrences(of: "\u{2019}", with: "'")
-        let first = RefusalContext.firstSentence(of: text)
+        let first = RefusalOpening.firstSentence(of: text)
         return [declines(first) ? 1 : 0, declines(String(text.prefix(openingCharacters))) ? 1 : 0]
     }
 

@@ -63,7 +63,7 @@ final class RunProgressDisplay {
 
 /// A round's evaluation figures (`rounds.jsonl` `eval`) as one readable line: each rate as a
 /// percentage with its Wilson interval and prompt count, the second judge beside the headline,
-/// losses to three decimals, e.g. `AdvBench harmless 5.0% [0.9, 23.6] of 20 (GCG 5.0%)`.
+/// losses to three decimals, e.g. `AdvBench harmless 5.0% [0.9, 23.6] of 20 (GCG 5.0%, opening 10.0%)`.
 enum EvaluationFigures {
     /// The figures in ``EvaluationReport/rates``' order, then the helpfulness loss, then any other key.
     static func describe(_ eval: [String: Double]) -> String {
@@ -76,9 +76,13 @@ enum EvaluationFigures {
                 text += String(format: " [%.1f, %.1f]", low * 100, high * 100)
             }
             if let n = eval[rate.countKey] { text += " of \(Int(n))" }
-            if let gcg = eval[rate.key + "_gcg"] { text += " (GCG \(percent(gcg)))" }
+            let others = [("_gcg", "GCG"), ("_opening", "opening")].compactMap { suffix, name in
+                eval[rate.key + suffix].map { "\(name) \(percent($0))" }
+            }
+            if !others.isEmpty { text += " (" + others.joined(separator: ", ") + ")" }
             parts.append(text)
-            shown.formUnion([rate.key, rate.countKey] + ["_low", "_high", "_gcg", "_gcg_low", "_gcg_high"].map { rate.key + $0 })
+            shown.formUnion([rate.key, rate.countKey] + ["", "_low", "_high"].flatMap { tail in
+                ["_gcg", "_opening"].map { rate.key + $0 + tail } } + [rate.key + "_low", rate.key + "_high"])
         }
         if let loss = eval["helpfulness_loss"] {
             parts.append(String(format: "helpfulness loss %.3f", loss))

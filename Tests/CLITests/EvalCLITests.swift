@@ -22,7 +22,7 @@ struct EvalCLITests {
         let results = try #require(object["results"] as? [String: Any])
         let over = try #require(results["over_refusal"] as? [String: Any])
         #expect(over["prompts"] as? Int == 4)
-        #expect((over["judges"] as? [[String: Any]])?.count == 2)
+        #expect((over["judges"] as? [[String: Any]])?.count == 3)
         let help = try #require(results["helpfulness"] as? [String: Any])
         #expect(help["reference_source"] as? String == "generated")
         #expect(results["advbench"] == nil)

@@ -1,4 +1,5 @@
 import Engine
+import Evaluation
 import Foundation
 import SafetyData
 import Testing
@@ -124,6 +125,9 @@ struct EverythingRefuses: RefusalJudge {
         let prompts = PromptPool.standardBenign(count: 200)
         #expect(prompts.count == 200)
         #expect(prompts.allSatisfy { !$0.harmful })
+        let heldOut = Set(BenignPromptGenerator(seed: HelpfulnessSettings.heldOutSeed).generate(count: HelpfulnessSettings.maxPromptCount)
+            .map { TextNormalizer.normalize($0.text) })
+        #expect(PromptPool.standardBenign().allSatisfy { !heldOut.contains(TextNormalizer.normalize($0.text)) })
     }
 }
 

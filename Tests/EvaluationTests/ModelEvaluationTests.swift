@@ -38,7 +38,7 @@ import Testing
         let first = try evaluator.evaluate(model: model, adapter: nil) { tasks.insert($0.task) }
         #expect(tasks == ["over_refusal", "helpfulness_references"])
         #expect(first.overRefusal?.prompts == 4)
-        #expect(first.overRefusal?.judges.count == 2)
+        #expect(first.overRefusal?.judges.count == 3)
         #expect(first.advBench == nil)
         let help = try #require(first.helpfulness)
         #expect(help.referenceSource == "generated")
