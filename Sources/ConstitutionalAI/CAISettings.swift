@@ -84,9 +84,9 @@ public struct CAISettings: Sendable, Equatable, Codable {
 
     /// Creates settings (the defaults are the chosen configuration).
     public init(mode: CAIMode = .off, placement: CAIPlacement = .server, prompts: Int = 256, cheapPrompts: Int = 24,
-                harmfulShare: Double = 0.5, riskyShare: Double = 0.5, redTeamDraw: RedTeamDraw = .proportional, revisionContext: RevisionContext = .direct, revisions: Int = 1, candidates: Int = 1, temperature: Double = 0.8,
+                harmfulShare: Double = 0.35, riskyShare: Double = 0.25, redTeamDraw: RedTeamDraw = .proportional, revisionContext: RevisionContext = .direct, revisions: Int = 1, candidates: Int = 1, temperature: Double = 0.8,
                 answerTokens: Int = 64, critiqueTokens: Int = 48, revisionTokens: Int = 64, revisionSentences: Int = 3,
-                objective: CAIObjective = .both, epochs: Int = 1, learningRate: Double = 2e-4, dpoBeta: Double = 0.1,
+                objective: CAIObjective = .both, epochs: Int = 2, learningRate: Double = 2e-4, dpoBeta: Double = 0.1,
                 batchSize: Int = 32, maxUpdateNorm: Double = 10, constitution: String? = nil, criticModel: String? = nil) {
         self.mode = mode
         self.placement = placement
