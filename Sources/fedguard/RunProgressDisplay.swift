@@ -62,7 +62,7 @@ final class RunProgressDisplay {
 }
 
 /// A round's evaluation figures (`rounds.jsonl` `eval`) as one readable line: each rate as a
-/// percentage with its Wilson interval and prompt count, the second judge beside the headline,
+/// percentage with its Wilson interval and prompt count, the other judges beside the headline,
 /// losses to three decimals, e.g. `AdvBench harmless 5.0% [0.9, 23.6] of 20 (GCG 5.0%, opening 10.0%)`.
 enum EvaluationFigures {
     /// The figures in ``EvaluationReport/rates``' order, then the helpfulness loss, then any other key.
