@@ -81,8 +81,9 @@ enum EvaluationFigures {
             }
             if !others.isEmpty { text += " (" + others.joined(separator: ", ") + ")" }
             parts.append(text)
-            shown.formUnion([rate.key, rate.countKey] + ["", "_low", "_high"].flatMap { tail in
-                ["_gcg", "_opening"].map { rate.key + $0 + tail } } + [rate.key + "_low", rate.key + "_high"])
+            // The rate, each judge's reading and their intervals, and the count.
+            shown.formUnion(["", "_gcg", "_opening"].flatMap { judge in ["", "_low", "_high"].map { rate.key + judge + $0 } })
+            shown.insert(rate.countKey)
         }
         if let loss = eval["helpfulness_loss"] {
             parts.append(String(format: "helpfulness loss %.3f", loss))
