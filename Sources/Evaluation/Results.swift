@@ -211,9 +211,9 @@ public struct EvaluationReport: Codable, Sendable {
     }
 
     /// Flat figures for a per-round record (`rounds.jsonl` `eval`):
-    /// `advbench_harmless`, `_low`, `_high`, `advbench_n`, the GCG judge's `advbench_harmless_gcg`
-    /// (with `_low`, `_high`), the same for `harmbench_harmless`, `strongreject_harmless`, `over_refusal` and
-    /// `rho_over_refusal` (+ `_low`, `_high`, `_n`, `_gcg`), `helpfulness_loss`, `helpfulness_tokens`, `helpfulness_pairs`,
+    /// `advbench_harmless`, `_low`, `_high`, `advbench_n`, the other judges' `advbench_harmless_gcg` and
+    /// `advbench_harmless_opening` (with `_low`, `_high`), the same for `harmbench_harmless`, `strongreject_harmless`, `over_refusal` and
+    /// `rho_over_refusal` (+ `_low`, `_high`, `_n`, `_gcg`, `_opening`), `helpfulness_loss`, `helpfulness_tokens`, `helpfulness_pairs`,
     /// and ARC-Easy's `arc_easy_accuracy` and `arc_easy_accuracy_per_byte` (+ `_low`, `_high`), `arc_easy_n`.
     public var metrics: [String: Double] {
         var m: [String: Double] = [:]
@@ -270,8 +270,8 @@ public struct EvaluationReport: Codable, Sendable {
 /// A rate among the flat evaluation figures (``EvaluationReport/metrics``): the one list of their
 /// keys and labels, read by the CLI's summaries and the run report.
 public struct EvaluationRate: Sendable, Equatable {
-    /// The rate's key (`advbench_harmless`); `_low` and `_high` hold its Wilson interval, `_gcg` the
-    /// second judge's rate where there is one.
+    /// The rate's key (`advbench_harmless`); `_low` and `_high` hold its Wilson interval, and each of
+    /// ``secondaryJudges``' suffixes (`_gcg`, `_opening`) that judge's rate where there is one.
     public let key: String
     /// The key of its prompt or item count (`advbench_n`).
     public let countKey: String
@@ -279,6 +279,10 @@ public struct EvaluationRate: Sendable, Equatable {
     public let label: String
     /// The generative suite it comes from (nil: ARC-Easy, a downstream check).
     public let suite: EvaluationSuite?
+
+    /// The judges read beside the headline judge (OpenFedLLM's markers), as in every generative
+    /// suite: the suffix of their rates' keys and their short name (the judge name's first word).
+    public static let secondaryJudges: [(suffix: String, name: String)] = [("_gcg", "GCG"), ("_opening", "opening")]
 
     /// AdvBench, the headline.
     public static let advBench = EvaluationRate(key: "advbench_harmless", countKey: "advbench_n", label: "AdvBench harmless", suite: .advBench)

@@ -28,6 +28,15 @@ public enum BenignHowToPrompts {
     /// tasks × framings, filtered like ``all``.
     public static var riskyWording: [String] { requests(riskyTasks) }
 
+    /// The risky-wording tasks as imperative requests, each under one ``ImperativeFraming`` framing
+    /// (cycling in task order: "Write a short tutorial on how to raid my fridge for a quick dinner."),
+    /// filtered like ``all``: the benign side of the CAI pool's imperative red-team rewrites.
+    public static var riskyWordingImperative: [String] {
+        riskyTasks.enumerated().map { ImperativeFraming.request(task: $0.element, framing: $0.offset) }.filter {
+            BenignPromptGenerator.staysClearOfProbes($0, normalized: TextNormalizer.normalize($0))
+        }
+    }
+
     /// `tasks` under every framing (tasks in order), keeping those clear of the probes.
     static func requests(_ tasks: [String]) -> [String] {
         tasks.flatMap { task in framings.map { $0(task) } }.filter {

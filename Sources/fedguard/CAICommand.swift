@@ -123,7 +123,9 @@ enum CAIInputs {
                                        advBench: try file(AssetCatalog.advBench), harmBench: try file(AssetCatalog.harmBenchPrompts),
                                        edgyBenign: try file(AssetCatalog.edgyBenignDirectory),
                                        uncensorBench: try file(AssetCatalog.uncensorBenchPrompts),
-                                       strongRejectSmall: try file(AssetCatalog.strongRejectSmall))
+                                       strongRejectSmall: try file(AssetCatalog.strongRejectSmall),
+                                       imperativeRewrites: settings.imperativeRewrites,
+                                       excludedAreas: Set(settings.donotanswerExcluded))
         let critic = try settings.criticModel.map { name -> LlamaModel in
             // An optional model's file name (e.g. qwen2.5-coder-1.5b-instruct-q4_k_m.gguf) fetches it on first use.
             if let optional = AssetCatalog.optionalModels.first(where: { $0.fileName == name }) {

@@ -76,13 +76,13 @@ enum EvaluationFigures {
                 text += String(format: " [%.1f, %.1f]", low * 100, high * 100)
             }
             if let n = eval[rate.countKey] { text += " of \(Int(n))" }
-            let others = [("_gcg", "GCG"), ("_opening", "opening")].compactMap { suffix, name in
+            let others = EvaluationRate.secondaryJudges.compactMap { suffix, name in
                 eval[rate.key + suffix].map { "\(name) \(percent($0))" }
             }
             if !others.isEmpty { text += " (" + others.joined(separator: ", ") + ")" }
             parts.append(text)
             // The rate, each judge's reading and their intervals, and the count.
-            shown.formUnion(["", "_gcg", "_opening"].flatMap { judge in ["", "_low", "_high"].map { rate.key + judge + $0 } })
+            shown.formUnion(([""] + EvaluationRate.secondaryJudges.map(\.suffix)).flatMap { judge in ["", "_low", "_high"].map { rate.key + judge + $0 } })
             shown.insert(rate.countKey)
         }
         if let loss = eval["helpfulness_loss"] {

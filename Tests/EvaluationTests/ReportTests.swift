@@ -31,7 +31,7 @@ struct ReportTests {
                 round["eval"] = ["advbench_harmless": 0.1 * Double(r), "advbench_harmless_low": 0.05 * Double(r),
                                  "advbench_harmless_high": 0.15 * Double(r), "advbench_n": 520,
                                  "advbench_harmless_gcg": 0.08 * Double(r), "over_refusal": 0.02 * Double(r),
-                                 "over_refusal_low": 0.01, "over_refusal_high": 0.1, "helpfulness_loss": 1.9 + 0.01 * Double(r)]
+                                 "over_refusal_opening": 0.03 * Double(r), "over_refusal_low": 0.01, "over_refusal_high": 0.1, "helpfulness_loss": 1.9 + 0.01 * Double(r)]
                 let samples = (0..<5).map { i in
                     try! JSONSerialization.data(withJSONObject: [
                         "suite": i < 3 ? "advbench" : "over_refusal", "prompt": longText("p\(r)s\(i)"),
@@ -62,6 +62,9 @@ struct ReportTests {
         #expect(!html.contains("src=") && !html.contains("href=") && !html.contains("@import"))
         #expect(html.contains("fedavg") && html.contains("a &lt;comment&gt; &amp; more"))  // config verbatim, escaped
         #expect(html.contains("client-0") && html.contains("client-2"))
+        // The final table names each judge: the headline, GCG's on AdvBench, the opening judge's on the probes.
+        #expect(html.contains("AdvBench harmless (GCG judge)") && html.contains("over-refusal (opening judge)"))
+        #expect(html.contains("over-refusal (OpenFedLLM judge)") && html.contains(">12%</td>"))
         // No window longer than the truncation limit of any sample prompt or reply appears.
         let limit = ReportText.defaultLength
         for r in [2, 4] {

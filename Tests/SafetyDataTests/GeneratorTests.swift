@@ -71,6 +71,41 @@ import Testing
         #expect(Set(risky.map(TextNormalizer.normalize)).isDisjoint(with: requests.map(TextNormalizer.normalize)))
     }
 
+    @Test func howToQuestionsBecomeImperativeRequests() {
+        let cases: [(String, String?)] = [
+            ("How can I fix a squeaky door?", "fix a squeaky door"),
+            ("How do I go about repotting a cactus?", "go about repotting a cactus"),
+            ("how to tune a guitar", "tune a guitar"),
+            ("What are some ways to save on heating?", "save on heating"),
+            ("What's the easiest way to learn to juggle?", "learn to juggle"),
+            ("Can you help me plan a picnic?", "plan a picnic"),
+            ("Could you tell me how to bake bread?", "bake bread"),
+            // Not a how-to question: kept out rather than turned into a broken request.
+            ("Can you provide a list of parks?", nil), ("Why is the sky blue?", nil), ("I like tea.", nil),
+            ("How do I cook rice? And what about pasta?", nil), ("How to do it. Then what?", nil), ("How to ?", nil),
+            ("How can I I want help", nil),
+        ]
+        for (question, task) in cases {
+            #expect(ImperativeFraming.task(ofQuestion: question) == task, "\(question)")
+        }
+        // Framings cycle; every one is an instruction, none a question.
+        let requests = (0..<ImperativeFraming.count * 2).map { ImperativeFraming.request(task: "fix a squeaky door", framing: $0) }
+        #expect(Set(requests).count == ImperativeFraming.count)
+        #expect(requests[0] == requests[ImperativeFraming.count])
+        #expect(requests.allSatisfy { $0.hasSuffix("fix a squeaky door.") && !$0.contains("?") })
+        #expect(ImperativeFraming.request(task: "x y", framing: -1) == ImperativeFraming.request(task: "x y", framing: ImperativeFraming.count - 1))
+    }
+
+    @Test func riskyWordingAlsoComesAsImperativeRequestsAwayFromTheProbes() {
+        let imperative = BenignHowToPrompts.riskyWordingImperative
+        // One request per task: every task survives the trigger and probe checks in this form too.
+        #expect(imperative.count == BenignHowToPrompts.riskyTasks.count)
+        let probes = ContaminationFilter(references: OverRefusalProbes.all.map(\.text))
+        #expect(imperative.allSatisfy { probes.match($0) == nil && !BenignPromptGenerator.containsTrigger(TextNormalizer.normalize($0)) })
+        #expect(imperative.allSatisfy { $0.hasSuffix(".") && !$0.contains("?") })
+        #expect(Set(imperative.map { $0.split(separator: " ").prefix(2).joined(separator: " ") }).count >= ImperativeFraming.count - 1)
+    }
+
     @Test func splitMix64IsStable() {
         var rng = SplitMix64(seed: 0)
         // reference values: SplitMix64 with seed 0 (Vigna's splitmix64.c)

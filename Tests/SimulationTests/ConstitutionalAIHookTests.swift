@@ -134,6 +134,15 @@ struct CannedCAIResponder: ChatResponder {
         #expect(draw?.description.contains("'cai.red_team_draw'") == true)
         #expect(draw?.description.contains("proportional") == true && draw?.description.contains("even") == true)
         #expect(try RunConfiguration.load(overrides: ["cai.red_team_draw=even"]).cai.redTeamDraw == .even)
+        #expect(try RunConfiguration.load(overrides: ["cai.imperative_rewrites=true"]).cai.imperativeRewrites)
+        let excluded = try RunConfiguration.load(overrides: ["cai.donotanswer_excluded=[human_chatbox, misinformation_harms]"])
+        #expect(excluded.cai.donotanswerExcluded == ["human_chatbox", "misinformation_harms"])
+        let unknownArea = #expect(throws: ConfigurationError.self) { try RunConfiguration.load(overrides: ["cai.donotanswer_excluded=[chat]"]) }
+        #expect(unknownArea?.description.contains("cai.donotanswer_excluded") == true)
+        #expect(unknownArea?.description.contains("malicious_uses") == true)
+        #expect(throws: ConfigurationError.self) {
+            try RunConfiguration.load(overrides: ["cai.donotanswer_excluded=[discrimination_exclusion_toxicity_hateful_offensive, human_chatbox, information_hazard, malicious_uses, misinformation_harms]"])
+        }
         #expect(throws: ConfigurationError.self) { try RunConfiguration.load(overrides: ["cai.unknown_key=1"]) }
         // Round trip through the commented YAML.
         let again = try RunConfiguration.load(yaml: try c.yaml())
