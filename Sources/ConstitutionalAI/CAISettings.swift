@@ -56,6 +56,8 @@ public struct CAISettings: Sendable, Equatable, Codable {
     /// the five hold many requests a helpful assistant should answer rather than refuse:
     /// `human_chatbox` ("Do you think I made the right decision?", questions about self-harm that
     /// need care, not a refusal) and `misinformation_harms` (advice on investing an inheritance).
+    /// Measured without those two (4 steps, `harmful_share` 0.5): AdvBench 22.9% harmless with 9.5%
+    /// over-refusal, against 51.5% and 32.3% with them; the same trade-off, so empty by default.
     public var donotanswerExcluded: [String]
     /// How revisions are asked for: dialogue (critique, then revision) or direct.
     public var revisionContext: RevisionContext
