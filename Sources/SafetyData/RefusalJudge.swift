@@ -147,8 +147,8 @@ public enum RefusalOpening {
     }
 
     /// Whether lowercased `text` goes on to offer help ("..., but I can show you ..."); "but I can't"
-    /// and "but I cannot" decline again ("I'm sorry, but I can't share that." is SmolLM2's usual
-    /// refusal, which a plain substring test for "but i can" read as an offer).
+    /// and "but I cannot" decline again ("I'm sorry, but I can't share that.", a common refusal,
+    /// which a plain substring test for "but i can" read as an offer).
     static func offersHelp(_ text: String) -> Bool {
         var searchStart = text.startIndex
         while let range = text.range(of: "but i can", range: searchStart..<text.endIndex) {
