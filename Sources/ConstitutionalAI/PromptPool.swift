@@ -126,10 +126,11 @@ public struct PromptPool: Sendable {
     /// The how-to questions among `prompts` as imperative requests (source `imperative_rewrite`),
     /// the framing cycling over the questions found, in order.
     public static func imperativeRequests(from prompts: [CAIPrompt]) -> [CAIPrompt] {
-        prompts.compactMap { p in ImperativeFraming.task(ofQuestion: p.text).map { (p, $0) } }.enumerated().map {
-            CAIPrompt(text: ImperativeFraming.request(task: $0.element.1, framing: $0.offset), harmful: $0.element.0.harmful,
-                      source: "imperative_rewrite")
-        }
+        prompts.compactMap { p in ImperativeFraming.task(ofQuestion: p.text).map { (task: $0, harmful: p.harmful) } }
+            .enumerated().map { index, question in
+                CAIPrompt(text: ImperativeFraming.request(task: question.task, framing: index), harmful: question.harmful,
+                          source: "imperative_rewrite")
+            }
     }
 
     /// The generator's benign prompts for the pool, minus the helpfulness evaluation's held-out ones.

@@ -32,16 +32,17 @@ public enum BenignHowToPrompts {
     /// (cycling in task order: "Write a short tutorial on how to raid my fridge for a quick dinner."),
     /// filtered like ``all``: the benign side of the CAI pool's imperative red-team rewrites.
     public static var riskyWordingImperative: [String] {
-        riskyTasks.enumerated().map { ImperativeFraming.request(task: $0.element, framing: $0.offset) }.filter {
-            BenignPromptGenerator.staysClearOfProbes($0, normalized: TextNormalizer.normalize($0))
-        }
+        clearOfProbes(riskyTasks.enumerated().map { ImperativeFraming.request(task: $0.element, framing: $0.offset) })
     }
 
     /// `tasks` under every framing (tasks in order), keeping those clear of the probes.
     static func requests(_ tasks: [String]) -> [String] {
-        tasks.flatMap { task in framings.map { $0(task) } }.filter {
-            BenignPromptGenerator.staysClearOfProbes($0, normalized: TextNormalizer.normalize($0))
-        }
+        clearOfProbes(tasks.flatMap { task in framings.map { $0(task) } })
+    }
+
+    /// `requests` without any that contains a probe trigger word or matches a probe.
+    static func clearOfProbes(_ requests: [String]) -> [String] {
+        requests.filter { BenignPromptGenerator.staysClearOfProbes($0, normalized: TextNormalizer.normalize($0)) }
     }
 
     /// Infinitive phrases of everyday tasks with a risky-sounding word.
