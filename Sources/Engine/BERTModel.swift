@@ -6,9 +6,9 @@
 // BertIntermediate, BertOutput) and sentence-transformers' Pooling(mean) + Normalize.
 //
 // Shapes: S sequences of lengths L_s packed as T = Σ L_s rows (no padding rows), C hidden size,
-// H heads of width D = C / H, F intermediate size. All linear layers are one product over all T
-// rows (padded to T', a multiple of 64, for batch invariance: see `rowQuantum`); attention runs
-// per (sequence, head) on that sequence's rows only.
+// H heads of width D = C / H, F intermediate size. Linear layers run one product per sequence over
+// its L_s rows (so a sequence's bits do not depend on the batch: see `linear`), the sequences spread
+// over the team; attention runs per (sequence, head) on that sequence's rows only.
 
 import CKernels
 import Foundation
@@ -118,7 +118,7 @@ public final class BERTModel: Sendable {
     public func sentenceEmbeddings(_ sequences: [[Int]]) throws -> [[Float]] {
         guard !sequences.isEmpty else { return [] }
         let c = configuration.hiddenSize
-        let hidden = try hiddenStates(sequences)  // (T', C)
+        let hidden = try hiddenStates(sequences)  // (T, C)
         var embeddings: [[Float]] = []
         var row = 0
         for ids in sequences {
@@ -136,15 +136,7 @@ public final class BERTModel: Sendable {
         return embeddings
     }
 
-    /// Rows of every product are padded to a multiple of this. OpenBLAS (0.3.21, measured on its
-    /// Cooperlake kernels) computes a row of a small product (a few rows, or M·N·K ≤ 10⁶, its
-    /// "small matrix" path) with different rounding than the same row of a large one; with at
-    /// least 64 rows per product every row comes out the same bits whatever the other rows are,
-    /// which makes embeddings independent of the batch. Costs at most 63 rows per forward pass.
-    static let rowQuantum = 64
-
-    /// The last layer's hidden states of the packed sequences: (T', C), sequence after sequence,
-    /// where T' ≥ T is T rounded up to ``rowQuantum``; rows T..<T' are padding.
+    /// The last layer's hidden states of the packed sequences: (T, C), sequence after sequence.
     func hiddenStates(_ sequences: [[Int]]) throws -> FloatBuffer {
         let cfg = configuration
         let c = cfg.hiddenSize, f = cfg.intermediateSize
@@ -162,13 +154,12 @@ public final class BERTModel: Sendable {
                 positions.append(Int32(p))
             }
         }
-        // T real rows, then zero rows up to T' (kept finite by the LayerNorms; never attended to or pooled).
-        let t = (tokens.count + Self.rowQuantum - 1) / Self.rowQuantum * Self.rowQuantum
-        let x = FloatBuffer(count: t * c)              // (T', C) the residual stream
-        let qkv = FloatBuffer(count: t * 3 * c)        // (T', 3C)
-        let context = FloatBuffer(count: t * c)        // (T', C)
-        let projected = FloatBuffer(count: t * c)      // (T', C)
-        let intermediate = FloatBuffer(count: t * f)   // (T', F)
+        let t = tokens.count
+        let x = FloatBuffer(count: t * c)              // (T, C) the residual stream
+        let qkv = FloatBuffer(count: t * 3 * c)        // (T, 3C)
+        let context = FloatBuffer(count: t * c)        // (T, C)
+        let projected = FloatBuffer(count: t * c)      // (T, C)
+        let intermediate = FloatBuffer(count: t * f)   // (T, F)
 
         // x = LayerNorm((word + token type 0) + position), the order BertEmbeddings adds them in.
         let word = wordEmbeddings.pointer, position = positionEmbeddings.pointer, type = tokenTypeEmbedding.pointer
@@ -187,17 +178,18 @@ public final class BERTModel: Sendable {
                        bias: embeddingNormBias, epsilon: cfg.layerNormEpsilon)
 
         let lengths = sequences.map(\.count)
+        let rows = (starts: starts, lengths: lengths)
         for layer in layers {
-            Self.linear(x.pointer, rows: t, in: c, out: 3 * c, weight: layer.qkv, bias: layer.qkvBias, into: qkv.pointer)
+            Self.linear(x.pointer, rows: rows, in: c, out: 3 * c, weight: layer.qkv, bias: layer.qkvBias, into: qkv.pointer)
             attention(qkv: qkv.pointer, starts: starts, lengths: lengths, into: context.pointer)
-            Self.linear(context.pointer, rows: t, in: c, out: c, weight: layer.attentionOutput,
+            Self.linear(context.pointer, rows: rows, in: c, out: c, weight: layer.attentionOutput,
                         bias: layer.attentionOutputBias, into: projected.pointer)
             Self.layerNorm(x.pointer, adding: projected.pointer, rows: t, width: c, weight: layer.attentionNormWeight,
                            bias: layer.attentionNormBias, epsilon: cfg.layerNormEpsilon)
-            Self.linear(x.pointer, rows: t, in: c, out: f, weight: layer.intermediate, bias: layer.intermediateBias,
+            Self.linear(x.pointer, rows: rows, in: c, out: f, weight: layer.intermediate, bias: layer.intermediateBias,
                         into: intermediate.pointer)
             Self.gelu(intermediate.pointer, count: t * f)
-            Self.linear(intermediate.pointer, rows: t, in: f, out: c, weight: layer.output, bias: layer.outputBias,
+            Self.linear(intermediate.pointer, rows: rows, in: f, out: c, weight: layer.output, bias: layer.outputBias,
                         into: projected.pointer)
             Self.layerNorm(x.pointer, adding: projected.pointer, rows: t, width: c, weight: layer.outputNormWeight,
                            bias: layer.outputNormBias, epsilon: cfg.layerNormEpsilon)
@@ -228,14 +220,26 @@ public final class BERTModel: Sendable {
         }
     }
 
-    /// out (T, N) = x (T, K) · Wᵀ + b with W (N, K): the bias is written first and the product added.
-    static func linear(_ x: UnsafePointer<Float>, rows t: Int, in k: Int, out n: Int, weight: FloatBuffer,
-                       bias: FloatBuffer, into out: UnsafeMutablePointer<Float>) {
-        let b = bias.pointer
-        Parallel.forRange(t, minimumPerChunk: 256) { lo, hi in
-            for r in lo..<hi { (out + r * n).update(from: b, count: n) }
+    /// out (T, N) = x (T, K) · Wᵀ + b with W (N, K), one product per sequence over its rows (bias
+    /// written first, the product added), the sequences spread over the team.
+    ///
+    /// One product per sequence, not one over all T rows: OpenBLAS rounds a row differently
+    /// depending on where it falls in a product (its Haswell/Zen kernels by the row's place in a
+    /// 12-row tile and whether that tile is the last, partial one; its SkylakeX kernels in products
+    /// of few rows), so in a shared product a sequence's bits would depend on the other sequences.
+    /// With its own product a sequence computes the same bits alone or in any batch, on any kernel
+    /// family. What it costs: each product packs W again (≈ 1/L_s of the product's work).
+    static func linear(_ x: UnsafePointer<Float>, rows: (starts: [Int], lengths: [Int]), in k: Int, out n: Int,
+                       weight: FloatBuffer, bias: FloatBuffer, into out: UnsafeMutablePointer<Float>) {
+        let b = bias.pointer, w = weight.pointer
+        Parallel.forRange(rows.lengths.count) { lo, hi in
+            for s in lo..<hi {
+                let start = rows.starts[s], length = rows.lengths[s]
+                for r in start..<(start + length) { (out + r * n).update(from: b, count: n) }
+                Matmul.sgemm(transposeB: true, M: length, N: n, K: k, A: x + start * k, lda: k, B: w, ldb: k, beta: 1,
+                             C: out + start * n, ldc: n)
+            }
         }
-        Matmul.sgemm(transposeB: true, M: t, N: n, K: k, A: x, lda: k, B: weight.pointer, ldb: k, beta: 1, C: out, ldc: n)
     }
 
     /// x[r] = LayerNorm(x[r] + y[r]) · weight + bias for each of the T rows of width C (y optional),

@@ -26,6 +26,7 @@ public enum Matmul {
                              A: UnsafePointer<Float>, lda: Int, B: UnsafePointer<Float>, ldb: Int,
                              beta: Float = 0, C: UnsafeMutablePointer<Float>, ldc: Int) {
         guard M > 0, N > 0 else { return }
+        _ = BLASKernels.selection  // the kernels are chosen (and checked) before the first product
         let ta = transposeA ? CblasTrans : CblasNoTrans, tb = transposeB ? CblasTrans : CblasNoTrans
         func call(_ m0: Int, _ m1: Int, _ n0: Int, _ n1: Int) {
             let a = transposeA ? A + m0 : A + m0 * lda
@@ -50,6 +51,7 @@ public enum Matmul {
     public static func sgemv(M: Int, N: Int, alpha: Float = 1, A: UnsafePointer<Float>, lda: Int,
                              x: UnsafePointer<Float>, beta: Float = 0, y: UnsafeMutablePointer<Float>) {
         guard M > 0 else { return }
+        _ = BLASKernels.selection
         func call(_ m0: Int, _ m1: Int) {
             cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(m1 - m0), Int32(N), alpha, A + m0 * lda, Int32(lda),
                         x, 1, beta, y + m0, 1)

@@ -26,11 +26,8 @@ public enum Parallel {
         fg_pool_set_threads(Int32(threads))
     }
 
-    /// The OpenBLAS kernel family in use (for the start-up log).
-    public static var blasCoreName: String {
-        guard let name = openblas_get_corename() else { return "unknown" }
-        return String(cString: name)
-    }
+    /// The OpenBLAS kernel family in use (for the start-up log), after ``BLASKernels``' selection.
+    public static var blasCoreName: String { BLASKernels.selection.core }
 
     /// Runs `body(start, end)` over `0..<count` split into contiguous pieces that the team's threads
     /// claim. Pieces hold at least `minimumPerChunk` items; a count too small to split runs here.

@@ -23,8 +23,8 @@ public struct SentenceEmbeddingResult: Sendable, Equatable {
 /// Each text becomes `[CLS] tokens [SEP]`, cut to ``maxSequenceLength`` ids; texts are packed into
 /// batches of at most ``maxBatchTokens`` rows without padding. A text's embedding depends only on
 /// the text: the same bits whether it is embedded alone or with others of any length (packing
-/// keeps sequences apart and each product row sees the same arithmetic; `BERTEmbedderTests`
-/// checks this bit for bit).
+/// keeps sequences apart and each text has its own products; `BERTEmbedderTests` checks this bit
+/// for bit).
 ///
 /// Thread-safe: immutable after `init`.
 public final class SentenceEmbedder: Sendable {

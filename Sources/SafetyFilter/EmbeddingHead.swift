@@ -106,15 +106,28 @@ public struct EmbeddingHead: Sendable, Equatable {
 
     /// The forward pass on standardised features x (N, F): pre-activations z (N, H), unsafe logits
     /// (N) and category logits (N, K).
-    func forward(_ x: [Float], count N: Int) -> (z: [Float], logits: [Float], categoryLogits: [Float]) {
+    ///
+    /// `pairByPair`: z is taken one pair at a time (a matrix-vector product each), so a pair's score
+    /// is the same bits alone or in any batch; one product over all N rows would let OpenBLAS round a
+    /// row by where it falls in the product (``BERTModel``'s products explain). Scoring uses it;
+    /// training, which only needs its own gradients, takes the one product.
+    func forward(_ x: [Float], count N: Int, pairByPair: Bool = false) -> (z: [Float], logits: [Float], categoryLogits: [Float]) {
         let F = featureWidth, H = hiddenUnits, K = Self.categoryCount
         var z = [Float](repeating: 0, count: N * H)
         x.withUnsafeBufferPointer { xp in
             w1.withUnsafeBufferPointer { wp in
                 z.withUnsafeMutableBufferPointer { zp in
-                    // z (N, H) = x (N, F) · w1ᵀ
-                    Matmul.sgemm(transposeB: true, M: N, N: H, K: F, A: xp.baseAddress!, lda: F,
-                                 B: wp.baseAddress!, ldb: F, C: zp.baseAddress!, ldc: H)
+                    if pairByPair {
+                        // z[i] (H) = w1 (H, F) · x[i] (F)
+                        for i in 0..<N {
+                            Matmul.sgemv(M: H, N: F, A: wp.baseAddress!, lda: F, x: xp.baseAddress! + i * F,
+                                         y: zp.baseAddress! + i * H)
+                        }
+                    } else {
+                        // z (N, H) = x (N, F) · w1ᵀ
+                        Matmul.sgemm(transposeB: true, M: N, N: H, K: F, A: xp.baseAddress!, lda: F,
+                                     B: wp.baseAddress!, ldb: F, C: zp.baseAddress!, ldc: H)
+                    }
                 }
             }
         }
@@ -147,7 +160,7 @@ public struct EmbeddingHead: Sendable, Equatable {
         guard N > 0 else { return ([], []) }
         var x = raw
         standardise(&x)
-        let (_, logits, categoryLogits) = forward(x, count: N)
+        let (_, logits, categoryLogits) = forward(x, count: N, pairByPair: true)
         var categories = [Double](repeating: 0, count: N * K)
         for i in 0..<N {
             let row = categoryLogits[(i * K)..<((i + 1) * K)].map(Double.init)

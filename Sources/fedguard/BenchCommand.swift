@@ -63,7 +63,6 @@ struct BenchGenerateCommand: ParsableCommand {
         let generator = Generator(model: model, logger: logger)
         func chat(_ text: String) throws -> [Int] { try tok.encodeChat([ChatMessage(role: .user, content: text)]) }
 
-        Console.err("threads \(Parallel.threadCount), BLAS core \(Parallel.blasCoreName)")
         // Prefill: one forward over the passage, median of 3.
         let passage = Array(try chat(set.prefill).prefix(set.prefillTokens ?? 256))
         var prefillTimes: [Double] = []
@@ -107,6 +106,7 @@ struct BenchGenerateCommand: ParsableCommand {
         let ours = BenchFigures(load: loadSeconds, prefill: prefillRate, decode: single.decodeTokensPerSecond,
                                 batched: batchedRates[.exact] ?? 0, peakMB: PeakMemory.residentMB(),
                                 int8: (singleInt8.decodeTokensPerSecond, batchedRates[.int8] ?? 0))
+        Console.out(KernelReport.current().isaLine)
         Console.out("threads: \(Parallel.threadCount)  model: \(modelURL.lastPathComponent)")
         Console.out(ours.row(name: "fedguard"))
         if let floatRate {

@@ -49,7 +49,7 @@ struct BenchFilterCommand: ParsableCommand {
         let trainingSeconds = try Self.localTraining(model: model, examples: examples, logger: logger)
         Console.out(String(format: "client local training (default run: %d examples, 4 steps x 512 tokens, r8 q,v): %.2f s",
                            examples.count, trainingSeconds))
-        Console.out("cpu: \(BenchFilterCommand.cpuName())  threads: \(Parallel.threadCount)  blas: \(Parallel.blasCoreName)")
+        Console.out(KernelReport.current().isaLine)
         Console.out("")
         Console.out(EvalTable.pad("judge", 44) + EvalTable.pad("pairs/s", 10) + EvalTable.pad("filter s/client", 17)
             + EvalTable.pad("share of training", 19) + "target")
@@ -93,12 +93,5 @@ struct BenchFilterCommand: ParsableCommand {
         let start = Date()
         _ = try trainer.trainSFT(sequences)
         return Date().timeIntervalSince(start)
-    }
-
-    /// The CPU's model name from /proc/cpuinfo.
-    static func cpuName() -> String {
-        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("model name") }) else { return "unknown" }
-        return line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown"
     }
 }

@@ -85,6 +85,7 @@ struct BenchTrainCommand: ParsableCommand {
         } else {
             Console.err("(b) skipped: \(sftData) not found (run from the repository root)")
         }
+        Console.out(KernelReport.current().isaLine)
         Console.out("threads: \(Parallel.threadCount)  model: \(modelURL.lastPathComponent)  LoRA r=8 on q,v, AdamW")
         Console.out(String(format: "fedguard      (a) padded 4x256: %7.1f tok/s   (b) SFT samples: %7.1f loss tok/s   peak %6.0f MiB",
                            paddedRate, sftRate, peak))

@@ -24,7 +24,8 @@ struct EngineOptions: ParsableArguments {
     func prepare() -> Logger {
         let logger = Console.logger(label: "fedguard", level: logLevel)
         if let t = threads { Parallel.setThreadCount(t) } else { Parallel.setThreadCount(Parallel.threadCount) }
-        logger.info("engine threads", metadata: ["threads": "\(Parallel.threadCount)", "blas": "\(Parallel.blasCoreName)"])
+        logger.info("engine threads", metadata: ["threads": "\(Parallel.threadCount)", "blas": "\(Parallel.blasCoreName)",
+                                                "isa": "\(CPUFeatures.current.level)"])
         return logger
     }
 

@@ -7,5 +7,6 @@
 #include "fg_int8.h"
 #include "fg_pool.h"
 #include "fg_train.h"
+#include "fg_cpu.h"
 
 #endif /* CKERNELS_H */
