@@ -44,8 +44,14 @@ public enum BLASKernels {
         public var checkError: Double
         /// Whether every check product was within ``BLASKernels/checkTolerance``.
         public var checkPassed: Bool
-        /// What a user should know (a fallback kept, a request refused, a family that failed the check).
+        /// What a user should know (a fallback kept, a request refused, a family that failed the check
+        /// and was undone); a failed check of the kernels in use is ``failure``, not a warning.
         public var warnings: [String]
+
+        /// Why the products cannot be trusted, when the kernels in use failed the check; nil otherwise.
+        public var failure: String? {
+            checkPassed ? nil : "OpenBLAS's \(core) kernels compute wrong products on this CPU (relative error \(checkError)); set FEDGUARD_BLAS_CORE to another family, e.g. Haswell"
+        }
 
         /// One line for logs and `--version`.
         public var summary: String {
@@ -149,12 +155,8 @@ public enum BLASKernels {
             if reason != .requested && isFallback(core: detected, on: cpu) { reason = .fallback }
         }
         let error = checkProducts()
-        let passed = error <= checkTolerance
-        if !passed {
-            warnings.append("OpenBLAS's \(currentCore) kernels compute wrong products on this CPU (relative error \(error)); set FEDGUARD_BLAS_CORE to another family, e.g. Haswell")
-        }
         return Selection(core: currentCore, detected: detected, reason: reason, checkError: error,
-                         checkPassed: passed, warnings: warnings)
+                         checkPassed: error <= checkTolerance, warnings: warnings)
     }
 
     /// Switches to `family` and checks it; on failure switches back to `original` and says why.
@@ -205,13 +207,10 @@ public enum BLASKernels {
         return worst
     }
 
-    /// Deterministic values in [-1, 1) (a 64-bit LCG); the check needs no randomness, only variety.
+    /// Deterministic values in [-1, 1): the check needs no randomness, only variety.
     private static func values(_ count: Int, seed: UInt64) -> [Float] {
-        var state = seed &* 6364136223846793005 &+ 1442695040888963407
-        return (0..<count).map { _ in
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Float(Int64(bitPattern: state >> 11) % (1 << 24)) / Float(1 << 23) - 1
-        }
+        var generator = SeededGenerator(seed: seed)
+        return (0..<count).map { _ in Float.random(in: -1..<1, using: &generator) }
     }
 
     private static func check(_ product: Product, M: Int, N: Int, K: Int, transposeA: Bool, transposeB: Bool) -> Double {

@@ -19,7 +19,7 @@ public struct KernelReport: Sendable, Codable {
         if !cpu.runsEngineKernels {
             found.append("this CPU lacks \(["AVX2", "FMA", "F16C"].filter { !cpu.featureNames.contains($0) }.joined(separator: ", ")), which FedGuard's kernels are compiled for (an x86-64-v3 CPU is required: Intel Haswell, AMD Zen or later)")
         }
-        if !blas.checkPassed { found.append(contentsOf: blas.warnings.filter { $0.contains("wrong products") }) }
+        if let failure = blas.failure { found.append(failure) }
         return found
     }
 
