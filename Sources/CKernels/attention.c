@@ -202,23 +202,23 @@ void fg_attention(float *out, int64_t out_stride, const float *q, int64_t q_stri
 /* For a block of query rows with probabilities P and dP = dO Vᵀ:
  * dS = P ∘ (dP − rowsum(P ∘ dP)) · scale; dQ = dS K; dK += dSᵀ Q; dV += Pᵀ dO.
  * reference: the softmax Jacobian as in llm.c attention_backward (Karpathy), written anew. */
-int64_t fg_attention_backward_scratch(int64_t n) {
-    return 4 * ATTENTION_BLOCK * n;
+int64_t fg_attention_backward_scratch(int64_t n, int64_t start) {
+    return 4 * ATTENTION_BLOCK * (start + n);
 }
 
 void fg_attention_backward(float *dq, float *dk, float *dv, const float *dout,
                            const float *q, const float *k, const float *v,
-                           int64_t n, int64_t H, int64_t KVH, int64_t D,
+                           int64_t n, int64_t start, int64_t H, int64_t KVH, int64_t D,
                            int64_t g0, int64_t g1, float *scratch) {
     const float scale = 1.0f / sqrtf((float)D);
-    const int64_t group = H / KVH, qs = H * D, kvs = KVH * D, B = ATTENTION_BLOCK;
-    float *P = scratch, *S = P + B * n, *Pt = S + B * n, *St = Pt + B * n;
+    const int64_t group = H / KVH, qs = H * D, kvs = KVH * D, B = ATTENTION_BLOCK, nk = start + n;
+    float *P = scratch, *S = P + B * nk, *Pt = S + B * nk, *St = Pt + B * nk;
     for (int64_t g = g0; g < g1; g++) {
         const float *kg = k + g * D, *vg = v + g * D;
         float *dkg = dk + g * D, *dvg = dv + g * D;
         for (int64_t h = g * group; h < (g + 1) * group; h++) {
             for (int64_t i0 = 0; i0 < n; i0 += B) {
-                const int64_t rows = n - i0 < B ? n - i0 : B, keys = i0 + rows;
+                const int64_t rows = n - i0 < B ? n - i0 : B, keys = start + i0 + rows;
                 const float *qb = q + i0 * qs + h * D, *dob = dout + i0 * qs + h * D;
                 if (D % 8 == 0) {
                     gemm_nt(rows, keys, D, qb, qs, kg, kvs, P, keys, scale);
@@ -226,7 +226,7 @@ void fg_attention_backward(float *dq, float *dk, float *dv, const float *dout,
                     for (int64_t r = 0; r < rows; r++)
                         for (int64_t j = 0; j < keys; j++) P[r * keys + j] = dot_f32(qb + r * qs, kg + j * kvs, D) * scale;
                 }
-                causal_softmax_rows(P, rows, keys, i0);
+                causal_softmax_rows(P, rows, keys, start + i0);
                 /* dP (rows, keys) = dO Vᵀ, then dS in place */
                 if (D % 8 == 0) {
                     gemm_nt(rows, keys, D, dob, qs, vg, kvs, S, keys, 1.0f);

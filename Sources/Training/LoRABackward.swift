@@ -8,8 +8,8 @@ extension TrainingPass {
     /// Back-propagates Σ_r −rowWeights[r]·logprob[r] (R head rows) through the whole network after a
     /// `forward` with the same model, adapter, batch and workspace, and ACCUMULATES the LoRA gradients
     /// into `gradients` (dA (r, in) and dB (out, r) per pair). The base weights are frozen and get no
-    /// gradient; activation gradients flow through every layer down to the embedding output, where
-    /// the pass stops (the embedding is frozen).
+    /// gradient; activation gradients flow down to the first layer's q, k and v projections, where
+    /// the pass stops (below them lies only the frozen embedding).
     ///
     /// Consumes the kept logits (they become dlogits in place), so run it once per forward. After a
     /// forward given `headRowWeights`, pass the same weights here.
@@ -45,7 +45,7 @@ extension TrainingPass {
 
             // dInput (T, in) += LoRA input gradient of projection p; dA, dB accumulated.
             func loraBackward(_ p: Projection, input x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
-                              into dInput: UnsafeMutablePointer<Float>) {
+                              into dInput: UnsafeMutablePointer<Float>?) {
                 guard l < adapter.pairs.count, let pair = adapter.pairs[l][p], let g = gradients.pairs[l][p],
                       let h = a.loraHidden[p] else { return }
                 LoRALinear.backward(dx: dInput, dy, x: x, pair: pair, gradient: g, rank: adapter.rank,
@@ -78,23 +78,32 @@ extension TrainingPass {
             // dq (T, QD), dk and dv (T, KVD) after RoPE, then rotated back.
             AttentionLayer.backward(dq: ws.dq.pointer, dk: ws.dk.pointer, dv: ws.dv.pointer, ws.dAttention.pointer,
                                     q: a.q.pointer, k: a.k.pointer, v: a.v.pointer,
-                                    rowStarts: batch.rowStarts, lengths: batch.lengths,
+                                    spans: batch.spans,
                                     heads: H, kvHeads: KVH, headDimension: D)
             ws.rope.rotate(ws.dq.pointer, heads: H, sign: -1)
             ws.rope.rotate(ws.dk.pointer, heads: KVH, sign: -1)
             // dNormed (T, C) = dq · W_q + dk · W_k + dv · W_v, plus the LoRA terms, on recomputed normed.
+            // The first layer's input is the frozen embedding's output: nothing needs its gradient, so
+            // only the LoRA gradients of q, k and v are taken there.
+            let needsInputGradient = l > 0
             RMSNormLayer.forward(normed, rstd: a.attentionRstd.pointer, xIn, weight: layer.attentionNorm.pointer,
                                  rows: T, channels: C, eps: eps)
-            FrozenLinear.backward(dNormed, ws.dq.pointer, weight: layer.query, rows: T, accumulate: false)
-            FrozenLinear.backward(dNormed, ws.dk.pointer, weight: layer.key, rows: T, accumulate: true)
-            FrozenLinear.backward(dNormed, ws.dv.pointer, weight: layer.value, rows: T, accumulate: true)
-            loraBackward(.query, input: normed, outputGradient: ws.dq.pointer, into: dNormed)
-            loraBackward(.key, input: normed, outputGradient: ws.dk.pointer, into: dNormed)
-            loraBackward(.value, input: normed, outputGradient: ws.dv.pointer, into: dNormed)
+            if needsInputGradient {
+                FrozenLinear.backward(dNormed, ws.dq.pointer, weight: layer.query, rows: T, accumulate: false)
+                FrozenLinear.backward(dNormed, ws.dk.pointer, weight: layer.key, rows: T, accumulate: true)
+                FrozenLinear.backward(dNormed, ws.dv.pointer, weight: layer.value, rows: T, accumulate: true)
+            }
+            let into = needsInputGradient ? dNormed : nil
+            loraBackward(.query, input: normed, outputGradient: ws.dq.pointer, into: into)
+            loraBackward(.key, input: normed, outputGradient: ws.dk.pointer, into: into)
+            loraBackward(.value, input: normed, outputGradient: ws.dv.pointer, into: into)
             // residual: dx becomes d(stream[2l])
-            RMSNormLayer.backward(dx, dNormed, x: xIn, weight: layer.attentionNorm.pointer,
-                                  rstd: a.attentionRstd.pointer, rows: T, channels: C)
+            if needsInputGradient {
+                RMSNormLayer.backward(dx, dNormed, x: xIn, weight: layer.attentionNorm.pointer,
+                                      rstd: a.attentionRstd.pointer, rows: T, channels: C)
+            }
         }
-        // dx now holds the gradient of the embedding output (T, C); the embedding is frozen.
+        // dx holds d(stream[1]) (after the first attention block), not the embedding output's gradient
+        // (frozen, so never needed).
     }
 }

@@ -44,57 +44,6 @@ enum RMSNormLayer {
     }
 }
 
-/// Causal grouped-query attention over packed sequences: each sequence attends only to its own rows.
-/// reference: Vaswani et al. 2017; Ainslie et al. 2023 (GQA).
-enum AttentionLayer {
-    /// out (T, QD) from q (T, QD), k and v (T, KVD). Runs the inference kernel `fg_attention` per
-    /// sequence with start 0, so it matches inference exactly. Keeps nothing: the backward
-    /// recomputes the probabilities from q and k.
-    static func forward(_ out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
-                        v: UnsafePointer<Float>, rowStarts: [Int], lengths: [Int],
-                        heads H: Int, kvHeads KVH: Int, headDimension D: Int) {
-        let QD = H * D, KVD = KVH * D
-        let longest = lengths.max() ?? 1
-        let work = rowStarts.count * H * longest * longest * D
-        Parallel.forRange(rowStarts.count * H, minimumPerChunk: work < 1 << 18 ? Int.max : 1) { a, b in
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Int(fg_attention_scratch(Int64(longest), 0)))
-            defer { scratch.deallocate() }
-            for task in a..<b {
-                let s = task / H, h = task % H
-                let r0 = rowStarts[s]
-                fg_attention(out + r0 * QD, Int64(QD), q + r0 * QD, Int64(QD), k + r0 * KVD, v + r0 * KVD,
-                             Int64(KVD), Int64(D), Int64(lengths[s]), 0, Int64(H), Int64(KVH), Int64(D),
-                             Int64(h), Int64(h + 1), scratch)
-            }
-        }
-    }
-
-    /// dq (T, QD) overwritten, dk and dv (T, KVD) overwritten, from dout (T, QD). Work is split by
-    /// (sequence, kv head), so threads never write the same dk/dv rows.
-    static func backward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
-                         dv: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>,
-                         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-                         rowStarts: [Int], lengths: [Int], heads H: Int, kvHeads KVH: Int, headDimension D: Int) {
-        let QD = H * D, KVD = KVH * D
-        let T = zip(rowStarts, lengths).map { $0 + $1 }.max() ?? 0
-        dk.update(repeating: 0, count: T * KVD)
-        dv.update(repeating: 0, count: T * KVD)
-        let longest = lengths.max() ?? 1
-        let work = rowStarts.count * H * longest * longest * D
-        Parallel.forRange(rowStarts.count * KVH, minimumPerChunk: work < 1 << 16 ? Int.max : 1) { a, b in
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Int(fg_attention_backward_scratch(Int64(longest))))
-            defer { scratch.deallocate() }
-            for task in a..<b {
-                let s = task / KVH, g = task % KVH
-                let r0 = rowStarts[s]
-                fg_attention_backward(dq + r0 * QD, dk + r0 * KVD, dv + r0 * KVD, dout + r0 * QD,
-                                      q + r0 * QD, k + r0 * KVD, v + r0 * KVD, Int64(lengths[s]),
-                                      Int64(H), Int64(KVH), Int64(D), Int64(g), Int64(g + 1), scratch)
-            }
-        }
-    }
-}
-
 /// SwiGLU: out = silu(gate) ⊙ up. reference: Shazeer 2020, "GLU Variants Improve Transformer".
 enum SwiGLULayer {
     /// out (n) = silu(gate) ⊙ up; the same kernel as inference. Keeps nothing beyond gate and up.

@@ -48,8 +48,9 @@ enum LoRALinear {
     }
 
     /// Given dy (T, out): accumulates dB (out, r) += scale·dyᵀ·h and dA (r, in) += dhᵀ·dropout(x) with
-    /// dh = scale·dy·B (T, r, written to `dHidden`), and adds the input gradient (dh·A) ⊙ mask to dx (T, in).
-    static func backward(dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, x: UnsafePointer<Float>,
+    /// dh = scale·dy·B (T, r, written to `dHidden`), and adds the input gradient (dh·A) ⊙ mask to dx (T, in)
+    /// unless dx is nil (nothing below needs it).
+    static func backward(dx: UnsafeMutablePointer<Float>?, _ dy: UnsafePointer<Float>, x: UnsafePointer<Float>,
                          pair: LoRAPair, gradient: LoRAPair, rank r: Int, scale: Float, rows T: Int,
                          hidden h: UnsafePointer<Float>, dHidden dh: UnsafeMutablePointer<Float>,
                          dropout p: Float, dropoutSeed: UInt64?, scratch: Scratch) {
@@ -69,6 +70,7 @@ enum LoRALinear {
         // dA (r, in) += dhᵀ (r, T) · dropout(x) (T, in)
         Matmul.sgemm(transposeA: true, transposeB: false, M: r, N: n, K: T, A: dh, lda: r, B: input, ldb: n,
                      beta: 1, C: gradient.a.pointer, ldc: n)
+        guard let dx else { return }
         if dropoutSeed != nil {
             // dx (T, in) += (dh · A) ⊙ mask
             Matmul.sgemm(transposeB: false, M: T, N: n, K: r, A: dh, lda: r, B: pair.a.pointer, ldb: n,

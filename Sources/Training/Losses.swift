@@ -1,20 +1,27 @@
 import Engine
 
 /// Validates the shared inputs of the loss functions and packs the batch.
+/// With `sharePrefix`, the sequences' common leading tokens (a chat template's system prompt) are
+/// packed and computed once (``PackedBatch``).
 private func prepareBatch(model: LlamaModel, adapter: LoRAWeights?, gradients: LoRAWeights?,
-                          sequences: [TrainingSequence], dropout: Float) throws(TrainingInputError) -> PackedBatch {
+                          sequences: [TrainingSequence], dropout: Float, sharePrefix: Bool) throws(TrainingInputError) -> PackedBatch {
     guard dropout >= 0 && dropout < 1 else { throw .invalidDropout(dropout) }
     if let adapter {
         try adapter.validate(for: model)
         try gradients?.validateAsGradient(of: adapter)
     }
-    return try PackedBatch(sequences, vocabularySize: model.configuration.vocabularySize)
+    return try PackedBatch(sequences, vocabularySize: model.configuration.vocabularySize,
+                           sharing: sharePrefix ? [Array(sequences.indices)] : [])
 }
 
 /// Supervised fine-tuning loss: the mean token cross-entropy over the target tokens of `sequences`,
 /// and its LoRA gradients.
 ///
 /// The sequences are packed into one batch (each attends only to itself, positions restart at 0).
+/// With `sharePrefix` (the default) the tokens all of them begin with, up to the first target's
+/// predecessor, are packed and computed once, the others attending to them as to their own: the
+/// same loss and gradients up to floating-point summation order, for less work (the system prompt
+/// of chat SFT data). LoRA dropout then draws one mask for the shared rows.
 /// The gradients of `lossScale` × (that mean) are ADDED to `gradients` (a holder made by
 /// `adapter.zerosLike()`, zeroed by the caller), so micro-batches accumulate; for a token-weighted
 /// mean over several micro-batches pass `lossScale = targetTokens / totalTargetTokens`.
@@ -27,10 +34,10 @@ private func prepareBatch(model: LlamaModel, adapter: LoRAWeights?, gradients: L
 /// reference: the causal-LM loss of HF transformers (`ForCausalLMLoss`, mean over non-ignored labels).
 public func sftLossAndGradients(model: LlamaModel, adapter: LoRAWeights, sequences: [TrainingSequence],
                                 gradients: LoRAWeights, dropout: Float = 0, rng: inout SeededGenerator,
-                                lossScale: Float = 1, workspace: TrainingWorkspace? = nil)
+                                lossScale: Float = 1, workspace: TrainingWorkspace? = nil, sharePrefix: Bool = true)
     throws(TrainingInputError) -> (loss: Double, targetTokens: Int) {
     let batch = try prepareBatch(model: model, adapter: adapter, gradients: gradients, sequences: sequences,
-                                 dropout: dropout)
+                                 dropout: dropout, sharePrefix: sharePrefix)
     let R = batch.headRowCount
     guard R > 0 else { throw .noTargets }
     let ws = workspace ?? TrainingWorkspace(model: model, tokens: batch.rowCount)
@@ -58,10 +65,11 @@ public func sftLoss(model: LlamaModel, adapter: LoRAWeights?, sequences: [Traini
 
 /// For each sequence, the sum of the log-probabilities of its target tokens (0 for a sequence
 /// without targets), in nats. `adapter` nil evaluates the base model (the DPO reference model:
-/// the same frozen weights, no second copy). No dropout.
+/// the same frozen weights, no second copy). No dropout. `sharePrefix` as in ``sftLossAndGradients``.
 public func sequenceLogProbabilities(model: LlamaModel, adapter: LoRAWeights?, sequences: [TrainingSequence],
-                                     workspace: TrainingWorkspace? = nil) throws(TrainingInputError) -> [Double] {
-    let batch = try prepareBatch(model: model, adapter: adapter, gradients: nil, sequences: sequences, dropout: 0)
+                                     workspace: TrainingWorkspace? = nil, sharePrefix: Bool = true) throws(TrainingInputError) -> [Double] {
+    let batch = try prepareBatch(model: model, adapter: adapter, gradients: nil, sequences: sequences, dropout: 0,
+                                 sharePrefix: sharePrefix)
     let ws = workspace ?? TrainingWorkspace(model: model, tokens: batch.rowCount)
     var unused = SeededGenerator(seed: 0)  // not drawn from: dropout is 0
     TrainingPass.forward(model: model, adapter: adapter, batch: batch, dropout: 0, rng: &unused, workspace: ws)

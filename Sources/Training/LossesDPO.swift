@@ -39,13 +39,15 @@ public struct DPOResult: Sendable, Equatable {
 /// (model + adapter, with LoRA dropout) summed target log-probabilities and ref the reference
 /// model's (the base model: the adapter disabled, as TRL does with a PEFT model). The gradients of
 /// `lossScale` × loss are ADDED to `gradients`. Pass `referenceLogProbabilities` (chosen, rejected per
-/// pair, e.g. precomputed once per dataset) to skip the reference forward.
+/// pair, e.g. precomputed once per dataset) to skip the reference forward. With `sharePrefix` (the
+/// default) each pair's chosen and rejected sequences share their prompt's rows (``PackedBatch``):
+/// the prompt is computed once per pair, with the same result up to summation order.
 /// reference: Rafailov et al. 2023, "Direct Preference Optimization"; TRL `DPOTrainer`, loss_type="sigmoid".
 public func dpoLossAndGradients(model: LlamaModel, adapter: LoRAWeights, pairs: [DPOPair], gradients: LoRAWeights,
                                 beta: Double = 0.1, dropout: Float = 0, rng: inout SeededGenerator,
                                 lossScale: Float = 1,
                                 referenceLogProbabilities: [(chosen: Double, rejected: Double)]? = nil,
-                                workspace: TrainingWorkspace? = nil) throws(TrainingInputError) -> DPOResult {
+                                workspace: TrainingWorkspace? = nil, sharePrefix: Bool = true) throws(TrainingInputError) -> DPOResult {
     guard !pairs.isEmpty else { throw .invalidPreference("no pairs") }
     guard beta > 0 && beta.isFinite else { throw .invalidPreference("beta \(beta) must be positive") }
     guard dropout >= 0 && dropout < 1 else { throw .invalidDropout(dropout) }
@@ -57,7 +59,8 @@ public func dpoLossAndGradients(model: LlamaModel, adapter: LoRAWeights, pairs: 
     for (i, s) in sequences.enumerated() where s.targetCount == 0 {
         throw .invalidPreference("\(i < N ? "chosen" : "rejected") sequence of pair \(i % N) has no target tokens")
     }
-    let batch = try PackedBatch(sequences, vocabularySize: model.configuration.vocabularySize)
+    let batch = try PackedBatch(sequences, vocabularySize: model.configuration.vocabularySize,
+                                sharing: sharePrefix ? (0..<N).map { [$0, N + $0] } : [])
     let ws = workspace ?? TrainingWorkspace(model: model, tokens: batch.rowCount)
 
     var reference: [Double]
@@ -65,7 +68,9 @@ public func dpoLossAndGradients(model: LlamaModel, adapter: LoRAWeights, pairs: 
         guard given.count == N else { throw .invalidPreference("\(given.count) reference values for \(N) pairs") }
         reference = given.map(\.chosen) + given.map(\.rejected)
     } else {
-        reference = try sequenceLogProbabilities(model: model, adapter: nil, sequences: sequences, workspace: ws)
+        var unused = SeededGenerator(seed: 0)  // not drawn from: dropout is 0
+        TrainingPass.forward(model: model, adapter: nil, batch: batch, dropout: 0, rng: &unused, workspace: ws)
+        reference = TrainingPass.sequenceSums(batch, workspace: ws)
     }
 
     TrainingPass.forward(model: model, adapter: adapter, batch: batch, dropout: dropout, rng: &rng, workspace: ws)

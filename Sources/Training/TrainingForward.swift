@@ -69,7 +69,7 @@ enum TrainingPass {
             rope.rotate(a.k.pointer, heads: KVH)
             // attention (T, QD), kept: it is o_proj's input
             AttentionLayer.forward(a.attention.pointer, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer,
-                                   rowStarts: batch.rowStarts, lengths: batch.lengths,
+                                   spans: batch.spans,
                                    heads: H, kvHeads: KVH, headDimension: D)
             FrozenLinear.forward(projected, a.attention.pointer, weight: layer.attentionOutput, rows: T)  // (T, C)
             addLoRA(.output, input: a.attention.pointer, into: projected)

@@ -60,19 +60,20 @@ struct LayerGradientTests {
 
     /// GQA (4 query heads on 2 kv heads) over two packed sequences of 3 and 4 rows.
     @Test func attentionWithGQAAndPackedSequences() {
-        let H = 4, KVH = 2, D = 8, starts = [0, 3], lengths = [3, 4], T = 7
+        let H = 4, KVH = 2, D = 8, T = 7
+        let spans = [AttentionSpan(start: 0, length: 3), AttentionSpan(start: 3, length: 4)]
         let QD = H * D, KVD = KVH * D
         var r = TestRandom(seed: 3)
         let q = r.uniform(T * QD), k = r.uniform(T * KVD), v = r.uniform(T * KVD), g = r.uniform(T * QD)
         let out = FloatBuffer(count: T * QD)
         func loss(q: [Float], k: [Float], v: [Float]) -> Double {
-            AttentionLayer.forward(out.pointer, q: q, k: k, v: v, rowStarts: starts, lengths: lengths,
+            AttentionLayer.forward(out.pointer, q: q, k: k, v: v, spans: spans,
                                    heads: H, kvHeads: KVH, headDimension: D)
             return dot(out.pointer, g)
         }
         let dq = FloatBuffer(count: T * QD), dk = FloatBuffer(count: T * KVD), dv = FloatBuffer(count: T * KVD)
         AttentionLayer.backward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, g, q: q, k: k, v: v,
-                                rowStarts: starts, lengths: lengths, heads: H, kvHeads: KVH, headDimension: D)
+                                spans: spans, heads: H, kvHeads: KVH, headDimension: D)
         let rq = checkGradient(q, analytic: dq.array, eps: 1e-2) { loss(q: $0, k: k, v: v) }
         let rk = checkGradient(k, analytic: dk.array, eps: 1e-2) { loss(q: q, k: $0, v: v) }
         let rv = checkGradient(v, analytic: dv.array, eps: 1e-2) { loss(q: q, k: k, v: $0) }
@@ -81,7 +82,7 @@ struct LayerGradientTests {
         // Packing: the first sequence's keys get no gradient from the second sequence's queries.
         let firstOnly = FloatBuffer(count: T * KVD)
         AttentionLayer.backward(dq: dq.pointer, dk: firstOnly.pointer, dv: dv.pointer, g.enumerated().map { $0.offset < 3 * QD ? $0.element : 0 },
-                                q: q, k: k, v: v, rowStarts: starts, lengths: lengths, heads: H, kvHeads: KVH, headDimension: D)
+                                q: q, k: k, v: v, spans: spans, heads: H, kvHeads: KVH, headDimension: D)
         #expect(compare(Array(firstOnly.array[0..<(3 * KVD)]), Array(dk.array[0..<(3 * KVD)])).maxAbsError < 1e-6)
     }
 
@@ -94,13 +95,13 @@ struct LayerGradientTests {
         let q = r.uniform(T * QD, scale: 0.5), k = r.uniform(T * KVD, scale: 0.5), v = r.uniform(T * KVD), g = r.uniform(T * QD)
         let out = FloatBuffer(count: T * QD)
         func loss(q: [Float], k: [Float], v: [Float]) -> Double {
-            AttentionLayer.forward(out.pointer, q: q, k: k, v: v, rowStarts: [0], lengths: [T],
+            AttentionLayer.forward(out.pointer, q: q, k: k, v: v, spans: [AttentionSpan(start: 0, length: T)],
                                    heads: H, kvHeads: KVH, headDimension: D)
             return dot(out.pointer, g)
         }
         let dq = FloatBuffer(count: T * QD), dk = FloatBuffer(count: T * KVD), dv = FloatBuffer(count: T * KVD)
         AttentionLayer.backward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, g, q: q, k: k, v: v,
-                                rowStarts: [0], lengths: [T], heads: H, kvHeads: KVH, headDimension: D)
+                                spans: [AttentionSpan(start: 0, length: T)], heads: H, kvHeads: KVH, headDimension: D)
         // rows on both sides of the block edges 64 and 128, and the ends
         let rows = [0, 1, 63, 64, 65, 100, 127, 128, 129, 149]
         let eps: Float = 1e-2

@@ -26,17 +26,18 @@ void fg_rmsnorm_backward(float *dx, const float *dout, const float *x, const flo
 void fg_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate,
                         const float *up, int64_t n);
 
-/* Backward of causal attention for one sequence of n rows starting at position 0 (fg_attention with
- * start = 0). q, dq, dout: (n, H*D) with row stride H*D; k, v, dk, dv: (n, KVH*D) with row stride
- * KVH*D. Only key-value heads [g0, g1) and the query heads that read them are processed, so callers
- * can split work by kv head without write conflicts. dq is overwritten for those query heads;
- * dk and dv are accumulated. The probabilities are recomputed from q and k.
- * scratch holds at least fg_attention_backward_scratch(n) floats. */
-int64_t fg_attention_backward_scratch(int64_t n);
+/* Backward of causal attention (fg_attention) for n query rows at positions start ..< start + n
+ * against start + n keys. q, dq, dout: (n, H*D) with row stride H*D; k, v, dk, dv: (start + n,
+ * KVH*D) with row stride KVH*D, the keys of the `start` rows before the queries first (a shared
+ * prefix; 0 for a sequence on its own). Only key-value heads [g0, g1) and the query heads that read
+ * them are processed, so callers can split work by kv head without write conflicts. dq is
+ * overwritten for those query heads; dk and dv are accumulated. The probabilities are recomputed
+ * from q and k. scratch holds at least fg_attention_backward_scratch(n, start) floats. */
+int64_t fg_attention_backward_scratch(int64_t n, int64_t start);
 
 void fg_attention_backward(float *dq, float *dk, float *dv, const float *dout,
                            const float *q, const float *k, const float *v,
-                           int64_t n, int64_t H, int64_t KVH, int64_t D,
+                           int64_t n, int64_t start, int64_t H, int64_t KVH, int64_t D,
                            int64_t g0, int64_t g1, float *scratch);
 
 /* Log-softmax at the target: for each of R rows of logits (R, V), lse[r] = log sum_j exp(logits[r, j])
