@@ -59,16 +59,16 @@ FEDGUARD_BIN="$work/slow-fedguard" FEDGUARD_FLOWER_WORK="$work/c" bash "$root/sc
 runner=$!
 for _ in $(seq 1 120); do grep -q "clients connected" "$work/c.log" && break; sleep 1; done
 sleep 4
-victim="$(pgrep -f "flower-supernode.*$work/c/node-0/data.jsonl" | head -1)"
+victim="$(pgrep -f "supernode.*$work/c/node-0/data.jsonl" | head -1)"
 [[ -n "$victim" ]] || { cat "$work/c.log" >&2; echo "error: no SuperNode for client 0 to kill" >&2; exit 1; }
 mapfile -d '' command </proc/"$victim"/cmdline
 kill -9 "$victim"
 echo "   killed client 0's SuperNode (pid $victim) during round 1; restarting it" >&2
-(cd "$work/c" && FLWR_HOME="$work/c/flwr-home" PATH="$(dirname "${command[0]}"):$PATH" \
+(cd "$work/c" && FLWR_HOME="$work/c/flwr-home" PATH="$(dirname "${command[0]}"):$PATH" PYTHONPATH="$root/flower" \
   "${command[@]}" >"$work/c/supernode-0-again.log" 2>&1) &
 restarted=$!
 wait "$runner" || { cat "$work/c.log" >&2; kill "$restarted" 2>/dev/null; exit 1; }
-pkill -f "flower-supernode.*$work/c/node-0/data.jsonl" 2>/dev/null || true
+pkill -f "supernode.*$work/c/node-0/data.jsonl" 2>/dev/null || true
 python3 - "$work/c-run/rounds.jsonl" <<'PY'
 import json, sys
 records = [json.loads(line) for line in open(sys.argv[1])]

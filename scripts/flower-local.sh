@@ -5,7 +5,7 @@
 # `fedguard run` with the same configuration and checks that the adapters are bit-identical.
 #
 #   scripts/flower-local.sh [--out RUN_DIR] [--compare] [--tls] [--auth] [--netns] [--rounds-per-invocation N]
-#                           [CONFIG.yaml] [--set key=value ...]
+#                           [--stock-supernode] [CONFIG.yaml] [--set key=value ...]
 #
 # --tls uses TLS between the SuperNodes, the flwr CLI and the SuperLink (a CA and a server certificate
 # made for the run with openssl); --auth adds SuperNode authentication (implies --tls: each node gets
@@ -14,6 +14,9 @@
 # namespace, joined by veth pairs on a bridge: separate hosts on one machine.
 # --rounds-per-invocation N stops the ServerApp after N rounds and starts `flwr run` again until the
 # run is done (each restart continues from the run's checkpoint: what a crashed ServerApp does).
+# The SuperNodes run as `python -m fedguard_flower.supernode`: Flower's SuperNode with its idle waits
+# capped at FEDGUARD_SUPERNODE_POLL_SECONDS (0.2 s; see flower/fedguard_flower/supernode.py);
+# --stock-supernode runs `flower-supernode` itself (3 s polls), to compare.
 #
 # Environment: FEDGUARD_BIN (default: builds .build/release/fedguard), FEDGUARD_FLOWER_VENV (default:
 # .flower-venv, created with flwr==1.42.0), FEDGUARD_FLOWER_PORT_BASE (default 9100: the SuperLink's
@@ -24,7 +27,7 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
-out="" compare=0 per_invocation=0 tls=0 auth=0 netns=0 args=() nets=() namespaces=()
+out="" compare=0 per_invocation=0 tls=0 auth=0 netns=0 stock_supernode=0 args=() nets=() namespaces=()
 while (($#)); do
   case "$1" in
     --out) out="$2"; shift 2 ;;
@@ -33,6 +36,7 @@ while (($#)); do
     --tls) tls=1; shift ;;
     --auth) auth=1; tls=1; shift ;;
     --netns) netns=1; shift ;;
+    --stock-supernode) stock_supernode=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | cut -c3-; exit 0 ;;
     *) args+=("$1"); shift ;;
   esac
@@ -170,7 +174,9 @@ for i in $(seq 0 $((clients - 1))); do
       || { cat "$work/node-$i/register.log" >&2; exit 1; }
     node_auth=(--auth-supernode-private-key "$work/node-$i/auth-key")
   fi
-  "${exec_prefix[@]}" "$venv/bin/flower-supernode" "${node_tls[@]}" "${node_auth[@]}" --superlink "$link_host:$base" \
+  supernode=(env PYTHONPATH="$root/flower" "$py" -m fedguard_flower.supernode)
+  ((stock_supernode)) && supernode=("$venv/bin/flower-supernode")
+  "${exec_prefix[@]}" "${supernode[@]}" "${node_tls[@]}" "${node_auth[@]}" --superlink "$link_host:$base" \
     --port "$port" \
     --node-config "partition-id=$i data=\"$work/node-$i/data.jsonl\" state=\"$work/node-$i/state\" fedguard=\"$bin\"" \
     >"$work/supernode-$i.log" 2>&1 &
