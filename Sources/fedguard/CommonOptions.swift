@@ -142,3 +142,16 @@ enum Console {
         out(String(decoding: try e.encode(value), as: UTF8.self))
     }
 }
+
+/// Parses a comma-separated list of LoRA target projections (`q,k,v,o,gate,up,down` or PEFT's
+/// `q_proj`, ...) given to `option`.
+func parseProjections(_ text: String, option: String) throws -> [Projection] {
+    let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    guard !names.isEmpty else { throw ValidationError("\(option): name at least one projection (q,k,v,o,gate,up,down)") }
+    return try names.map { name in
+        guard let p = Projection(shortName: name) else {
+            throw ValidationError("\(option): unknown projection '\(name)'; use q,k,v,o,gate,up,down")
+        }
+        return p
+    }
+}

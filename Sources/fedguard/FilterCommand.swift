@@ -98,6 +98,12 @@ struct FilterTrainCommand: ParsableCommand {
     @Option(help: "Guard: passes over those pairs.")
     var guardEpochs: Int = GuardTrainer.Parameters().epochs
 
+    @Option(help: "Guard: LoRA rank (alpha is twice the rank).")
+    var guardRank: Int = GuardTrainer.Parameters().lora.rank
+
+    @Option(help: "Guard: adapted projections, comma-separated (q,k,v,o,gate,up,down).")
+    var guardTargets: String = GuardTrainer.Parameters().lora.targets.map(\.rawValue).joined(separator: ",")
+
     func validate() throws {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1 (got \(epochs))") }
         guard hidden >= 1 else { throw ValidationError("--hidden must be at least 1 (got \(hidden))") }
@@ -105,6 +111,8 @@ struct FilterTrainCommand: ParsableCommand {
         guard guardExamples >= 2, guardEpochs >= 1 else {
             throw ValidationError("--guard-examples must be at least 2 and --guard-epochs at least 1")
         }
+        guard guardRank >= 1 else { throw ValidationError("--guard-rank must be at least 1 (got \(guardRank))") }
+        _ = try parseProjections(guardTargets, option: "--guard-targets")
     }
 
     func run() throws {
@@ -122,6 +130,9 @@ struct FilterTrainCommand: ParsableCommand {
         guardParameters.maxSteps = steps
         guardParameters.maxExamples = guardExamples
         guardParameters.epochs = guardEpochs
+        guardParameters.lora.rank = guardRank
+        guardParameters.lora.alpha = Float(2 * guardRank)
+        guardParameters.lora.targets = try parseProjections(guardTargets, option: "--guard-targets")
         let trained = try workspace.train(kind, modelURL: modelURL, seed: options.seed, head: head, guard: guardParameters,
                                           to: directory)
         if options.json {

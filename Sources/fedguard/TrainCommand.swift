@@ -87,14 +87,7 @@ struct TrainCommand: ParsableCommand {
         _ = try parsedTargets()
     }
 
-    func parsedTargets() throws -> [Projection] {
-        try targets.split(separator: ",").map { name in
-            guard let p = Projection(shortName: name.trimmingCharacters(in: .whitespaces)) else {
-                throw ValidationError("--targets: unknown projection '\(name)'; use q,k,v,o,gate,up,down")
-            }
-            return p
-        }
-    }
+    func parsedTargets() throws -> [Projection] { try parseProjections(targets, option: "--targets") }
 
     func run() throws {
         let logger = engine.prepare()

@@ -111,6 +111,17 @@ struct FilterCLITests {
         try RunResumeTests.resumeAndCompare(workspace.appendingPathComponent("killed"), reference: expected)
     }
 
+    /// The guard's LoRA settings are checked before anything loads: an unknown projection or a rank
+    /// below 1 is a usage error naming the option.
+    @Test func guardLoRASettingsAreValidated() throws {
+        let unknown = try CLITests.run(["filter", "train", "--kind", "guard", "--guard-targets", "q,mlp"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("--guard-targets: unknown projection 'mlp'"))
+        let rank = try CLITests.run(["filter", "train", "--kind", "guard", "--guard-rank", "0"])
+        #expect(rank.status != 0 && rank.stderr.contains("--guard-rank must be at least 1"))
+        let help = try CLITests.run(["filter", "train", "--help"])
+        #expect(help.stdout.contains("--guard-targets") && help.stdout.contains("q_proj,k_proj,v_proj,o_proj"))
+    }
+
     @Test func aJudgeThatCannotLoadStopsTheRunBeforeTheFirstRound() throws {
         let workspace = try RunResumeTests.workspace("badjudge")
         defer { try? FileManager.default.removeItem(at: workspace) }
