@@ -58,17 +58,16 @@ struct LayerGradientTests {
         #expect(result.relative < Self.bound)
     }
 
-    /// GQA (4 query heads on 2 kv heads) over two packed sequences of 3 and 4 rows.
-    @Test func attentionWithGQAAndPackedSequences() {
-        let H = 4, KVH = 2, D = 8, T = 7
-        let spans = [AttentionSpan(start: 0, length: 3), AttentionSpan(start: 3, length: 4)]
-        let QD = H * D, KVD = KVH * D
-        var r = TestRandom(seed: 3)
+    /// Attention's dq, dk and dv over `spans` (T rows, GQA 4 query heads on 2 kv heads, D = 8: the
+    /// generic path) against central differences; returns the inputs and dk for further checks.
+    static func checkAttentionGradients(spans: [AttentionSpan], rows T: Int, seed: UInt64, label: String)
+        -> (q: [Float], k: [Float], v: [Float], g: [Float], dk: [Float]) {
+        let H = 4, KVH = 2, D = 8, QD = H * D, KVD = KVH * D
+        var r = TestRandom(seed: seed)
         let q = r.uniform(T * QD), k = r.uniform(T * KVD), v = r.uniform(T * KVD), g = r.uniform(T * QD)
         let out = FloatBuffer(count: T * QD)
         func loss(q: [Float], k: [Float], v: [Float]) -> Double {
-            AttentionLayer.forward(out.pointer, q: q, k: k, v: v, spans: spans,
-                                   heads: H, kvHeads: KVH, headDimension: D)
+            AttentionLayer.forward(out.pointer, q: q, k: k, v: v, spans: spans, heads: H, kvHeads: KVH, headDimension: D)
             return dot(out.pointer, g)
         }
         let dq = FloatBuffer(count: T * QD), dk = FloatBuffer(count: T * KVD), dv = FloatBuffer(count: T * KVD)
@@ -77,13 +76,21 @@ struct LayerGradientTests {
         let rq = checkGradient(q, analytic: dq.array, eps: 1e-2) { loss(q: $0, k: k, v: v) }
         let rk = checkGradient(k, analytic: dk.array, eps: 1e-2) { loss(q: q, k: $0, v: v) }
         let rv = checkGradient(v, analytic: dv.array, eps: 1e-2) { loss(q: q, k: k, v: $0) }
-        print("attention dq:", rq, "dk:", rk, "dv:", rv)
-        #expect(rq.relative < Self.bound && rk.relative < Self.bound && rv.relative < Self.bound)
+        print("\(label) dq:", rq, "dk:", rk, "dv:", rv)
+        #expect(rq.relative < bound && rk.relative < bound && rv.relative < bound, "\(label)")
+        return (q, k, v, g, dk.array)
+    }
+
+    /// GQA (4 query heads on 2 kv heads) over two packed sequences of 3 and 4 rows.
+    @Test func attentionWithGQAAndPackedSequences() {
+        let T = 7, QD = 32, KVD = 16
+        let spans = [AttentionSpan(start: 0, length: 3), AttentionSpan(start: 3, length: 4)]
+        let (q, k, v, g, dk) = Self.checkAttentionGradients(spans: spans, rows: T, seed: 3, label: "attention")
         // Packing: the first sequence's keys get no gradient from the second sequence's queries.
-        let firstOnly = FloatBuffer(count: T * KVD)
+        let dq = FloatBuffer(count: T * QD), dv = FloatBuffer(count: T * KVD), firstOnly = FloatBuffer(count: T * KVD)
         AttentionLayer.backward(dq: dq.pointer, dk: firstOnly.pointer, dv: dv.pointer, g.enumerated().map { $0.offset < 3 * QD ? $0.element : 0 },
-                                q: q, k: k, v: v, spans: spans, heads: H, kvHeads: KVH, headDimension: D)
-        #expect(compare(Array(firstOnly.array[0..<(3 * KVD)]), Array(dk.array[0..<(3 * KVD)])).maxAbsError < 1e-6)
+                                q: q, k: k, v: v, spans: spans, heads: 4, kvHeads: 2, headDimension: 8)
+        #expect(compare(Array(firstOnly.array[0..<(3 * KVD)]), Array(dk[0..<(3 * KVD)])).maxAbsError < 1e-6)
     }
 
     /// A sequence longer than the backward's 64-row query blocks, with D = 64 (the register path):

@@ -108,29 +108,13 @@ struct SharedPrefixTests {
         }
     }
 
-    /// dq, dk and dv of attention with a shared prefix against central differences (D = 8, the bound
-    /// and step of LayerGradientTests).
+    /// dq, dk and dv of attention with a shared prefix against central differences (the bound and
+    /// step of LayerGradientTests).
     @Test func attentionWithAPrefixGradients() {
-        let H = 4, KVH = 2, D = 8, T = 9, QD = H * D, KVD = KVH * D
         let spans = [AttentionSpan(start: 0, length: 3),
                      AttentionSpan(start: 3, length: 2, prefixStart: 0, prefixLength: 3),
                      AttentionSpan(start: 5, length: 4, prefixStart: 0, prefixLength: 3)]
-        var r = TestRandom(seed: 43)
-        let q = r.uniform(T * QD), k = r.uniform(T * KVD), v = r.uniform(T * KVD), g = r.uniform(T * QD)
-        let out = FloatBuffer(count: T * QD)
-        func loss(q: [Float], k: [Float], v: [Float]) -> Double {
-            AttentionLayer.forward(out.pointer, q: q, k: k, v: v, spans: spans, heads: H, kvHeads: KVH, headDimension: D)
-            return dot(out.pointer, g)
-        }
-        let dq = FloatBuffer(count: T * QD), dk = FloatBuffer(count: T * KVD), dv = FloatBuffer(count: T * KVD)
-        AttentionLayer.backward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, g, q: q, k: k, v: v,
-                                spans: spans, heads: H, kvHeads: KVH, headDimension: D)
-        let rq = checkGradient(q, analytic: dq.array, eps: 1e-2) { loss(q: $0, k: k, v: v) }
-        let rk = checkGradient(k, analytic: dk.array, eps: 1e-2) { loss(q: q, k: $0, v: v) }
-        let rv = checkGradient(v, analytic: dv.array, eps: 1e-2) { loss(q: q, k: k, v: $0) }
-        print("shared-prefix attention dq:", rq, "dk:", rk, "dv:", rv)
-        #expect(rq.relative < LayerGradientTests.bound && rk.relative < LayerGradientTests.bound
-                && rv.relative < LayerGradientTests.bound)
+        _ = LayerGradientTests.checkAttentionGradients(spans: spans, rows: 9, seed: 43, label: "shared-prefix attention")
     }
 
     /// Three chat-like sequences with a common 7-token head (then different prompts and replies).
