@@ -18,16 +18,12 @@ enum AttentionLayer {
         let keys = KeyRows(spans: spans, k: k, v: v, width: KVD)
         defer { keys.deallocate() }
         let scratchSize = spans.map { Int(fg_attention_scratch(Int64($0.length), Int64($0.prefixLength))) }.max() ?? 0
-        Parallel.forRange(spans.count * H, minimumPerChunk: work(spans, D: D, heads: H) < 1 << 18 ? Int.max : 1) { a, b in
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchSize)
-            defer { scratch.deallocate() }
-            for task in a..<b {
-                let s = task / H, h = task % H, span = spans[s]
-                let (sk, sv) = keys.rows(of: s)
-                fg_attention(out + span.start * QD, Int64(QD), q + span.start * QD, Int64(QD), sk, sv,
-                             Int64(KVD), Int64(D), Int64(span.length), Int64(span.prefixLength), Int64(H), Int64(KVH),
-                             Int64(D), Int64(h), Int64(h + 1), scratch)
-            }
+        forEachTask(spans.count * H, scratch: scratchSize, split: work(spans, D: D, heads: H) >= 1 << 18) { task, scratch in
+            let s = task / H, h = task % H, span = spans[s]
+            let (sk, sv) = keys.rows(of: s)
+            fg_attention(out + span.start * QD, Int64(QD), q + span.start * QD, Int64(QD), sk, sv,
+                         Int64(KVD), Int64(D), Int64(span.length), Int64(span.prefixLength), Int64(H), Int64(KVH),
+                         Int64(D), Int64(h), Int64(h + 1), scratch)
         }
     }
 
@@ -45,37 +41,36 @@ enum AttentionLayer {
         dv.update(repeating: 0, count: T * KVD)
         let keys = KeyRows(spans: spans, k: k, v: v, width: KVD)
         defer { keys.deallocate() }
-        // dK and dV of each span with a prefix: (P + L, KVD) each, zeroed.
-        var offsets: [Int?] = [], total = 0
-        for span in spans {
-            offsets.append(span.prefixLength > 0 ? total : nil)
-            if span.prefixLength > 0 { total += 2 * span.keyCount * KVD }
-        }
-        let own = UnsafeMutablePointer<Float>.allocate(capacity: max(total, 1))
+        // dK and dV of each span with a prefix, (P + L, KVD) each, zeroed.
+        let own = SpanRuns(spans: spans, width: KVD, zeroed: true) { $0.prefixLength > 0 }
         defer { own.deallocate() }
-        own.initialize(repeating: 0, count: max(total, 1))
         let scratchSize = spans.map { Int(fg_attention_backward_scratch(Int64($0.length), Int64($0.prefixLength))) }.max() ?? 0
-        Parallel.forRange(spans.count * KVH, minimumPerChunk: work(spans, D: D, heads: H) < 1 << 16 ? Int.max : 1) { a, b in
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchSize)
-            defer { scratch.deallocate() }
-            for task in a..<b {
-                let s = task / KVH, g = task % KVH, span = spans[s]
-                let (sk, sv) = keys.rows(of: s)
-                let (sdk, sdv) = offsets[s].map { (own + $0, own + $0 + span.keyCount * KVD) }
-                    ?? (dk + span.start * KVD, dv + span.start * KVD)
-                fg_attention_backward(dq + span.start * QD, sdk, sdv, dout + span.start * QD,
-                                      q + span.start * QD, sk, sv, Int64(span.length), Int64(span.prefixLength),
-                                      Int64(H), Int64(KVH), Int64(D), Int64(g), Int64(g + 1), scratch)
-            }
+        forEachTask(spans.count * KVH, scratch: scratchSize, split: work(spans, D: D, heads: H) >= 1 << 16) { task, scratch in
+            let s = task / KVH, g = task % KVH, span = spans[s]
+            let (sk, sv) = keys.rows(of: s)
+            let (sdk, sdv) = own.runs(of: s) ?? (dk + span.start * KVD, dv + span.start * KVD)
+            fg_attention_backward(dq + span.start * QD, sdk, sdv, dout + span.start * QD,
+                                  q + span.start * QD, sk, sv, Int64(span.length), Int64(span.prefixLength),
+                                  Int64(H), Int64(KVH), Int64(D), Int64(g), Int64(g + 1), scratch)
         }
         for (s, span) in spans.enumerated() {
-            guard let offset = offsets[s] else { continue }
-            let sdk = own + offset, sdv = own + offset + span.keyCount * KVD
+            guard let (sdk, sdv) = own.runs(of: s) else { continue }
             let P = span.prefixLength
             (dk + span.start * KVD).update(from: sdk + P * KVD, count: span.length * KVD)
             (dv + span.start * KVD).update(from: sdv + P * KVD, count: span.length * KVD)
             fg_add(dk + span.prefixStart * KVD, sdk, Int64(P * KVD))
             fg_add(dv + span.prefixStart * KVD, sdv, Int64(P * KVD))
+        }
+    }
+
+    /// Runs `body(task, scratch)` for tasks 0 ..< count: over the thread team when `split`, else on
+    /// one thread; each chunk gets its own scratch of `size` floats.
+    private static func forEachTask(_ count: Int, scratch size: Int, split: Bool,
+                                    _ body: (Int, UnsafeMutablePointer<Float>) -> Void) {
+        Parallel.forRange(count, minimumPerChunk: split ? 1 : Int.max) { a, b in
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: size)
+            defer { scratch.deallocate() }
+            for task in a..<b { body(task, scratch) }
         }
     }
 
@@ -85,51 +80,72 @@ enum AttentionLayer {
     }
 }
 
+/// Two runs of (P + L, width) floats for each span `chosen` selects (keys and values, or their
+/// gradients), in one allocation.
+private struct SpanRuns {
+    let width: Int
+    let spans: [AttentionSpan]
+    /// Offset of each chosen span's first run (its second follows); nil when not chosen.
+    let offsets: [Int?]
+    let base: UnsafeMutablePointer<Float>?
+
+    init(spans: [AttentionSpan], width: Int, zeroed: Bool, chosen: (AttentionSpan) -> Bool) {
+        self.width = width
+        self.spans = spans
+        var offsets: [Int?] = [], total = 0
+        for span in spans {
+            offsets.append(chosen(span) ? total : nil)
+            if chosen(span) { total += 2 * span.keyCount * width }
+        }
+        self.offsets = offsets
+        guard total > 0 else {
+            base = nil
+            return
+        }
+        let base = UnsafeMutablePointer<Float>.allocate(capacity: total)
+        if zeroed { base.initialize(repeating: 0, count: total) }
+        self.base = base
+    }
+
+    /// The two runs of span s, or nil when it was not chosen.
+    func runs(of s: Int) -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>)? {
+        guard let offset = offsets[s], let base else { return nil }
+        return (base + offset, base + offset + spans[s].keyCount * width)
+    }
+
+    func deallocate() { base?.deallocate() }
+}
+
 /// The key and value rows each span attends to, as one contiguous run of (P + L) rows: the packed
 /// rows themselves when the prefix lies directly before the span's rows, otherwise a copy.
 private struct KeyRows {
     let k: UnsafePointer<Float>, v: UnsafePointer<Float>
     let width: Int
     let spans: [AttentionSpan]
-    /// Offset of each copied span's keys in `copies` (values follow its keys); nil when not copied.
-    let offsets: [Int?]
-    let copies: UnsafeMutablePointer<Float>?
+    let copies: SpanRuns
 
     init(spans: [AttentionSpan], k: UnsafePointer<Float>, v: UnsafePointer<Float>, width: Int) {
         self.k = k
         self.v = v
         self.width = width
         self.spans = spans
-        var offsets: [Int?] = [], total = 0
-        for span in spans {
-            offsets.append(span.keysAreContiguous ? nil : total)
-            if !span.keysAreContiguous { total += 2 * span.keyCount * width }
+        copies = SpanRuns(spans: spans, width: width, zeroed: false) { !$0.keysAreContiguous }
+        for (s, span) in spans.enumerated() {
+            guard let (keys, values) = copies.runs(of: s) else { continue }
+            let P = span.prefixLength
+            keys.update(from: k + span.prefixStart * width, count: P * width)
+            (keys + P * width).update(from: k + span.start * width, count: span.length * width)
+            values.update(from: v + span.prefixStart * width, count: P * width)
+            (values + P * width).update(from: v + span.start * width, count: span.length * width)
         }
-        self.offsets = offsets
-        guard total > 0 else {
-            copies = nil
-            return
-        }
-        let copies = UnsafeMutablePointer<Float>.allocate(capacity: total)
-        for (span, offset) in zip(spans, offsets) {
-            guard let offset else { continue }
-            let P = span.prefixLength, n = span.keyCount * width
-            (copies + offset).update(from: k + span.prefixStart * width, count: P * width)
-            (copies + offset + P * width).update(from: k + span.start * width, count: span.length * width)
-            (copies + offset + n).update(from: v + span.prefixStart * width, count: P * width)
-            (copies + offset + n + P * width).update(from: v + span.start * width, count: span.length * width)
-        }
-        self.copies = copies
     }
 
     /// Keys and values of span s, (P + L, width) each.
     func rows(of s: Int) -> (UnsafePointer<Float>, UnsafePointer<Float>) {
+        if let (keys, values) = copies.runs(of: s) { return (UnsafePointer(keys), UnsafePointer(values)) }
         let span = spans[s]
-        if let offset = offsets[s], let copies {
-            return (UnsafePointer(copies + offset), UnsafePointer(copies + offset + span.keyCount * width))
-        }
         return (k + span.prefixStart * width, v + span.prefixStart * width)
     }
 
-    func deallocate() { copies?.deallocate() }
+    func deallocate() { copies.deallocate() }
 }

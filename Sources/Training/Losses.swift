@@ -71,7 +71,5 @@ public func sequenceLogProbabilities(model: LlamaModel, adapter: LoRAWeights?, s
     let batch = try prepareBatch(model: model, adapter: adapter, gradients: nil, sequences: sequences, dropout: 0,
                                  sharePrefix: sharePrefix)
     let ws = workspace ?? TrainingWorkspace(model: model, tokens: batch.rowCount)
-    var unused = SeededGenerator(seed: 0)  // not drawn from: dropout is 0
-    TrainingPass.forward(model: model, adapter: adapter, batch: batch, dropout: 0, rng: &unused, workspace: ws)
-    return TrainingPass.sequenceSums(batch, workspace: ws)
+    return TrainingPass.logProbabilitySums(model: model, adapter: adapter, batch: batch, workspace: ws)
 }

@@ -68,9 +68,7 @@ public func dpoLossAndGradients(model: LlamaModel, adapter: LoRAWeights, pairs: 
         guard given.count == N else { throw .invalidPreference("\(given.count) reference values for \(N) pairs") }
         reference = given.map(\.chosen) + given.map(\.rejected)
     } else {
-        var unused = SeededGenerator(seed: 0)  // not drawn from: dropout is 0
-        TrainingPass.forward(model: model, adapter: nil, batch: batch, dropout: 0, rng: &unused, workspace: ws)
-        reference = TrainingPass.sequenceSums(batch, workspace: ws)
+        reference = TrainingPass.logProbabilitySums(model: model, adapter: nil, batch: batch, workspace: ws)
     }
 
     TrainingPass.forward(model: model, adapter: adapter, batch: batch, dropout: dropout, rng: &rng, workspace: ws)

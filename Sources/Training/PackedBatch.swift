@@ -45,10 +45,6 @@ struct AttentionSpan: Equatable {
 struct PackedBatch {
     /// Every token id, (T).
     let tokens: [Int]
-    /// First own row of each sequence.
-    let rowStarts: [Int]
-    /// Own rows of each sequence (its token count less a shared prefix).
-    let lengths: [Int]
     /// Position of each row inside its sequence, (T).
     let positions: [Int]
     /// Rows evaluated by the output head, (R), increasing.
@@ -60,7 +56,15 @@ struct PackedBatch {
     /// The attention calls that cover every row once: the shared prefixes first, then one per
     /// sequence (in sequence order).
     let spans: [AttentionSpan]
+    /// Number of sequences (the last spans).
+    let sequenceCount: Int
 
+    /// The spans of the sequences' own rows, in sequence order.
+    var sequenceSpans: ArraySlice<AttentionSpan> { spans.suffix(sequenceCount) }
+    /// First own row of each sequence.
+    var rowStarts: [Int] { sequenceSpans.map(\.start) }
+    /// Own rows of each sequence (its token count less a shared prefix).
+    var lengths: [Int] { sequenceSpans.map(\.length) }
     /// T.
     var rowCount: Int { tokens.count }
     /// R.
@@ -99,7 +103,7 @@ struct PackedBatch {
             }
         }
 
-        var tokens: [Int] = [], starts: [Int] = [], lengths: [Int] = [], positions: [Int] = []
+        var tokens: [Int] = [], positions: [Int] = []
         var headRows: [Int] = [], targets: [Int32] = [], headSequence: [Int] = []
         var prefixStart = Array(repeating: -1, count: sharing.count)
         var prefixSpans: [AttentionSpan] = [], sequenceSpans: [AttentionSpan] = []
@@ -112,8 +116,6 @@ struct PackedBatch {
                 tokens += seq.tokens[..<P]
                 positions += 0..<P
             }
-            starts.append(tokens.count)
-            lengths.append(seq.tokens.count - P)
             sequenceSpans.append(P > 0
                 ? AttentionSpan(start: tokens.count, length: seq.tokens.count - P, prefixStart: prefixStart[group[s]], prefixLength: P)
                 : AttentionSpan(start: tokens.count, length: seq.tokens.count))
@@ -128,13 +130,12 @@ struct PackedBatch {
             }
         }
         self.tokens = tokens
-        self.rowStarts = starts
-        self.lengths = lengths
         self.positions = positions
         self.headRows = headRows
         self.targets = targets
         self.headSequence = headSequence
         self.spans = prefixSpans + sequenceSpans
+        self.sequenceCount = sequences.count
         self.sharedRows = sequences.reduce(0) { $0 + $1.tokens.count } - tokens.count
     }
 

@@ -115,9 +115,18 @@ enum TrainingPass {
         }
     }
 
+    /// A forward without dropout, then each sequence's summed target log-probability (`adapter` nil:
+    /// the base model).
+    static func logProbabilitySums(model: LlamaModel, adapter: LoRAWeights?, batch: PackedBatch,
+                                   workspace ws: TrainingWorkspace) -> [Double] {
+        var unused = SeededGenerator(seed: 0)  // not drawn from: dropout is 0
+        forward(model: model, adapter: adapter, batch: batch, dropout: 0, rng: &unused, workspace: ws)
+        return sequenceSums(batch, workspace: ws)
+    }
+
     /// Sums the head rows' target log-probabilities per sequence, (sequence count).
     static func sequenceSums(_ batch: PackedBatch, workspace ws: TrainingWorkspace) -> [Double] {
-        var sums = Array(repeating: 0.0, count: batch.rowStarts.count)
+        var sums = Array(repeating: 0.0, count: batch.sequenceCount)
         for (i, s) in batch.headSequence.enumerated() { sums[s] += ws.targetLogProbabilities[i] }
         return sums
     }
