@@ -34,7 +34,7 @@ struct CAICommand: ParsableCommand {
     @Option(help: "Starting PEFT adapter (default: a fresh adapter, i.e. the base model).")
     var adapter: String?
 
-    @Option(name: .customLong("set"), help: ArgumentHelp("Override a cai key (repeatable).", valueName: "cai.key=value"))
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a cai key, or a lora key that shapes the fresh adapter (repeatable), e.g. lora.targets=[q_proj,v_proj,gate_proj].", valueName: "cai.key=value"))
     var overrides: [String] = []
 
     @Option(help: "The safety filter's judge in AI feedback: none, embedding, guard or both (trained ones, from $FEDGUARD_HOME/filter).")
@@ -54,8 +54,11 @@ struct CAICommand: ParsableCommand {
             throw ValidationError("--judge must be none, embedding, guard or both (got '\(judge)')")
         }
         guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1") }
-        if let bad = overrides.first(where: { !$0.hasPrefix("cai.") }) {
-            throw ValidationError("--set takes cai keys only (got '\(bad)')")
+        if let bad = overrides.first(where: { !$0.hasPrefix("cai.") && !$0.hasPrefix("lora.") }) {
+            throw ValidationError("--set takes cai and lora keys only (got '\(bad)')")
+        }
+        if adapter != nil, let shape = overrides.first(where: { $0.hasPrefix("lora.") }) {
+            throw ValidationError("--set \(shape): lora keys shape a fresh adapter; the one given with --adapter keeps its own configuration")
         }
     }
 

@@ -10,7 +10,15 @@ import Testing
         #expect(r.stderr.contains("cai.candidates"), "\(r.stderr)")
         let other = try CLITests.run(["cai", "--out", "/tmp/unused-cai", "--set", "rounds=3"])
         #expect(other.status != 0)
-        #expect(other.stderr.contains("cai keys only"), "\(other.stderr)")
+        #expect(other.stderr.contains("cai and lora keys only"), "\(other.stderr)")
+        // lora keys shape the fresh adapter: a bad value names its key, and an adapter given with
+        // --adapter keeps its own shape, so setting one beside it is refused.
+        let rank = try CLITests.run(["cai", "--out", "/tmp/unused-cai", "--model", CLITests.tinyModel, "--set", "lora.rank=0"])
+        #expect(rank.status != 0)
+        #expect(rank.stderr.contains("lora.rank"), "\(rank.stderr)")
+        let both = try CLITests.run(["cai", "--out", "/tmp/unused-cai", "--adapter", "/tmp/unused-adapter", "--set", "lora.targets=[q_proj]"])
+        #expect(both.status != 0)
+        #expect(both.stderr.contains("keeps its own configuration"), "\(both.stderr)")
     }
 
     @Test func aConstitutionMissingAKeyNamesFileAndKey() throws {
