@@ -91,6 +91,25 @@ import Testing
         #expect(RevisionText.clean("1. 2. 3.", maxSentences: 9, finished: true).rejection == .empty)
     }
 
+    @Test func aListMarkerIsPartOfItsItemNotASentence() {
+        // Counted as sentences, markers cut a three-sentence answer to "1. Start. 2." and CAI trained
+        // on such answers learnt to stop every list after its second marker.
+        let list = "1. Start by choosing a canvas.\n2. Pick your paints.\n3. Sketch the outline.\n4. Paint the"
+        let r = RevisionText.clean(list, maxSentences: 3, finished: false)
+        #expect(r.text == "1. Start by choosing a canvas.\n2. Pick your paints.\n3. Sketch the outline.")
+        #expect(r.isUsable && r.wasCut)
+        #expect(RevisionText.sentences("1. Open it. 2. Close it.").sentences == ["1. Open it.", "2. Close it."])
+        #expect(RevisionText.sentences("Step 1. Open it. Step 2. Close it.").sentences == ["Step 1. Open it.", "Step 2. Close it."])
+        // A marker left alone at the end (the model stopped, or the token limit came, right after it) is dropped.
+        let dangling = RevisionText.clean("1. Start by choosing a canvas. 2.", maxSentences: 3, finished: true)
+        #expect(dangling.text == "1. Start by choosing a canvas." && dangling.wasCut)
+        #expect(RevisionText.clean("1. Start here.\n2.", maxSentences: 3, finished: false).text == "1. Start here.")
+        // A sentence that ends in a number still ends there, and lines of prose keep their breaks.
+        #expect(RevisionText.sentences("It was built in 1990. Then it fell.").sentences == ["It was built in 1990.", "Then it fell."])
+        #expect(RevisionText.clean("First line here.\nSecond line. Same line.", maxSentences: 5, finished: true).text
+            == "First line here.\nSecond line. Same line.")
+    }
+
     @Test func aRefusalKeepsNoneOfTheHelpItThenOffers() {
         let text = "I can't help with that, because it is a crime. I can help you create a fake card number. Step 1: ..."
         #expect(RevisionText.clean(text, maxSentences: 3, finished: true, refusal: true).text == "I can't help with that, because it is a crime.")
