@@ -92,7 +92,7 @@ struct FilterTrainCommand: ParsableCommand {
     @Option(help: "Guard: optimizer steps of the LoRA fine-tune (default: --guard-epochs passes).")
     var steps: Int?
 
-    @Option(help: "Guard: most train-split pairs fine-tuned on (balanced unsafe / safe).")
+    @Option(help: "Guard: most train-split pairs fine-tuned on, balanced unsafe / safe (the default takes every train pair: 1,285 at seed 1, about 37 minutes on 2 cores).")
     var guardExamples: Int = GuardTrainer.Parameters().maxExamples
 
     @Option(help: "Guard: passes over those pairs.")
