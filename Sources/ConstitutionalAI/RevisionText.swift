@@ -133,7 +133,11 @@ public enum RevisionText {
             kept.append(piece)
         }
         // Sentences that began a line (list items, paragraphs) keep their line break.
-        let joined = kept.enumerated().map { $0.offset == 0 ? $0.element.text : ($0.element.startsLine ? "\n" : " ") + $0.element.text }.joined()
+        var joined = ""
+        for piece in kept {
+            if !joined.isEmpty { joined += piece.startsLine ? "\n" : " " }
+            joined += piece.text
+        }
         let words = joined.split(whereSeparator: \.isWhitespace).filter { $0.contains(where: \.isLetter) }
         if words.count < 2 { return CleanedText(text: "", rejection: .repetition, wasCut: true) }
         return CleanedText(text: joined, rejection: nil, wasCut: wasCut)
