@@ -12,7 +12,8 @@ import SafetyFilter
 public struct JudgedAnswer: Sendable, Codable, Equatable {
     /// The answer (cleaned; empty when rejected as degenerate).
     public var text: String
-    /// Where it comes from: `initial` or `revision`.
+    /// Where it comes from: `initial`, `revision N` or `reference` (a benign prompt answered by
+    /// the adapter a sequence of steps started from).
     public var origin: String
     /// Why it was rejected as degenerate (nil: usable).
     public var degenerate: DegenerationReason?

@@ -32,6 +32,18 @@ public enum CAIObjective: String, Sendable, Codable, CaseIterable {
     case both
 }
 
+/// Whose answers to a step's benign prompts become their training targets when several steps run
+/// one after another (`fedguard cai --iterations N`).
+public enum BenignAnswerSource: String, Sendable, Codable, CaseIterable {
+    /// The adapter being trained (each step's own answers: self-training, which drifts over steps).
+    case current
+    /// The adapter the run started from (the base model, or `--adapter IN`): the helpful model's
+    /// own samples mixed into CAI's data, as Bai et al. 2022 did, so that benign behaviour stays
+    /// anchored while the red-team answers move. In a federated run a step starts from each round's
+    /// aggregate, which is both.
+    case start
+}
+
 /// The `cai:` section.
 public struct CAISettings: Sendable, Equatable, Codable {
     /// off, full or cheap.
@@ -75,6 +87,8 @@ public struct CAISettings: Sendable, Equatable, Codable {
     public var revisionTokens: Int
     /// Most sentences kept of a revision.
     public var revisionSentences: Int
+    /// Whose answers to benign prompts are trained on when several steps run in sequence.
+    public var benignAnswers: BenignAnswerSource
     /// sft, dpo or both.
     public var objective: CAIObjective
     /// Passes over the step's training data (SFT and DPO each).
@@ -100,7 +114,7 @@ public struct CAISettings: Sendable, Equatable, Codable {
                 imperativeRewrites: Bool = false, donotanswerExcluded: [String] = [],
                 revisionContext: RevisionContext = .direct, revisions: Int = 1, candidates: Int = 1, temperature: Double = 0.8,
                 answerTokens: Int = 64, critiqueTokens: Int = 48, revisionTokens: Int = 64, revisionSentences: Int = 3,
-                objective: CAIObjective = .both, epochs: Int = 2, learningRate: Double = 2e-4, dpoBeta: Double = 0.1,
+                benignAnswers: BenignAnswerSource = .current, objective: CAIObjective = .both, epochs: Int = 2, learningRate: Double = 2e-4, dpoBeta: Double = 0.1,
                 batchSize: Int = 32, maxUpdateNorm: Double = 10, constitution: String? = nil, criticModel: String? = nil) {
         self.mode = mode
         self.placement = placement
@@ -119,6 +133,7 @@ public struct CAISettings: Sendable, Equatable, Codable {
         self.critiqueTokens = critiqueTokens
         self.revisionTokens = revisionTokens
         self.revisionSentences = revisionSentences
+        self.benignAnswers = benignAnswers
         self.objective = objective
         self.epochs = epochs
         self.learningRate = learningRate
@@ -166,7 +181,7 @@ public struct CAISettings: Sendable, Equatable, Codable {
              redTeamDraw = "red_team_draw", imperativeRewrites = "imperative_rewrites", donotanswerExcluded = "donotanswer_excluded",
              revisionContext = "revision_context", revisions, candidates,
              temperature, answerTokens = "answer_tokens", critiqueTokens = "critique_tokens", revisionTokens = "revision_tokens",
-             revisionSentences = "revision_sentences", objective, epochs, learningRate = "learning_rate", dpoBeta = "dpo_beta",
+             revisionSentences = "revision_sentences", benignAnswers = "benign_answers", objective, epochs, learningRate = "learning_rate", dpoBeta = "dpo_beta",
              batchSize = "batch_size", maxUpdateNorm = "max_update_norm", constitution, criticModel = "critic_model"
     }
 
@@ -190,6 +205,7 @@ public struct CAISettings: Sendable, Equatable, Codable {
         critiqueTokens = try c.decodeIfPresent(Int.self, forKey: .critiqueTokens) ?? d.critiqueTokens
         revisionTokens = try c.decodeIfPresent(Int.self, forKey: .revisionTokens) ?? d.revisionTokens
         revisionSentences = try c.decodeIfPresent(Int.self, forKey: .revisionSentences) ?? d.revisionSentences
+        benignAnswers = try c.decodeIfPresent(BenignAnswerSource.self, forKey: .benignAnswers) ?? d.benignAnswers
         objective = try c.decodeIfPresent(CAIObjective.self, forKey: .objective) ?? d.objective
         epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? d.epochs
         learningRate = try c.decodeIfPresent(Double.self, forKey: .learningRate) ?? d.learningRate
@@ -219,6 +235,7 @@ public struct CAISettings: Sendable, Equatable, Codable {
         try c.encode(critiqueTokens, forKey: .critiqueTokens)
         try c.encode(revisionTokens, forKey: .revisionTokens)
         try c.encode(revisionSentences, forKey: .revisionSentences)
+        try c.encode(benignAnswers, forKey: .benignAnswers)
         try c.encode(objective, forKey: .objective)
         try c.encode(epochs, forKey: .epochs)
         try c.encode(learningRate, forKey: .learningRate)

@@ -112,7 +112,13 @@ public struct ConstitutionalAIStep {
 
     /// One step from `adapter` with `seed`: generation, AI feedback and training. The input adapter
     /// is not modified.
-    public func run(adapter start: LoRAWeights, seed: UInt64, progress: (CAIProgress) -> Void = { _ in }) throws -> CAIStepResult {
+    ///
+    /// With `benignReference` (``CAISettings/benignAnswers`` `start`: the adapter a sequence of steps
+    /// started from), the benign prompts are also answered by that adapter, and its answer, when
+    /// acceptable, is the one trained on, so benign behaviour does not drift with each step's own
+    /// answers; an unacceptable answer of the current adapter (a refusal) becomes DPO's rejected one.
+    public func run(adapter start: LoRAWeights, seed: UInt64, benignReference: LoRAWeights? = nil,
+                    progress: (CAIProgress) -> Void = { _ in }) throws -> CAIStepResult {
         var cost = CAICost()
         let prompts = pool.draw(count: settings.promptsPerStep, harmfulShare: settings.harmfulShare, riskyShare: settings.riskyShare,
                                 redTeamDraw: settings.redTeamDraw, seed: seed)
@@ -199,6 +205,30 @@ public struct ConstitutionalAIStep {
             }
         }
 
+        // The reference's answers to the benign prompts (after the revisions, so that they never
+        // stand in for the current answer in a further critique round).
+        var referenceAnswer: [Int: Int] = [:]
+        if let benignReference {
+            let benign = prompts.indices.filter { !prompts[$0].harmful }
+            t = Date()
+            let generated = try makeResponder(model, benignReference, settings.batchSize, logger)
+                .generate(benign.map { [ChatMessage(role: .user, content: prompts[$0].text)] }, maxNewTokens: settings.answerTokens,
+                          temperature: 0, seed: rng.next()) {
+                    progress(.generating(phase: "reference answers", done: $0, total: benign.count))
+                }
+            cost.answerSeconds += Date().timeIntervalSince(t)
+            cost.answerTokens += generated.reduce(0) { $0 + $1.tokens }
+            t = Date()
+            let cleaned = generated.map { RevisionText.clean($0.text, maxSentences: 12, finished: $0.finished) }
+            let judged = try judge.judge(prompts: benign.map { prompts[$0].text }, answers: cleaned,
+                                         origins: Array(repeating: "reference", count: benign.count))
+            cost.judgeSeconds += Date().timeIntervalSince(t)
+            for (i, answer) in zip(benign, judged) {
+                referenceAnswer[i] = answers[i].count
+                answers[i].append(answer)
+            }
+        }
+
         var records: [CAIRecord] = []
         var sft: [SFTExample] = []
         var preferences: [PreferenceExample] = []
@@ -206,8 +236,9 @@ public struct ConstitutionalAIStep {
             let harmful = prompts[i].harmful
             var record = CAIRecord(prompt: prompts[i], principle: principles[i].id, initial: initial[i].text, critiques: critiques[i],
                                    answers: answers[i], chosen: nil, rejected: nil)
-            if let best = Self.best(answers[i], harmful: harmful),
-               answers[i][best].isAcceptable(harmful: harmful, unsafeThreshold: judge.unsafeThreshold) {
+            var choice = Self.best(answers[i], harmful: harmful)
+            if let r = referenceAnswer[i], answers[i][r].isAcceptable(harmful: harmful, unsafeThreshold: judge.unsafeThreshold) { choice = r }
+            if let best = choice, answers[i][best].isAcceptable(harmful: harmful, unsafeThreshold: judge.unsafeThreshold) {
                 record.chosen = best
                 let user = [ChatMessage(role: .user, content: prompts[i].text)]
                 sft.append(SFTExample(messages: user + [ChatMessage(role: .assistant, content: answers[i][best].text)]))
@@ -296,7 +327,8 @@ public struct ConstitutionalAIStep {
     /// a helpful one, of revisions rejected as degenerate, and mean lengths.
     static func quality(_ records: [CAIRecord]) -> [String: Double] {
         let harmful = records.filter(\.prompt.harmful), benign = records.filter { !$0.prompt.harmful }
-        let revisions = records.flatMap { $0.answers.filter { $0.origin != "initial" } }
+        func isRevision(_ a: JudgedAnswer) -> Bool { a.origin.hasPrefix("revision") }
+        let revisions = records.flatMap { $0.answers.filter(isRevision) }
         let chosen = records.compactMap { r in r.chosen.map { r.answers[$0] } }
         func share(_ part: Int, _ whole: Int) -> Double { whole == 0 ? 0 : Double(part) / Double(whole) }
         func mean(_ xs: [Int]) -> Double { xs.isEmpty ? 0 : Double(xs.reduce(0, +)) / Double(xs.count) }
@@ -306,11 +338,11 @@ public struct ConstitutionalAIStep {
             "benign_prompts": Double(benign.count),
             "harmful_safe_share": share(harmful.filter { $0.chosen != nil }.count, harmful.count),
             "benign_helpful_share": share(benign.filter { $0.chosen != nil }.count, benign.count),
-            "revisions_safe_share": share(records.filter(\.prompt.harmful).flatMap { $0.answers.filter { $0.origin != "initial" } }
-                .filter { $0.degenerate == nil && $0.refuses }.count,
-                                          harmful.flatMap { $0.answers.filter { $0.origin != "initial" } }.count),
+            "revisions_safe_share": share(harmful.flatMap { $0.answers.filter(isRevision) }.filter { $0.degenerate == nil && $0.refuses }.count,
+                                          harmful.flatMap { $0.answers.filter(isRevision) }.count),
             "revisions_degenerate_share": share(revisions.filter { $0.degenerate != nil }.count, revisions.count),
-            "chosen_revision_share": share(chosen.filter { $0.origin != "initial" }.count, chosen.count),
+            "chosen_revision_share": share(chosen.filter(isRevision).count, chosen.count),
+            "chosen_reference_share": share(chosen.filter { $0.origin == "reference" }.count, chosen.count),
             "initial_refusal_share_harmful": share(harmful.filter { $0.answers[0].refuses }.count, harmful.count),
             "initial_refusal_share_benign": share(benign.filter { $0.answers[0].refuses }.count, benign.count),
             "mean_chosen_chars": mean(chosen.map(\.text.count)),

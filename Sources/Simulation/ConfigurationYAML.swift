@@ -288,6 +288,7 @@ enum ConfigurationComments {
         "cai.critique_tokens": "most new tokens of a critique",
         "cai.revision_tokens": "most new tokens of a revision",
         "cai.revision_sentences": "most sentences kept of a revision (the rest is cut)",
+        "cai.benign_answers": "whose answers to benign prompts are trained on when `fedguard cai --iterations N` runs several steps: current (the adapter being trained) or start (the adapter the command started from); a federated run starts each step from the round's aggregate",
         "cai.objective": "sft (prompt -> chosen), dpo (chosen > rejected, reference = the step's starting adapter) or both",
         "cai.epochs": "passes over the step's training data",
         "cai.learning_rate": "peak learning rate of the step's training",

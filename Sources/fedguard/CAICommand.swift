@@ -46,6 +46,9 @@ struct CAICommand: ParsableCommand {
     @Option(help: "CAI steps run one after another, each from the previous one's adapter with the next seed (as rounds would).")
     var iterations: Int = 1
 
+    @Flag(help: "Also write each step's adapter to OUT/step-N (to evaluate every step on the held-out suites).")
+    var saveSteps = false
+
     @Option(help: "Truncated samples shown.")
     var samples: Int = 3
 
@@ -93,7 +96,8 @@ struct CAICommand: ParsableCommand {
             + "(\(constitution.principles.count) principles, \(constitution.exemplars.count) exemplars)")
         let outURL = URL(fileURLWithPath: (out as NSString).expandingTildeInPath, isDirectory: true)
         let (_, records) = try CAIInputs.runSteps(step, from: start, iterations: iterations, seed: seed, progressLabel: "",
-                                                  dropout: lora.dropout, baseModel: modelURL.lastPathComponent, to: outURL)
+                                                  dropout: lora.dropout, baseModel: modelURL.lastPathComponent, to: outURL,
+                                                  saveEachStep: saveSteps)
         for r in records.filter({ $0.chosen != nil }).prefix(samples) {
             Console.out("  \(r.prompt.harmful ? "red-team" : "benign") [\(r.principle)] \(ReportText.truncate(r.prompt.text, to: 60))\n"
                 + "    initial: \(ReportText.truncate(r.initial, to: 80))\n    chosen:  \(ReportText.truncate(r.answers[r.chosen!].text, to: 80))")
@@ -105,7 +109,8 @@ struct CAICommand: ParsableCommand {
         func pct(_ k: String) -> String { String(format: "%.0f%%", 100 * (m[k] ?? 0)) }
         return "iteration \(iteration): harmful prompts with a safe answer \(pct("harmful_safe_share")), benign with a helpful one "
             + "\(pct("benign_helpful_share")); revisions: refusals of harmful \(pct("revisions_safe_share")), degenerate "
-            + "\(pct("revisions_degenerate_share")); chosen from revisions \(pct("chosen_revision_share")); "
+            + "\(pct("revisions_degenerate_share")); chosen from revisions \(pct("chosen_revision_share"))"
+            + (m["chosen_reference_share", default: 0] > 0 ? ", from the start's answers \(pct("chosen_reference_share")); " : "; ")
             + "sft \(Int(m["sft_examples"] ?? 0)) examples, dpo \(Int(m["dpo_pairs"] ?? 0)) pairs; "
             + String(format: "%.0f s (answers %.0f, critiques %.0f, revisions %.0f, training %.0f)", m["seconds"] ?? 0,
                      m["seconds_answers"] ?? 0, m["seconds_critiques"] ?? 0, m["seconds_revisions"] ?? 0, m["seconds_training"] ?? 0)
@@ -142,17 +147,22 @@ enum CAIInputs {
 
     /// Runs `iterations` steps one after another from `start` (each from the previous one's adapter,
     /// with the next seed, as rounds would), showing progress and each step's summary, and writes
-    /// the final PEFT adapter, `cai-data.jsonl` and `metrics.json` to `directory`.
+    /// the final PEFT adapter, `cai-data.jsonl` and `metrics.json` to `directory` (with
+    /// `saveEachStep`, also each step's adapter to `directory/step-N`).
     @discardableResult
     static func runSteps(_ step: ConstitutionalAIStep, from start: LoRAWeights, iterations: Int, seed: UInt64, progressLabel: String,
-                         dropout: Float, baseModel: String, to directory: URL) throws -> (adapter: LoRAWeights, records: [CAIRecord]) {
+                         dropout: Float, baseModel: String, to directory: URL,
+                         saveEachStep: Bool = false) throws -> (adapter: LoRAWeights, records: [CAIRecord]) {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var adapter = start
         var allMetrics: [[String: Double]] = []
         var records: [CAIRecord] = []
         for iteration in 1...iterations {
             let prefix = "\(progressLabel)[\(iteration)/\(iterations)]"
-            let result = try step.run(adapter: adapter, seed: seed &+ UInt64(iteration - 1) &* 0x9E37_79B9) { p in
+            // The first step's start is the reference only in name: its answers are the initial ones.
+            let reference = step.settings.benignAnswers == .start && iteration > 1 ? start : nil
+            let result = try step.run(adapter: adapter, seed: seed &+ UInt64(iteration - 1) &* 0x9E37_79B9,
+                                      benignReference: reference) { p in
                 switch p {
                 case .generating(let phase, let done, let total): Console.progress("\(prefix) \(phase) \(done)/\(total)")
                 case .training(let objective, let t):
@@ -165,6 +175,10 @@ enum CAIInputs {
             allMetrics.append(result.metrics)
             records += result.records
             Console.err(CAICommand.summary(result.metrics, iteration: iteration))
+            if saveEachStep {
+                try PEFTAdapter.save(adapter, dropout: dropout, baseModel: baseModel,
+                                     to: directory.appendingPathComponent("step-\(iteration)", isDirectory: true))
+            }
         }
         try PEFTAdapter.save(adapter, dropout: dropout, baseModel: baseModel, to: directory)
         try writeRecords(records, to: directory.appendingPathComponent("cai-data.jsonl"))

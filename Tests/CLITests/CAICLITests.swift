@@ -8,6 +8,9 @@ import Testing
         let r = try CLITests.run(["cai", "--out", "/tmp/unused-cai", "--model", CLITests.tinyModel, "--set", "cai.candidates=0"])
         #expect(r.status != 0)
         #expect(r.stderr.contains("cai.candidates"), "\(r.stderr)")
+        let source = try CLITests.run(["cai", "--out", "/tmp/unused-cai", "--model", CLITests.tinyModel, "--set", "cai.benign_answers=base"])
+        #expect(source.status != 0)
+        #expect(source.stderr.contains("benign_answers"), "\(source.stderr)")
         let other = try CLITests.run(["cai", "--out", "/tmp/unused-cai", "--set", "rounds=3"])
         #expect(other.status != 0)
         #expect(other.stderr.contains("cai and lora keys only"), "\(other.stderr)")
@@ -33,7 +36,7 @@ import Testing
     @Test func configShowListsTheCAISection() throws {
         let r = try CLITests.run(["config", "show"])
         #expect(r.status == 0)
-        for key in ["cai:", "mode: \"off\"", "placement: server", "candidates:", "max_update_norm:"] {
+        for key in ["cai:", "mode: \"off\"", "placement: server", "candidates:", "benign_answers: current", "max_update_norm:"] {
             #expect(r.stdout.contains(key), "missing \(key)")
         }
     }

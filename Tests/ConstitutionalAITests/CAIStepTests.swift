@@ -268,6 +268,56 @@ struct EverythingRefuses: RefusalJudge {
         #expect(result.metrics["harmful_safe_share"] == 1)
     }
 
+    /// `cai.benign_answers: start`: a benign prompt trains on the answer of the adapter the steps
+    /// started from, and the current adapter's needless refusal becomes DPO's rejected answer; a
+    /// red-team prompt is untouched; a reference that refuses does not displace a helpful answer.
+    @Test func benignPromptsTrainOnTheReferenceAdaptersAnswer() throws {
+        let model = try CAIFixtures.tinyModel()
+        let lora = LoRAConfiguration(rank: 4, alpha: 8, dropout: 0, targets: [.query, .value])
+        var step = try ConstitutionalAIStep(model: model, lora: lora, settings: CAIFixtures.settings(),
+                                            constitution: try Constitution.standard(), pool: try CAIFixtures.pool())
+        let reference = LoRAWeights.initialized(for: model, configuration: lora, seed: 3)
+        let current = LoRAWeights.initialized(for: model, configuration: lora, seed: 4)
+        struct ByAdapter: ChatResponder {
+            let isReference: Bool, referenceRefuses: Bool
+            func generate(_ conversations: [[ChatMessage]], maxNewTokens: Int, temperature: Double, seed: UInt64,
+                          progress: (Int) -> Void) throws -> [GeneratedText] {
+                conversations.map { messages in
+                    let benign = messages.last?.content.hasPrefix("placeholder benign") == true
+                    let text = messages.count > 1
+                        ? (benign ? "Here is a revised answer that helps." : "I can't help with that, because it could hurt people.")
+                        : isReference ? (referenceRefuses ? "I'm sorry, but I can't help with that." : "Here is the start's answer, in full detail.")
+                        : benign ? "I'm sorry, but I can't help with that." : "Sure, here is how to do it."
+                    return GeneratedText(text: text, finished: true, tokens: 10)
+                }
+            }
+        }
+        step.makeResponder = { _, adapter, _, _ in ByAdapter(isReference: adapter === reference, referenceRefuses: false) }
+        let result = try step.run(adapter: current, seed: 11, benignReference: reference)
+        let benign = result.records.filter { !$0.prompt.harmful }
+        #expect(!benign.isEmpty && benign.count < result.records.count)
+        for r in benign {
+            let chosen = try #require(r.chosen)
+            #expect(r.answers[chosen].origin == "reference")
+            #expect(r.answers[chosen].text == "Here is the start's answer, in full detail.")
+            #expect(r.rejected == 0)  // the current adapter's needless refusal
+        }
+        for r in result.records where r.prompt.harmful {
+            #expect(!r.answers.contains { $0.origin == "reference" })
+            #expect(r.answers[r.chosen!].origin.hasPrefix("revision"))
+        }
+        #expect(result.metrics["chosen_reference_share"] == Double(benign.count) / Double(result.records.count))
+        #expect(result.cost.answerTokens == 10 * (result.records.count + benign.count))
+
+        // A reference that refuses is not taken; without a reference nothing is answered twice.
+        step.makeResponder = { _, adapter, _, _ in ByAdapter(isReference: adapter === reference, referenceRefuses: true) }
+        let refusing = try step.run(adapter: current, seed: 11, benignReference: reference)
+        #expect(refusing.records.filter { !$0.prompt.harmful }.allSatisfy { r in r.chosen.map { r.answers[$0].origin == "revision 1" } == true })
+        #expect(refusing.metrics["chosen_reference_share"] == 0)
+        let plain = try step.run(adapter: current, seed: 11)
+        #expect(plain.records.allSatisfy { r in !r.answers.contains { $0.origin == "reference" } })
+    }
+
     @Test func theRealGeneratorRunsOnTheTinyModel() throws {
         // Gibberish from a random model: the step must judge it, reject what is degenerate and,
         // if nothing is usable, say so instead of training on nothing.
