@@ -19,6 +19,14 @@ public final class FloatBuffer: @unchecked Sendable {
         pointer.initialize(repeating: 0, count: max(count, 1))
     }
 
+    /// Allocates `count` floats without initializing them, for a caller that writes every one
+    /// before anything reads them (a weight's float copy, dequantized into it).
+    init(uninitializedCount count: Int) {
+        self.count = count
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
+        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+    }
+
     /// Copies `values` into a new buffer.
     public convenience init(_ values: [Float]) {
         self.init(count: values.count)

@@ -72,7 +72,7 @@ extension LlamaModel {
         var t = 0
         for r in requests {
             for id in r.tokens {
-                (x.pointer + t * C).update(from: tokenEmbedding.dense.pointer + id * C, count: C)
+                tokenEmbedding.copyRow(id, to: x.pointer + t * C)
                 t += 1
             }
         }

@@ -9,16 +9,41 @@ import Foundation
 /// single-token step then reads 4.5-8.5 bits a weight instead of 32, with the same arithmetic as the
 /// dequantized matrix (up to summation order).
 /// With ``Arithmetic/int8``, Q4 rows are also repacked, on first use, into panels for the int8 kernel.
+/// A weight loaded with its quantized rows makes its float32 copy on first use too: a process that
+/// only decodes short prompts (`fedguard chat`) or only reads the model's shapes (a deployed server's
+/// `configure`) never dequantizes 0.6 GB of floats.
 public final class LinearWeight: @unchecked Sendable {
-    // @unchecked Sendable: immutable after init (buffers are only read), except the int8 repack,
-    // which is built once under `int8Lock`.
+    // @unchecked Sendable: immutable after init (buffers are only read), except the float copy and
+    // the int8 repack, each built once under its lock.
 
     /// Output features (rows of W).
     public let outFeatures: Int
     /// Input features (columns of W).
     public let inFeatures: Int
-    /// W as float32, (out, in).
-    public let dense: FloatBuffer
+    /// W as float32, (out, in): dequantized from the quantized rows on first use when the loader
+    /// deferred it (the same values the file's floats give).
+    public var dense: FloatBuffer {
+        denseLock.lock()
+        defer { denseLock.unlock() }
+        if let d = denseStorage { return d }
+        guard let q = quantized else { preconditionFailure("a weight without quantized rows is built with its floats") }
+        let d = FloatBuffer(uninitializedCount: outFeatures * inFeatures)
+        // The loader kept only whole rows of a type the kernels read, all of which dequantize.
+        let status = fg_dequantize(q.type, q.data, d.pointer, Int64(outFeatures * inFeatures))
+        precondition(status == 0, "dequantizing a \(outFeatures)×\(inFeatures) weight of type \(q.type) failed")
+        denseStorage = d
+        return d
+    }
+
+    /// Whether the float32 copy exists yet.
+    public var hasDenseCopy: Bool {
+        denseLock.lock()
+        defer { denseLock.unlock() }
+        return denseStorage != nil
+    }
+
+    private let denseLock = NSLock()
+    private var denseStorage: FloatBuffer?
     /// The same rows in a quantized layout, if available.
     let quantized: QuantizedRows?
 
@@ -33,8 +58,28 @@ public final class LinearWeight: @unchecked Sendable {
         precondition(dense.count == outFeatures * inFeatures, "weight buffer does not match its shape")
         self.outFeatures = outFeatures
         self.inFeatures = inFeatures
-        self.dense = dense
+        self.denseStorage = dense
         self.quantized = quantized
+    }
+
+    /// A weight whose float32 copy is made from `quantized` on first use.
+    init(outFeatures: Int, inFeatures: Int, quantized: QuantizedRows) {
+        precondition(quantized.rowBytes * outFeatures > 0, "quantized rows do not match the shape")
+        self.outFeatures = outFeatures
+        self.inFeatures = inFeatures
+        self.quantized = quantized
+    }
+
+    /// Writes row `r` of W (as float32) to `destination`: from the float copy when it exists, else
+    /// dequantized from the row's own blocks (the same values), so a token's embedding lookup does
+    /// not make the whole table's float copy.
+    public func copyRow(_ r: Int, to destination: UnsafeMutablePointer<Float>) {
+        if !hasDenseCopy, let q = quantized {
+            let status = fg_dequantize(q.type, q.data + r * q.rowBytes, destination, Int64(inFeatures))
+            precondition(status == 0, "dequantizing row \(r) of type \(q.type) failed")
+        } else {
+            destination.update(from: dense.pointer + r * inFeatures, count: inFeatures)
+        }
     }
 
     deinit {

@@ -57,12 +57,14 @@ public enum ModelLoader {
         /// rowOrder maps a Hugging Face row to the GGUF row it is stored in (nil: identity).
         func linear(_ name: String, out: Int, in inF: Int, rowOrder: [Int]? = nil) throws -> LinearWeight {
             let t = try info(name, [out, inF])
+            if options.keepQuantizedWeights, let q = quantizedRows(file: file, tensor: t, rows: out, cols: inF, order: rowOrder) {
+                // The float copy is made from these rows on first use (see LinearWeight).
+                return LinearWeight(outFeatures: out, inFeatures: inF, quantized: q)
+            }
             var values: [Float]
             do { values = try file.floats(of: t) } catch { throw EngineError.modelFile("\(error)") }
             if let order = rowOrder { values = permuteRows(values, cols: inF, order: order) }
-            let quantized = options.keepQuantizedWeights
-                ? quantizedRows(file: file, tensor: t, rows: out, cols: inF, order: rowOrder) : nil
-            return LinearWeight(outFeatures: out, inFeatures: inF, dense: FloatBuffer(values), quantized: quantized)
+            return LinearWeight(outFeatures: out, inFeatures: inF, dense: FloatBuffer(values))
         }
 
         // llama.cpp permutes Llama's Q/K rows for its interleaved RoPE; Qwen2 (NEOX RoPE, on halves
