@@ -74,6 +74,14 @@ public final class LlamaModel: @unchecked Sendable {
                 headDimension: configuration.headDimension, precision: precision)
     }
 
+    /// Makes every weight's float32 copy now (see ``LinearWeight/dense``), for a caller about to
+    /// train, so that the time is spent loading, not inside the first training step.
+    public func makeFloatCopies() {
+        var weights = [tokenEmbedding, output]
+        for layer in layers { weights += Projection.allCases.map { $0.weight(in: layer) } }
+        for w in weights { _ = w.dense }
+    }
+
     /// The tokenizer, or an error saying the checkpoint has none.
     public func requireTokenizer() throws -> ModelTokenizer {
         guard let t = tokenizer else {

@@ -208,6 +208,7 @@ struct ClientFitCommand: ParsableCommand {
         Parallel.setThreadCount(configuration.threads ?? Parallel.threadCount)
         let (modelURL, _) = try RunCommand.baseModel(configuration, logger: logger)
         let loaded = try ModelLoader.load(from: modelURL, logger: logger)
+        loaded.makeFloatCopies()  // local training reads them all: their time belongs to loading, not to the reply's training seconds
         let hooks = try RunCommand.hooks(configuration, model: loaded, modelURL: modelURL, runDirectory: RunDirectory(url(out)), logger: logger, side: .client)
         let client = DeployedClient(model: loaded, configuration: configuration, hooks: hooks.clientData,
                                     updateHooks: hooks.clientUpdate, logger: logger)

@@ -41,5 +41,10 @@ struct LazyFloatCopyTests {
         let a = try lazy.forward([ForwardRequest(tokens: long, cache: lazy.makeCache(capacity: 70), logits: .all)])
         let b = try eager.forward([ForwardRequest(tokens: long, cache: eager.makeCache(capacity: 70), logits: .all)])
         #expect(a == b)
+
+        let fresh = try ModelLoader.load(from: Fixtures.url(file))
+        fresh.makeFloatCopies()
+        let all = [fresh.tokenEmbedding, fresh.output] + fresh.layers.flatMap { l in Projection.allCases.map { $0.weight(in: l) } }
+        #expect(all.allSatisfy { $0.hasDenseCopy })
     }
 }
