@@ -131,48 +131,37 @@ static inline __m256 block_dot(const __m256 w[4], const float *xb) {
     return _mm256_fmadd_ps(w[3], _mm256_loadu_ps(xb + 24), s);
 }
 
-/* sum over a block of (q*d + m) * x = d * sum(q*x) + m * sum(x); Q4_0 is m = -8d. Even and odd
- * blocks go to separate accumulators: with one, every block waited for the previous block's two
- * fused multiply-adds (the vector sum and the scalar offset, 4 cycles each on Zen 3), which perf
- * showed as the hottest instructions of single-stream decoding. */
-static inline __m256 q4_block(const uint8_t *blk, int has_min, const float *xb, float xsum, float *offset) {
-    const float d = load_half(blk);
-    *offset += (has_min ? load_half(blk + 2) : -8.0f * d) * xsum;
-    __m256 w[4];
-    unpack_nibbles(blk + (has_min ? 4 : 2), w);
-    return _mm256_mul_ps(_mm256_set1_ps(d), block_dot(w, xb));
-}
-
+/* sum over a block of (q*d + m) * x = d * sum(q*x) + m * sum(x); Q4_0 is m = -8d. */
 static float dot_q4(const uint8_t *row, int has_min, const float *x, const float *xsum, int64_t nb) {
     const int64_t bytes = has_min ? 20 : 18;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    float off0 = 0.0f, off1 = 0.0f;
-    int64_t b = 0;
-    for (; b + 1 < nb; b += 2) {
-        acc0 = _mm256_add_ps(acc0, q4_block(row + b * bytes, has_min, x + b * 32, xsum[b], &off0));
-        acc1 = _mm256_add_ps(acc1, q4_block(row + (b + 1) * bytes, has_min, x + b * 32 + 32, xsum[b + 1], &off1));
+    __m256 acc = _mm256_setzero_ps();
+    float offset = 0.0f;
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = row + b * bytes;
+        float d = load_half(blk);
+        float m = has_min ? load_half(blk + 2) : -8.0f * d;
+        __m256 w[4];
+        unpack_nibbles(blk + (has_min ? 4 : 2), w);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), block_dot(w, x + b * 32), acc);
+        offset += m * xsum[b];
     }
-    if (b < nb) acc0 = _mm256_add_ps(acc0, q4_block(row + b * bytes, has_min, x + b * 32, xsum[b], &off0));
-    return hsum256(_mm256_add_ps(acc0, acc1)) + (off0 + off1);
+    return hsum256(acc) + offset;
 }
 
-static inline __m256 q8_0_block(const uint8_t *blk, const float *xb) {
-    __m256 w[4];
-    for (int k = 0; k < 4; k++)
-        w[k] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(blk + 2 + 8 * k))));
-    return _mm256_mul_ps(_mm256_set1_ps(load_half(blk)), block_dot(w, xb));
-}
-
-/* Q8_0: d * sum(q*x) per block, even and odd blocks accumulated apart (see dot_q4). */
 static float dot_q8_0(const uint8_t *row, const float *x, int64_t nb) {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t b = 0;
-    for (; b + 1 < nb; b += 2) {
-        acc0 = _mm256_add_ps(acc0, q8_0_block(row + b * 34, x + b * 32));
-        acc1 = _mm256_add_ps(acc1, q8_0_block(row + (b + 1) * 34, x + b * 32 + 32));
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = row + b * 34;
+        float d = load_half(blk);
+        const uint8_t *qs = blk + 2;
+        __m256 w[4];
+        for (int k = 0; k < 4; k++) {
+            __m128i q8 = _mm_loadl_epi64((const __m128i *)(qs + 8 * k));
+            w[k] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), block_dot(w, x + b * 32), acc);
     }
-    if (b < nb) acc0 = _mm256_add_ps(acc0, q8_0_block(row + b * 34, x + b * 32));
-    return hsum256(_mm256_add_ps(acc0, acc1));
+    return hsum256(acc);
 }
 
 /* Σ_i q[i] · x[i] over 8 unsigned bytes q, as a float vector (no horizontal sum). */

@@ -208,8 +208,8 @@ public struct ConstitutionalAIStep {
         // The reference's answers to the benign prompts (after the revisions, so that they never
         // stand in for the current answer in a further critique round).
         var referenceAnswer: [Int: Int] = [:]
-        if let benignReference {
-            let benign = prompts.indices.filter { !prompts[$0].harmful }
+        let benign = prompts.indices.filter { !prompts[$0].harmful }
+        if let benignReference, !benign.isEmpty {
             t = Date()
             let generated = try makeResponder(model, benignReference, settings.batchSize, logger)
                 .generate(benign.map { [ChatMessage(role: .user, content: prompts[$0].text)] }, maxNewTokens: settings.answerTokens,
