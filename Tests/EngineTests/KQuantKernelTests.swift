@@ -29,6 +29,17 @@ struct KQuantKernelTests {
         return bytes
     }
 
+    /// The largest |y[r] − Σ dense[r]·x| (in double) over the rows, and the largest Σ|dense[r]·x|.
+    static func error(of y: [Float], dense: [Float], columns: Int, x: [Float]) -> (worst: Double, scale: Double) {
+        var worst = 0.0, scale = 0.0
+        for r in y.indices {
+            let expected = (0..<columns).reduce(0.0) { $0 + Double(dense[r * columns + $1]) * Double(x[$1]) }
+            worst = max(worst, abs(Double(y[r]) - expected))
+            scale = max(scale, (0..<columns).reduce(0.0) { $0 + abs(Double(dense[r * columns + $1]) * Double(x[$1])) })
+        }
+        return (worst, scale)
+    }
+
     /// Random rows of a 32-weight block type (Q4_0 18 bytes, Q4_1 20, Q8_0 34 a block), with modest
     /// f16 scales (and Q4_1's minimums) in each block's leading bytes.
     static func randomBlockRows(type: UInt32, rows: Int, columns: Int, seed: UInt64) -> [UInt8] {
@@ -61,12 +72,7 @@ struct KQuantKernelTests {
             let x = (0..<columns).map { Float(sin(Double($0) * 0.37)) + 0.25 }
             var y = [Float](repeating: .nan, count: rows)
             #expect(fg_matvec_quantized(type, w, Int64(columns), x, &y, 0, Int64(rows)) == 0)
-            var worst = 0.0, scale = 0.0
-            for r in 0..<rows {
-                let expected = (0..<columns).reduce(0.0) { $0 + Double(dense[r * columns + $1]) * Double(x[$1]) }
-                worst = max(worst, abs(Double(y[r]) - expected))
-                scale = max(scale, (0..<columns).reduce(0.0) { $0 + abs(Double(dense[r * columns + $1]) * Double(x[$1])) })
-            }
+            let (worst, scale) = Self.error(of: y, dense: dense, columns: columns, x: x)
             // Float32 sums in another order (the offsets m·Σx apart from the block sums): measured
             // ≤ 1.1e-7 of Σ|w·x| (Zen 3); the K-quants' bound, 1e-6.
             print("\(name) matvec, \(columns) columns: max |Δ| \(worst), Σ|w·x| up to \(scale)")
@@ -88,12 +94,7 @@ struct KQuantKernelTests {
         let x = (0..<columns).map { Float(sin(Double($0) * 0.37)) + 0.25 }  // a mean ≠ 0 exercises the offsets
         var y = [Float](repeating: .nan, count: rows)
         #expect(fg_matvec_quantized(type, w, Int64(columns), x, &y, 0, Int64(rows)) == 0)
-        var worst = 0.0, scale = 0.0
-        for r in 0..<rows {
-            let expected = (0..<columns).reduce(0.0) { $0 + Double(dense[r * columns + $1]) * Double(x[$1]) }
-            worst = max(worst, abs(Double(y[r]) - expected))
-            scale = max(scale, (0..<columns).reduce(0.0) { $0 + abs(Double(dense[r * columns + $1]) * Double(x[$1])) })
-        }
+        let (worst, scale) = Self.error(of: y, dense: dense, columns: columns, x: x)
         // Float32 sums of 768 products in another order: measured ≤ 4.3e-8 of Σ|w·x| (Zen 4); bound 1e-6.
         print("\(name) matvec: max |Δ| \(worst), Σ|w·x| up to \(scale)")
         #expect(worst <= 1e-6 * scale, "\(name): max |Δ| \(worst) against Σ|w·x| \(scale)")
