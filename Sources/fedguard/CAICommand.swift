@@ -34,7 +34,7 @@ struct CAICommand: ParsableCommand {
     @Option(help: "Starting PEFT adapter (default: a fresh adapter, i.e. the base model).")
     var adapter: String?
 
-    @Option(name: .customLong("set"), help: ArgumentHelp("Override a cai key, or a lora key that shapes the fresh adapter (repeatable), e.g. lora.targets=[q_proj,v_proj,gate_proj].", valueName: "cai.key=value"))
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a cai key, or a lora key that shapes the fresh adapter (repeatable), e.g. lora.targets=[q_proj,v_proj,gate_proj].", valueName: "cai.key=value|lora.key=value"))
     var overrides: [String] = []
 
     @Option(help: "The safety filter's judge in AI feedback: none, embedding, guard or both (trained ones, from $FEDGUARD_HOME/filter).")
