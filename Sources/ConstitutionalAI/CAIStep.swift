@@ -131,21 +131,10 @@ public struct ConstitutionalAIStep {
         let criticGenerator = makeResponder(critic, hasSeparateCritic ? nil : start, settings.batchSize, logger)
         let conversation = CritiqueConversation(constitution: constitution)
 
-        // Initial answers.
+        let (initial, initialClean, initialJudged) = try answer(prompts, with: policy, phase: "answers", origin: "initial",
+                                                                seed: rng.next(), cost: &cost, progress: progress)
+        var answers = initialJudged.map { [$0] }
         var t = Date()
-        let initial = try policy.generate(prompts.map { [ChatMessage(role: .user, content: $0.text)] },
-                                          maxNewTokens: settings.answerTokens, temperature: 0, seed: rng.next()) {
-            progress(.generating(phase: "answers", done: $0, total: prompts.count))
-        }
-        cost.answerSeconds = Date().timeIntervalSince(t)
-        cost.answerTokens = initial.reduce(0) { $0 + $1.tokens }
-        t = Date()
-        let initialClean = zip(prompts, initial).map { p, g in
-            RevisionText.clean(g.text, maxSentences: 12, finished: g.finished, refusal: p.harmful)
-        }
-        var answers = try judge.judge(prompts: prompts.map(\.text), answers: initialClean,
-                                      origins: Array(repeating: "initial", count: prompts.count)).map { [$0] }
-        cost.judgeSeconds += Date().timeIntervalSince(t)
         var current = zip(initial, initialClean).map { $0.1.isUsable ? $0.1.text : $0.0.text.trimmingCharacters(in: .whitespacesAndNewlines) }
         var critiques = Array(repeating: [String](), count: prompts.count)
 
@@ -210,19 +199,8 @@ public struct ConstitutionalAIStep {
         var referenceAnswer: [Int: Int] = [:]
         let benign = prompts.indices.filter { !prompts[$0].harmful }
         if let benignReference, !benign.isEmpty {
-            t = Date()
-            let generated = try makeResponder(model, benignReference, settings.batchSize, logger)
-                .generate(benign.map { [ChatMessage(role: .user, content: prompts[$0].text)] }, maxNewTokens: settings.answerTokens,
-                          temperature: 0, seed: rng.next()) {
-                    progress(.generating(phase: "reference answers", done: $0, total: benign.count))
-                }
-            cost.answerSeconds += Date().timeIntervalSince(t)
-            cost.answerTokens += generated.reduce(0) { $0 + $1.tokens }
-            t = Date()
-            let cleaned = generated.map { RevisionText.clean($0.text, maxSentences: 12, finished: $0.finished) }
-            let judged = try judge.judge(prompts: benign.map { prompts[$0].text }, answers: cleaned,
-                                         origins: Array(repeating: "reference", count: benign.count))
-            cost.judgeSeconds += Date().timeIntervalSince(t)
+            let judged = try answer(benign.map { prompts[$0] }, with: makeResponder(model, benignReference, settings.batchSize, logger),
+                                    phase: "reference answers", origin: "reference", seed: rng.next(), cost: &cost, progress: progress).judged
             for (i, answer) in zip(benign, judged) {
                 referenceAnswer[i] = answers[i].count
                 answers[i].append(answer)
@@ -263,6 +241,28 @@ public struct ConstitutionalAIStep {
         cost.trainingSeconds = Date().timeIntervalSince(t)
         metrics.merge(Self.costMetrics(cost)) { a, _ in a }
         return CAIStepResult(adapter: trained, records: records, cost: cost, metrics: metrics)
+    }
+
+    /// Greedy answers of `responder` to `prompts` (one user turn each), cleaned (a cut at a
+    /// degenerate or unfinished sentence) and judged, with their costs added to `cost`.
+    func answer(_ prompts: [CAIPrompt], with responder: any ChatResponder, phase: String, origin: String, seed: UInt64,
+                cost: inout CAICost, progress: (CAIProgress) -> Void)
+        throws -> (generated: [GeneratedText], cleaned: [CleanedText], judged: [JudgedAnswer]) {
+        var t = Date()
+        let generated = try responder.generate(prompts.map { [ChatMessage(role: .user, content: $0.text)] },
+                                               maxNewTokens: settings.answerTokens, temperature: 0, seed: seed) {
+            progress(.generating(phase: phase, done: $0, total: prompts.count))
+        }
+        cost.answerSeconds += Date().timeIntervalSince(t)
+        cost.answerTokens += generated.reduce(0) { $0 + $1.tokens }
+        t = Date()
+        let cleaned = zip(prompts, generated).map { p, g in
+            RevisionText.clean(g.text, maxSentences: 12, finished: g.finished, refusal: p.harmful)
+        }
+        let judged = try judge.judge(prompts: prompts.map(\.text), answers: cleaned,
+                                     origins: Array(repeating: origin, count: prompts.count))
+        cost.judgeSeconds += Date().timeIntervalSince(t)
+        return (generated, cleaned, judged)
     }
 
     /// The best answer's index (highest score; the earliest on ties).

@@ -54,12 +54,13 @@ public final class LinearWeight: @unchecked Sendable {
         let data: UnsafeMutableRawPointer
     }
 
-    init(outFeatures: Int, inFeatures: Int, dense: FloatBuffer, quantized: QuantizedRows? = nil) {
+    /// A weight given as float32 only.
+    init(outFeatures: Int, inFeatures: Int, dense: FloatBuffer) {
         precondition(dense.count == outFeatures * inFeatures, "weight buffer does not match its shape")
         self.outFeatures = outFeatures
         self.inFeatures = inFeatures
         self.denseStorage = dense
-        self.quantized = quantized
+        self.quantized = nil
     }
 
     /// A weight whose float32 copy is made from `quantized` on first use.
@@ -74,11 +75,14 @@ public final class LinearWeight: @unchecked Sendable {
     /// dequantized from the row's own blocks (the same values), so a token's embedding lookup does
     /// not make the whole table's float copy.
     public func copyRow(_ r: Int, to destination: UnsafeMutablePointer<Float>) {
-        if !hasDenseCopy, let q = quantized {
+        denseLock.lock()
+        let made = denseStorage
+        denseLock.unlock()
+        if let made {
+            destination.update(from: made.pointer + r * inFeatures, count: inFeatures)
+        } else if let q = quantized {  // a weight without its float copy always has quantized rows
             let status = fg_dequantize(q.type, q.data + r * q.rowBytes, destination, Int64(inFeatures))
             precondition(status == 0, "dequantizing row \(r) of type \(q.type) failed")
-        } else {
-            destination.update(from: dense.pointer + r * inFeatures, count: inFeatures)
         }
     }
 

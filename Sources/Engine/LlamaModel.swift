@@ -77,9 +77,13 @@ public final class LlamaModel: @unchecked Sendable {
     /// Makes every weight's float32 copy now (see ``LinearWeight/dense``), for a caller about to
     /// train, so that the time is spent loading, not inside the first training step.
     public func makeFloatCopies() {
-        var weights = [tokenEmbedding, output]
-        for layer in layers { weights += Projection.allCases.map { $0.weight(in: layer) } }
-        for w in weights { _ = w.dense }
+        for w in linearWeights { _ = w.dense }
+    }
+
+    /// Every matrix: the embedding, each block's seven projections, the output head (the embedding
+    /// again when tied).
+    public var linearWeights: [LinearWeight] {
+        [tokenEmbedding] + layers.flatMap { layer in Projection.allCases.map { $0.weight(in: layer) } } + [output]
     }
 
     /// The tokenizer, or an error saying the checkpoint has none.
