@@ -112,16 +112,22 @@ int fg_quantized_type_has_blocks_of_32(uint32_t type) {
 }
 
 /* Unpacks 16 bytes of nibbles into 32 weights as four float vectors: j = 0..15 are the low nibbles,
- * j = 16..31 the high ones (ggml's Q4 layout). */
+ * j = 16..31 the high ones (ggml's Q4 layout). The 16 bytes go to both 128-bit lanes; one byte
+ * shuffle per 8 bytes puts each in the low byte of its own 32-bit lane (zeros above), so the low
+ * nibble is a mask and the high nibble a shift: two shuffles instead of six (the shuffle ports are
+ * what this loop waits on in single-stream decoding). */
 static inline void unpack_nibbles(const uint8_t *qs, __m256 w[4]) {
-    const __m128i mask = _mm_set1_epi8(0x0F);
-    __m128i q = _mm_loadu_si128((const __m128i *)qs);
-    __m128i lo = _mm_and_si128(q, mask);
-    __m128i hi = _mm_and_si128(_mm_srli_epi16(q, 4), mask);
-    w[0] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo));
-    w[1] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8)));
-    w[2] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi));
-    w[3] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8)));
+    const __m256i q = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
+    const __m256i spread_lo = _mm256_setr_epi8(0, -1, -1, -1, 1, -1, -1, -1, 2, -1, -1, -1, 3, -1, -1, -1,
+                                               4, -1, -1, -1, 5, -1, -1, -1, 6, -1, -1, -1, 7, -1, -1, -1);
+    const __m256i spread_hi = _mm256_setr_epi8(8, -1, -1, -1, 9, -1, -1, -1, 10, -1, -1, -1, 11, -1, -1, -1,
+                                               12, -1, -1, -1, 13, -1, -1, -1, 14, -1, -1, -1, 15, -1, -1, -1);
+    const __m256i mask = _mm256_set1_epi32(0x0F);
+    const __m256i b0 = _mm256_shuffle_epi8(q, spread_lo), b1 = _mm256_shuffle_epi8(q, spread_hi);
+    w[0] = _mm256_cvtepi32_ps(_mm256_and_si256(b0, mask));
+    w[1] = _mm256_cvtepi32_ps(_mm256_and_si256(b1, mask));
+    w[2] = _mm256_cvtepi32_ps(_mm256_srli_epi32(b0, 4));
+    w[3] = _mm256_cvtepi32_ps(_mm256_srli_epi32(b1, 4));
 }
 
 static inline __m256 block_dot(const __m256 w[4], const float *xb) {
@@ -131,21 +137,23 @@ static inline __m256 block_dot(const __m256 w[4], const float *xb) {
     return _mm256_fmadd_ps(w[3], _mm256_loadu_ps(xb + 24), s);
 }
 
-/* sum over a block of (q*d + m) * x = d * sum(q*x) + m * sum(x); Q4_0 is m = -8d. */
-static float dot_q4(const uint8_t *row, int has_min, const float *x, const float *xsum, int64_t nb) {
+/* sum over a block of (q*d + m) * x = d * sum(q*x) + m * sum(x); Q4_0 is m = -8d. One 32-bit load
+ * and one conversion give (d, m) (Q4_0: d and two bytes of nibbles); the offsets accumulate in
+ * a vector against xsum2 = (0, Σx) per block for Q4_1 and (−8Σx, 0) for Q4_0, so neither scale goes
+ * through a scalar chain. */
+static float dot_q4(const uint8_t *row, int has_min, const float *x, const float *xsum2, int64_t nb) {
     const int64_t bytes = has_min ? 20 : 18;
     __m256 acc = _mm256_setzero_ps();
-    float offset = 0.0f;
+    __m128 off = _mm_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *blk = row + b * bytes;
-        float d = load_half(blk);
-        float m = has_min ? load_half(blk + 2) : -8.0f * d;
+        const __m128 dm = _mm_cvtph_ps(_mm_loadu_si32(blk));
         __m256 w[4];
         unpack_nibbles(blk + (has_min ? 4 : 2), w);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), block_dot(w, x + b * 32), acc);
-        offset += m * xsum[b];
+        acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(dm), block_dot(w, x + b * 32), acc);
+        off = _mm_fmadd_ps(dm, _mm_castpd_ps(_mm_load_sd((const double *)(xsum2 + 2 * b))), off);
     }
-    return hsum256(acc) + offset;
+    return hsum256(acc) + (has_min ? _mm_cvtss_f32(_mm_movehdup_ps(off)) : _mm_cvtss_f32(off));
 }
 
 static float dot_q8_0(const uint8_t *row, const float *x, int64_t nb) {
@@ -285,16 +293,16 @@ int fg_matvec_quantized(uint32_t type, const void *W, int64_t C, const float *x,
         for (int64_t r = r0; r < r1; r++) y[r] = dot_q8_0(base + r * row_bytes, x, nb);
         return 0;
     }
-    float xsum_stack[1024];
-    float *xsum = xsum_stack;
+    float xsum2[2048];
     if (nb > 1024) return -1;
+    const int has_min = type == TYPE_Q4_1;
     for (int64_t b = 0; b < nb; b++) {
         float s = 0.0f;
         for (int k = 0; k < 32; k++) s += x[b * 32 + k];
-        xsum[b] = s;
+        xsum2[2 * b] = has_min ? 0.0f : -8.0f * s;
+        xsum2[2 * b + 1] = has_min ? s : 0.0f;
     }
-    const int has_min = type == TYPE_Q4_1;
-    for (int64_t r = r0; r < r1; r++) y[r] = dot_q4(base + r * row_bytes, has_min, x, xsum, nb);
+    for (int64_t r = r0; r < r1; r++) y[r] = dot_q4(base + r * row_bytes, has_min, x, xsum2, nb);
     return 0;
 }
 
