@@ -93,15 +93,17 @@ void fg_softmax(float *x, int64_t n) {
 
 /* ---- quantized matrix-vector products (float activations, exact dequantized math) ---- */
 
-enum { TYPE_Q4_0 = 2, TYPE_Q4_1 = 3, TYPE_Q8_0 = 8, TYPE_Q4_K = 12, TYPE_Q6_K = 14 };
+enum { TYPE_Q4_0 = 2, TYPE_Q4_1 = 3, TYPE_Q5_0 = 6, TYPE_Q8_0 = 8, TYPE_Q4_K = 12, TYPE_Q5_K = 13, TYPE_Q6_K = 14 };
 
 int64_t fg_quantized_row_bytes(uint32_t type, int64_t C) {
     if (C % 32 != 0) return 0;
     switch (type) {
     case TYPE_Q4_0: return C / 32 * 18;
     case TYPE_Q4_1: return C / 32 * 20;
+    case TYPE_Q5_0: return C / 32 * 22;
     case TYPE_Q8_0: return C / 32 * 34;
     case TYPE_Q4_K: return C % 256 == 0 ? C / 256 * 144 : 0;
+    case TYPE_Q5_K: return C % 256 == 0 ? C / 256 * 176 : 0;
     case TYPE_Q6_K: return C % 256 == 0 ? C / 256 * 210 : 0;
     default: return 0;
     }
@@ -116,7 +118,7 @@ int fg_quantized_type_has_blocks_of_32(uint32_t type) {
  * shuffle per 8 bytes puts each in the low byte of its own 32-bit lane (zeros above), so the low
  * nibble is a mask and the high nibble a shift: two shuffles instead of six (the shuffle ports are
  * what this loop waits on in single-stream decoding). */
-static inline void unpack_nibbles(const uint8_t *qs, __m256 w[4]) {
+static inline void unpack_nibbles_i32(const uint8_t *qs, __m256i w[4]) {
     const __m256i q = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
     const __m256i spread_lo = _mm256_setr_epi8(0, -1, -1, -1, 1, -1, -1, -1, 2, -1, -1, -1, 3, -1, -1, -1,
                                                4, -1, -1, -1, 5, -1, -1, -1, 6, -1, -1, -1, 7, -1, -1, -1);
@@ -124,10 +126,35 @@ static inline void unpack_nibbles(const uint8_t *qs, __m256 w[4]) {
                                                12, -1, -1, -1, 13, -1, -1, -1, 14, -1, -1, -1, 15, -1, -1, -1);
     const __m256i mask = _mm256_set1_epi32(0x0F);
     const __m256i b0 = _mm256_shuffle_epi8(q, spread_lo), b1 = _mm256_shuffle_epi8(q, spread_hi);
-    w[0] = _mm256_cvtepi32_ps(_mm256_and_si256(b0, mask));
-    w[1] = _mm256_cvtepi32_ps(_mm256_and_si256(b1, mask));
-    w[2] = _mm256_cvtepi32_ps(_mm256_srli_epi32(b0, 4));
-    w[3] = _mm256_cvtepi32_ps(_mm256_srli_epi32(b1, 4));
+    w[0] = _mm256_and_si256(b0, mask);
+    w[1] = _mm256_and_si256(b1, mask);
+    w[2] = _mm256_srli_epi32(b0, 4);
+    w[3] = _mm256_srli_epi32(b1, 4);
+}
+
+static inline void unpack_nibbles(const uint8_t *qs, __m256 w[4]) {
+    __m256i q[4];
+    unpack_nibbles_i32(qs, q);
+    for (int k = 0; k < 4; k++) w[k] = _mm256_cvtepi32_ps(q[k]);
+}
+
+/* A Q5_0 block's 32 weights q = nibble | high bit << 4 (0..31; the −16 is the caller's): weight j's
+ * high bit is bit j of qh, and q[k] holds weights 8k .. 8k+7. */
+static inline void unpack_q5_0_i32(const uint8_t *blk, __m256i q[4]) {
+    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128), sixteen = _mm256_set1_epi32(16);
+    uint32_t qh;
+    memcpy(&qh, blk + 2, 4);
+    unpack_nibbles_i32(blk + 6, q);
+    for (int k = 0; k < 4; k++) {
+        const __m256i set = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)(qh >> (8 * k))), bit), bit);
+        q[k] = _mm256_or_si256(q[k], _mm256_and_si256(set, sixteen));
+    }
+}
+
+static inline void unpack_q5_0(const uint8_t *blk, __m256 w[4]) {
+    __m256i q[4];
+    unpack_q5_0_i32(blk, q);
+    for (int k = 0; k < 4; k++) w[k] = _mm256_cvtepi32_ps(q[k]);
 }
 
 static inline __m256 block_dot(const __m256 w[4], const float *xb) {
@@ -154,6 +181,21 @@ static float dot_q4(const uint8_t *row, int has_min, const float *x, const float
         off = _mm_fmadd_ps(dm, _mm_castpd_ps(_mm_load_sd((const double *)(xsum2 + 2 * b))), off);
     }
     return hsum256(acc) + (has_min ? _mm_cvtss_f32(_mm_movehdup_ps(off)) : _mm_cvtss_f32(off));
+}
+
+/* Q5_0 row · x: w = d·(q − 16), so the dot is d·Σq·x − 16d·Σx per block. */
+static float dot_q5_0(const uint8_t *row, const float *x, const float *xsum, int64_t nb) {
+    __m256 acc = _mm256_setzero_ps();
+    float offset = 0.0f;
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = row + b * 22;
+        const float d = load_half(blk);
+        __m256 w[4];
+        unpack_q5_0(blk, w);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), block_dot(w, x + b * 32), acc);
+        offset += -16.0f * d * xsum[b];
+    }
+    return hsum256(acc) + offset;
 }
 
 static float dot_q8_0(const uint8_t *row, const float *x, int64_t nb) {
@@ -225,6 +267,36 @@ static float dot_q4_k(const uint8_t *row, const float *x, const float *xsum, int
     return hsum256(acc) - offset;
 }
 
+/* Q5_K row · x: as Q4_K with a fifth bit (176 bytes: f16 d, f16 dmin, 12 scale bytes, 32 bytes qh,
+ * 128 bytes of nibbles); sub-block j's weight l takes bit j of qh[l] as 16. */
+static float dot_q5_k(const uint8_t *row, const float *x, const float *xsum, int64_t nsb) {
+    const __m256i mask = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+    __m256 acc = _mm256_setzero_ps();
+    float offset = 0.0f;
+    for (int64_t s = 0; s < nsb; s++) {
+        const uint8_t *blk = row + s * 176;
+        const float d = load_half(blk), dmin = load_half(blk + 2);
+        const uint8_t *scales = blk + 4, *ql = blk + 48;
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)(blk + 16));
+        const float *xs = x + s * 256;
+        for (int c = 0; c < 4; c++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(ql + 32 * c));
+            const __m128i shift_lo = _mm_cvtsi32_si128(2 * c), shift_hi = _mm_cvtsi32_si128(2 * c + 1);
+            const __m256i h_lo = _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, shift_lo), one), 4);
+            const __m256i h_hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, shift_hi), one), 4);
+            const __m256i lo = _mm256_or_si256(_mm256_and_si256(q, mask), h_lo);
+            const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), mask), h_hi);
+            float sc0, m0, sc1, m1;
+            q4k_scale_min(2 * c, scales, &sc0, &m0);
+            q4k_scale_min(2 * c + 1, scales, &sc1, &m1);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc0), dot32_u8(lo, xs + 64 * c), acc);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc1), dot32_u8(hi, xs + 64 * c + 32), acc);
+            offset += dmin * (m0 * xsum[s * 8 + 2 * c] + m1 * xsum[s * 8 + 2 * c + 1]);
+        }
+    }
+    return hsum256(acc) - offset;
+}
+
 /* Q6_K row · x: per super-block (210 bytes: 128 bytes low nibbles ql, 64 bytes high pairs qh, 16
  * int8 scales, f16 d), w = d·sc_k·(q − 32) over 16 sub-blocks of 16, q = 4 bits of ql | 2 bits of
  * qh << 4, laid out in two halves of 128 as ggml's dequantize_row_q6_K reads them. */
@@ -273,9 +345,9 @@ int fg_matvec_quantized(uint32_t type, const void *W, int64_t C, const float *x,
     if (row_bytes == 0) return -1;
     const int64_t nb = C / 32;
     const uint8_t *base = (const uint8_t *)W;
-    if (type == TYPE_Q4_K || type == TYPE_Q6_K) {
-        /* sums of x over the sub-blocks: 32 wide for Q4_K's minimums, 16 wide for Q6_K's −32 */
-        const int64_t width = type == TYPE_Q4_K ? 32 : 16, groups = C / width;
+    if (type == TYPE_Q4_K || type == TYPE_Q5_K || type == TYPE_Q6_K) {
+        /* sums of x over the sub-blocks: 32 wide for Q4_K's and Q5_K's minimums, 16 wide for Q6_K's −32 */
+        const int64_t width = type == TYPE_Q6_K ? 16 : 32, groups = C / width;
         float *xsum = (float *)malloc((size_t)groups * sizeof(float));
         if (!xsum) return -1;
         for (int64_t g = 0; g < groups; g++) {
@@ -284,8 +356,9 @@ int fg_matvec_quantized(uint32_t type, const void *W, int64_t C, const float *x,
             xsum[g] = t;
         }
         for (int64_t r = r0; r < r1; r++)
-            y[r] = type == TYPE_Q4_K ? dot_q4_k(base + r * row_bytes, x, xsum, C / 256)
-                                     : dot_q6_k(base + r * row_bytes, x, xsum, C / 256);
+            y[r] = type == TYPE_Q4_K   ? dot_q4_k(base + r * row_bytes, x, xsum, C / 256)
+                   : type == TYPE_Q5_K ? dot_q5_k(base + r * row_bytes, x, xsum, C / 256)
+                                       : dot_q6_k(base + r * row_bytes, x, xsum, C / 256);
         free(xsum);
         return 0;
     }
@@ -293,8 +366,18 @@ int fg_matvec_quantized(uint32_t type, const void *W, int64_t C, const float *x,
         for (int64_t r = r0; r < r1; r++) y[r] = dot_q8_0(base + r * row_bytes, x, nb);
         return 0;
     }
-    float xsum2[2048];
     if (nb > 1024) return -1;
+    if (type == TYPE_Q5_0) {
+        float xsum[1024];
+        for (int64_t b = 0; b < nb; b++) {
+            float t = 0.0f;
+            for (int k = 0; k < 32; k++) t += x[b * 32 + k];
+            xsum[b] = t;
+        }
+        for (int64_t r = r0; r < r1; r++) y[r] = dot_q5_0(base + r * row_bytes, x, xsum, nb);
+        return 0;
+    }
+    float xsum2[2048];
     const int has_min = type == TYPE_Q4_1;
     for (int64_t b = 0; b < nb; b++) {
         float s = 0.0f;
@@ -378,13 +461,100 @@ void fg_pack_kmajor(const float *X, int64_t M, int64_t ldx, int64_t C, float *xp
     }
 }
 
+/* Eight unsigned bytes as floats. */
+static inline __m256 u8x8_to_ps(__m128i q8) { return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(q8)); }
+
+/* y[0..31] = d·q − m for 32 unsigned bytes q: the reference's two roundings (no FMA). */
+static inline void store_scaled_u8x32(__m256i q, float d, float m, float *y) {
+    const __m256 vd = _mm256_set1_ps(d), vm = _mm256_set1_ps(m);
+    const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+    const __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+    for (int k = 0; k < 4; k++) _mm256_storeu_ps(y + 8 * k, _mm256_sub_ps(_mm256_mul_ps(vd, u8x8_to_ps(parts[k])), vm));
+}
+
+/* One row of a Q5_0 or K-quant weight dequantized with vector code, to the same bits as fg_dequantize
+ * (the same operations in the same order: d·sc·q − dmin·m, d·sc·(q − 32), (q − 16)·d), for the
+ * small-batch product's tile: the reference loops are several times slower than the product itself
+ * over two rows. C is a multiple of the type's block. */
+static void dequantize_row_wide(uint32_t type, const uint8_t *row, float *y, int64_t C) {
+    const __m256i mask = _mm256_set1_epi8(0x0F);
+    if (type == TYPE_Q5_0) {
+        for (int64_t b = 0; b < C / 32; b++) {
+            const uint8_t *blk = row + b * 22;
+            const __m256 vd = _mm256_set1_ps(load_half(blk));
+            __m256i q[4];
+            unpack_q5_0_i32(blk, q);
+            for (int k = 0; k < 4; k++)
+                _mm256_storeu_ps(y + 32 * b + 8 * k, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(q[k], _mm256_set1_epi32(16))), vd));
+        }
+        return;
+    }
+    if (type == TYPE_Q4_K || type == TYPE_Q5_K) {
+        const int five = type == TYPE_Q5_K;
+        const int64_t bytes = five ? 176 : 144;
+        const __m256i one = _mm256_set1_epi8(1);
+        for (int64_t s = 0; s < C / 256; s++) {
+            const uint8_t *blk = row + s * bytes;
+            const float d = load_half(blk), dmin = load_half(blk + 2);
+            const uint8_t *scales = blk + 4, *qs = blk + (five ? 48 : 16);
+            const __m256i qh = five ? _mm256_loadu_si256((const __m256i *)(blk + 16)) : _mm256_setzero_si256();
+            for (int c = 0; c < 4; c++) {
+                const __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+                __m256i lo = _mm256_and_si256(q, mask), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
+                if (five) {
+                    lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c)), one), 4));
+                    hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c + 1)), one), 4));
+                }
+                float sc0, m0, sc1, m1;
+                q4k_scale_min(2 * c, scales, &sc0, &m0);
+                q4k_scale_min(2 * c + 1, scales, &sc1, &m1);
+                float *out = y + s * 256 + 64 * c;
+                store_scaled_u8x32(lo, d * sc0, dmin * m0, out);
+                store_scaled_u8x32(hi, d * sc1, dmin * m1, out + 32);
+            }
+        }
+        return;
+    }
+    /* Q6_K */
+    const __m256i low2 = _mm256_set1_epi8(0x03), thirty_two = _mm256_set1_epi32(32);
+    for (int64_t s = 0; s < C / 256; s++) {
+        const uint8_t *blk = row + s * 210;
+        const int8_t *sc = (const int8_t *)(blk + 192);
+        const float d = load_half(blk + 208);
+        for (int half = 0; half < 2; half++) {
+            const __m256i l0 = _mm256_loadu_si256((const __m256i *)(blk + 64 * half));
+            const __m256i l1 = _mm256_loadu_si256((const __m256i *)(blk + 64 * half + 32));
+            const __m256i h = _mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * half));
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, mask), _mm256_slli_epi16(_mm256_and_si256(h, low2), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, mask), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), low2), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), mask),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), low2), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), mask),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), low2), 4));
+            for (int k = 0; k < 4; k++) {
+                /* q[k] byte l is weight 32k + l of this half, scaled by sc[2k + l/16] */
+                const __m128i lo = _mm256_castsi256_si128(q[k]), hi = _mm256_extracti128_si256(q[k], 1);
+                const __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+                float *out = y + s * 256 + 128 * half + 32 * k;
+                for (int p = 0; p < 4; p++) {
+                    const __m256 vd = _mm256_set1_ps(d * (float)sc[8 * half + 2 * k + p / 2]);
+                    const __m256 w = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(parts[p]), thirty_two));
+                    _mm256_storeu_ps(out + 8 * p, _mm256_mul_ps(vd, w));
+                }
+            }
+        }
+    }
+}
+
 /* Weight rows are dequantized six at a time into an L1-sized tile; X comes packed k-major (padded to
  * a multiple of eight rows), so the microkernel broadcasts one weight and multiplies it into 16 X rows
  * with two FMAs (no horizontal sums). */
 int fg_matmul_quantized_packed(uint32_t type, const void *W, int64_t C, const float *xp, int64_t M,
                                float *Y, int64_t ldy, int64_t r0, int64_t r1) {
     const int64_t row_bytes = fg_quantized_row_bytes(type, C);
-    if (row_bytes == 0 || !fg_quantized_type_has_blocks_of_32(type)) return -1;
+    if (row_bytes == 0) return -1;
+    const int blocks_of_32 = fg_quantized_type_has_blocks_of_32(type);
     const int64_t nb = C / 32, block_bytes = row_bytes / nb, Mp = fg_packed_rows(M);
     const uint8_t *base = (const uint8_t *)W;
     float *tile = (float *)aligned_alloc(64, (size_t)(TILE_ROWS * C) * sizeof(float));
@@ -394,6 +564,10 @@ int fg_matmul_quantized_packed(uint32_t type, const void *W, int64_t C, const fl
         const int64_t n = rb + TILE_ROWS < r1 ? TILE_ROWS : r1 - rb;
         for (int64_t r = 0; r < n; r++) {
             const uint8_t *row = base + (rb + r) * row_bytes;
+            if (!blocks_of_32) { /* Q5_0 and K-quants: gguf-py's values */
+                dequantize_row_wide(type, row, tile + r * C, C);
+                continue;
+            }
             for (int64_t b = 0; b < nb; b++) {
                 __m256 w[4];
                 dequantize_block(type, row + b * block_bytes, w);

@@ -5,9 +5,12 @@ import Foundation
 ///
 /// The float32 copy serves matrix-matrix products through OpenBLAS (prefill, batched decoding,
 /// training). When the checkpoint stored the matrix quantized in a type the engine's kernels read
-/// (Q4_0, Q4_1, Q8_0; Q4_K and Q6_K for single tokens), the quantized rows are kept too: a
-/// single-token step then reads 4.5-8.5 bits a weight instead of 32, with the same arithmetic as the
-/// dequantized matrix (up to summation order).
+/// (Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K), the quantized rows are kept too: a single-token step
+/// then reads 4.5-8.5 bits a weight instead of 32, and a batch of up to ``quantizedBatchLimit`` rows
+/// dequantizes a few weight rows at a time into a cached tile, with the same arithmetic as the
+/// dequantized matrix (up to summation order). Weights of the types made for large models (K-quants,
+/// Q5_0) take that path for any number of rows, in pieces, unless their float copy already exists
+/// (training makes it), so a 1.5B Q4_K_M model generates without its 7 GB of floats.
 /// With ``Arithmetic/int8``, Q4 rows are also repacked, on first use, into panels for the int8 kernel.
 /// A weight loaded with its quantized rows makes its float32 copy on first use too: a process that
 /// only decodes short prompts (`fedguard chat`) or only reads the model's shapes (a deployed server's
@@ -111,7 +114,8 @@ public final class LinearWeight: @unchecked Sendable {
         return UnsafeRawPointer(p)
     }
 
-    /// Up to this many rows, products with quantized weights use the engine's own kernel; above it, OpenBLAS.
+    /// Up to this many rows, products with quantized weights use the engine's own kernel; above it,
+    /// OpenBLAS on the float copy (or, for weights that prefer their quantized rows, pieces of this size).
     static let quantizedBatchLimit = 64
 
     /// Weight rows a thread should get at least, so a chunk's work (~2M multiply-adds, ~0.1 ms)
@@ -162,22 +166,42 @@ public final class LinearWeight: @unchecked Sendable {
             Parallel.forRange(outFeatures, minimumPerChunk: Self.rowsWorthAThread(inFeatures: inFeatures, rows: 1)) { r0, r1 in
                 _ = fg_matvec_quantized(q.type, q.data, Int64(inFeatures), xBox.value, yBox.value, Int64(r0), Int64(r1))
             }
-        } else if T <= Self.quantizedBatchLimit, let q = quantized, fg_quantized_type_has_blocks_of_32(q.type) != 0 {
+        } else if let q = quantized, T <= Self.quantizedBatchLimit || prefersQuantizedRows {
             // Small batches (batched decoding): OpenBLAS would repack the whole weight each call.
-            // x is packed once here; the threads split the weight rows.
-            let packed = UnsafeMutablePointer<Float>.allocate(capacity: Int(fg_packed_rows(Int64(T))) * inFeatures)
-            defer { packed.deallocate() }
-            fg_pack_kmajor(x, Int64(T), Int64(inFeatures), Int64(inFeatures), packed)
-            let xBox = UncheckedSendable(UnsafePointer(packed)), yBox = UncheckedSendable(y)
-            Parallel.forRange(outFeatures, minimumPerChunk: Self.rowsWorthAThread(inFeatures: inFeatures, rows: T)) { r0, r1 in
-                _ = fg_matmul_quantized_packed(q.type, q.data, Int64(inFeatures), xBox.value, Int64(T),
-                                               yBox.value, Int64(outFeatures), Int64(r0), Int64(r1))
+            // Larger ones, for weights that avoid their float copy, go in pieces of the same size.
+            var start = 0
+            while start < T {
+                let rows = min(Self.quantizedBatchLimit, T - start)
+                matmulQuantized(q, x + start * inFeatures, rows: rows, into: y + start * outFeatures)
+                start += rows
             }
         } else if T == 1 {
             Matmul.sgemv(M: outFeatures, N: inFeatures, A: dense.pointer, lda: inFeatures, x: x, y: y)
         } else {
             Matmul.sgemm(transposeB: true, M: T, N: outFeatures, K: inFeatures, A: x, lda: inFeatures,
                          B: dense.pointer, ldb: inFeatures, C: y, ldc: outFeatures)
+        }
+    }
+
+    /// Whether batches of any size read the quantized rows rather than the float copy: K-quants and
+    /// Q5_0 (the types of large models' files, whose float copy would be several GB) until something
+    /// (training) has made the copy.
+    var prefersQuantizedRows: Bool {
+        guard let q = quantized, fg_quantized_type_has_blocks_of_32(q.type) == 0 else { return false }
+        return !hasDenseCopy
+    }
+
+    /// y (T, out) = x (T, in) · Wᵀ from the quantized rows for T ≤ ``quantizedBatchLimit``: x is
+    /// packed once, the threads split the weight rows.
+    private func matmulQuantized(_ q: QuantizedRows, _ x: UnsafePointer<Float>, rows T: Int, into y: UnsafeMutablePointer<Float>) {
+        let packed = UnsafeMutablePointer<Float>.allocate(capacity: Int(fg_packed_rows(Int64(T))) * inFeatures)
+        defer { packed.deallocate() }
+        fg_pack_kmajor(x, Int64(T), Int64(inFeatures), Int64(inFeatures), packed)
+        let xBox = UncheckedSendable(UnsafePointer(packed)), yBox = UncheckedSendable(y)
+        Parallel.forRange(outFeatures, minimumPerChunk: Self.rowsWorthAThread(inFeatures: inFeatures, rows: T)) { r0, r1 in
+            let status = fg_matmul_quantized_packed(q.type, q.data, Int64(inFeatures), xBox.value, Int64(T),
+                                                    yBox.value, Int64(outFeatures), Int64(r0), Int64(r1))
+            precondition(status == 0, "no quantized product for type \(q.type)")  // the loader keeps only types it has
         }
     }
 

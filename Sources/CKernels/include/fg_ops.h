@@ -57,8 +57,8 @@ void fg_attention_scores(float *scores, const float *q, const float *k, int64_t 
 void fg_attention_values(float *out, const float *p, const float *v, int64_t stride, int64_t n, int64_t D);
 
 /* y[r] = dot(W[r, :], x) for r in [r0, r1), where W is a quantized (rows, C) matrix of ggml type
- * `type` (supported: Q4_0 = 2, Q4_1 = 3, Q8_0 = 8, and with C a multiple of 256 Q4_K = 12 and
- * Q6_K = 14) stored row after row, and x is float (C).
+ * `type` (supported: Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q8_0 = 8, and with C a multiple of 256 Q4_K = 12,
+ * Q5_K = 13 and Q6_K = 14) stored row after row, and x is float (C).
  * The product is computed exactly as the dequantized float matrix times x, up to summation order.
  * Returns 0, or -1 for an unsupported type. */
 int fg_matvec_quantized(uint32_t type, const void *W, int64_t C, const float *x, float *y,
@@ -74,7 +74,8 @@ void fg_pack_kmajor(const float *X, int64_t M, int64_t ldx, int64_t C, float *xp
  * fg_matvec_quantized for small batches (batched decoding). X (M, C) comes packed by fg_pack_kmajor,
  * so threads splitting the weight rows share one packing; Y is (M, rows) with row stride ldy. Weight
  * rows are dequantized a few at a time into a tile that stays in cache while every X row passes over
- * it. Each Y element sums its C products in order, in one accumulator: the result depends neither on
+ * it (the 32-weight block types with vector code, the others with fg_dequantize). Types: those of
+ * fg_matvec_quantized. Each Y element sums its C products in order, in one accumulator: the result depends neither on
  * M nor on the row split. Returns 0, or -1 for an unsupported type. */
 int fg_matmul_quantized_packed(uint32_t type, const void *W, int64_t C, const float *xp, int64_t M,
                                float *Y, int64_t ldy, int64_t r0, int64_t r1);
@@ -82,8 +83,8 @@ int fg_matmul_quantized_packed(uint32_t type, const void *W, int64_t C, const fl
 /* Bytes of one quantized row of C elements for the supported matvec types; 0 if unsupported. */
 int64_t fg_quantized_row_bytes(uint32_t type, int64_t C);
 
-/* 1 for the types of 32-weight blocks (Q4_0, Q4_1, Q8_0), which fg_matmul_quantized_packed and the
- * int8 kernels read; 0 for K-quants (super-blocks of 256), which only fg_matvec_quantized reads. */
+/* 1 for the 32-weight block types that the int8 kernels and the small-batch product's vector
+ * dequantization read (Q4_0, Q4_1, Q8_0); 0 for Q5_0 and the K-quants (super-blocks of 256). */
 int fg_quantized_type_has_blocks_of_32(uint32_t type);
 
 /* dst[i] = src[i] rounded to IEEE half (nearest-even, F16C), for i < n. */
