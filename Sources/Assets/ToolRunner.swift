@@ -89,24 +89,36 @@ enum ToolRunner {
         _ command: ToolCommand, arguments: [String], environment: [String: String],
         toolName: String, logger: Logger
     ) throws(AssetError) -> Result {
-        let process = Process()
-        process.executableURL = command.executable
-        process.arguments = command.leadingArguments + arguments
         var childEnvironment = environment
         childEnvironment["PYTHONUNBUFFERED"] = "1"
-        process.environment = childEnvironment
-        process.standardInput = FileHandle.nullDevice
-        let stdoutPipe = Pipe(), stderrPipe = Pipe()
-        process.standardOutput = stdoutPipe
-        process.standardError = stderrPipe
-
+        var process = Process(), stdoutPipe = Pipe(), stderrPipe = Pipe()
+        // A script written a moment ago can fail to start with ETXTBSY ("Text file busy") while a
+        // process forked by another thread still holds its write descriptor; that clears once the
+        // child execs, so the start is retried a few times before it counts as a failure.
+        for attempt in 1...5 {
+            process = Process()
+            process.executableURL = command.executable
+            process.arguments = command.leadingArguments + arguments
+            process.environment = childEnvironment
+            process.standardInput = FileHandle.nullDevice
+            stdoutPipe = Pipe()
+            stderrPipe = Pipe()
+            process.standardOutput = stdoutPipe
+            process.standardError = stderrPipe
+            do {
+                try process.run()
+                break
+            } catch {
+                let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
+                if attempt < 5, underlying?.domain == NSPOSIXErrorDomain, underlying?.code == Int(ETXTBSY) {
+                    Thread.sleep(forTimeInterval: 0.05 * Double(attempt))
+                    continue
+                }
+                throw .toolLaunchFailed(tool: toolName, path: command.executable.path, reason: "\(error)")
+            }
+        }
         let stdoutSink = LineSink(tool: toolName, stream: "stdout", logger: logger)
         let stderrSink = LineSink(tool: toolName, stream: "stderr", logger: logger)
-        do {
-            try process.run()
-        } catch {
-            throw .toolLaunchFailed(tool: toolName, path: command.executable.path, reason: "\(error)")
-        }
         // Drain both pipes on background threads so a chatty tool never blocks on a full pipe.
         let readers = DispatchGroup()
         for (pipe, sink) in [(stdoutPipe, stdoutSink), (stderrPipe, stderrSink)] {
