@@ -128,32 +128,51 @@ public final class LinearWeight: @unchecked Sendable {
     /// Whether single-token products read quantized weights.
     public var isQuantized: Bool { quantized != nil }
 
-    /// Several products that read the same input x (T, in), e.g. q/k/v or gate/up. For a single
-    /// quantized row they share one parallel region, which halves the thread wake-ups of a decode step;
-    /// with `int8` arithmetic they share one quantization of x.
+    /// Up to this many rows of x, a product with quantized rows runs the single-row kernel once per
+    /// row rather than the small-batch kernel: two for K-quants and Q5_0, whose tile costs more to
+    /// fill than two single-row products (one thread, Zen 3, 1536 × 1536 rows: Q4_K 0.78 ms by the
+    /// tile for 1-6 rows against 0.29 ms a row; Q6_K 0.81 against 0.35). For Q4_0, Q4_1 and Q8_0 the
+    /// tile would lose to up to three rows too (1536 × 576 Q4_1: 0.25 ms against 0.068 a row), but they
+    /// keep it from two rows on: their batches are then independent of the row count bit for bit
+    /// (ArithmeticTests), which small models' batched evaluations rely on, at a cost only when a
+    /// batch has two or three rows left.
+    static func rowsBySingleRowKernel(type: UInt32) -> Int {
+        fg_quantized_type_has_blocks_of_32(type) != 0 ? 1 : 2
+    }
+
+    /// Several products that read the same input x (T, in), e.g. q/k/v or gate/up. For rows that the
+    /// single-row kernel takes they share one parallel region, which halves the thread wake-ups of a decode
+    /// step; with `int8` arithmetic they share one quantization of x.
     static func forward(_ products: [(weight: LinearWeight, output: UnsafeMutablePointer<Float>)],
                         input x: UnsafePointer<Float>, rows T: Int, arithmetic: Arithmetic = .exact) {
         if arithmetic == .int8, products.allSatisfy(\.weight.supportsInt8) {
             forwardInt8(products, input: x, rows: T)
             return
         }
-        guard T == 1, products.allSatisfy({ $0.weight.quantized != nil }) else {
+        guard products.allSatisfy({ $0.weight.quantized.map { T <= rowsBySingleRowKernel(type: $0.type) } ?? false }) else {
             for p in products { p.weight.forward(x, rows: T, into: p.output) }
             return
         }
         let total = products.reduce(0) { $0 + $1.weight.outFeatures }
         let box = UncheckedSendable((products, x))
-        Parallel.forRange(total, minimumPerChunk: Self.rowsWorthAThread(inFeatures: products[0].weight.inFeatures, rows: 1)) { a, b in
+        Parallel.forRange(total, minimumPerChunk: Self.rowsWorthAThread(inFeatures: products[0].weight.inFeatures, rows: T)) { a, b in
             let (products, x) = box.value
             var base = 0
             for p in products {
                 let w = p.weight, n = w.outFeatures
                 let lo = max(a - base, 0), hi = min(b - base, n)
-                if lo < hi, let q = w.quantized {
-                    _ = fg_matvec_quantized(q.type, q.data, Int64(w.inFeatures), x, p.output, Int64(lo), Int64(hi))
-                }
+                if lo < hi { w.matvecRows(x, rows: T, into: p.output, from: lo, to: hi) }
                 base += n
             }
+        }
+    }
+
+    /// y[t, lo..<hi] for each of the T rows of x, by the single-row kernel (quantized weights only).
+    private func matvecRows(_ x: UnsafePointer<Float>, rows T: Int, into y: UnsafeMutablePointer<Float>, from lo: Int, to hi: Int) {
+        guard let q = quantized else { return }
+        for t in 0..<T {
+            _ = fg_matvec_quantized(q.type, q.data, Int64(inFeatures), x + t * inFeatures, y + t * outFeatures,
+                                    Int64(lo), Int64(hi))
         }
     }
 
@@ -161,10 +180,10 @@ public final class LinearWeight: @unchecked Sendable {
     func forward(_ x: UnsafePointer<Float>, rows T: Int, into y: UnsafeMutablePointer<Float>, arithmetic: Arithmetic = .exact) {
         if arithmetic == .int8, supportsInt8 {
             Self.forwardInt8([(self, y)], input: x, rows: T)
-        } else if T == 1, let q = quantized {
+        } else if let q = quantized, T <= Self.rowsBySingleRowKernel(type: q.type) {
             let xBox = UncheckedSendable(x), yBox = UncheckedSendable(y)
-            Parallel.forRange(outFeatures, minimumPerChunk: Self.rowsWorthAThread(inFeatures: inFeatures, rows: 1)) { r0, r1 in
-                _ = fg_matvec_quantized(q.type, q.data, Int64(inFeatures), xBox.value, yBox.value, Int64(r0), Int64(r1))
+            Parallel.forRange(outFeatures, minimumPerChunk: Self.rowsWorthAThread(inFeatures: inFeatures, rows: T)) { r0, r1 in
+                self.matvecRows(xBox.value, rows: T, into: yBox.value, from: r0, to: r1)
             }
         } else if let q = quantized, T <= Self.quantizedBatchLimit || prefersQuantizedRows {
             // Small batches (batched decoding): OpenBLAS would repack the whole weight each call.

@@ -74,10 +74,20 @@ public final class LlamaModel: @unchecked Sendable {
                 headDimension: configuration.headDimension, precision: precision)
     }
 
-    /// Makes every weight's float32 copy now (see ``LinearWeight/dense``), for a caller about to
-    /// train, so that the time is spent loading, not inside the first training step.
-    public func makeFloatCopies() {
-        for w in linearWeights { _ = w.dense }
+    /// Makes the weights' float32 copies now (see ``LinearWeight/dense``), so that the time is spent
+    /// loading, not inside the first step: for `.training` every copy; for `.inference` only those
+    /// that prefill and batches would make (not those of K-quant and Q5_0 weights, which generation
+    /// reads from their quantized rows).
+    public func makeFloatCopies(for use: FloatCopyUse = .training) {
+        for w in linearWeights where use == .training || !w.prefersQuantizedRows { _ = w.dense }
+    }
+
+    /// What ``makeFloatCopies(for:)`` prepares for.
+    public enum FloatCopyUse: Sendable {
+        /// Training: every float copy (the backward pass reads them all).
+        case training
+        /// Generation: the copies that products over many rows would make on first use.
+        case inference
     }
 
     /// Every matrix: the embedding, each block's seven projections, the output head (the embedding

@@ -58,7 +58,7 @@ struct BenchGenerateCommand: ParsableCommand {
             ? try Self.floatDecodeRate(modelURL: modelURL, message: set.single, parameters: floatParameters, logger: logger) : nil
         let loadStart = Date()
         let model = try ModelLoader.load(from: modelURL, logger: logger)
-        model.makeFloatCopies()  // prefill and batches read them: made within the load's time, as the peer's are
+        model.makeFloatCopies(for: .inference)  // prefill and batches read them: made within the load's time, as the peer's are
         let loadSeconds = Date().timeIntervalSince(loadStart)
         let tok = try model.requireTokenizer()
         let generator = Generator(model: model, logger: logger)

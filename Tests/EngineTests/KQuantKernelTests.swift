@@ -150,6 +150,36 @@ struct KQuantKernelTests {
         }
     }
 
+    /// Two rows of K-quant products go through the single-row kernel, alone or fused with other
+    /// products of the same input: each row's result is the single-token step's, bit for bit (Q4_1
+    /// and Q8_0 take only one row so, and their two rows go through the tile: not bit for bit).
+    @Test(arguments: [UInt32(3), 8, 12])
+    func fewRowsTakeTheSingleRowKernel(type: UInt32) throws {
+        let rows = 40, columns = 256
+        let bytes = type == 12 ? Self.randomRows(type: type, rows: rows, columns: columns, seed: 8)
+                               : Self.randomBlockRows(type: type, rows: rows, columns: columns, seed: 8)
+        let data = UnsafeMutableRawPointer.allocate(byteCount: bytes.count, alignment: 64)
+        bytes.withUnsafeBytes { data.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        let w = LinearWeight(outFeatures: rows, inFeatures: columns, quantized: .init(type: type, rowBytes: bytes.count / rows, data: data))
+        let limit = 2
+        #expect(LinearWeight.rowsBySingleRowKernel(type: type) == (type == 12 ? 2 : 1))
+        let x = (0..<(limit * columns)).map { Float(sin(Double($0) * 0.07)) }
+        var single = [Float](repeating: .nan, count: limit * rows)
+        for t in 0..<limit {
+            x.withUnsafeBufferPointer { xb in single.withUnsafeMutableBufferPointer { yb in
+                w.forward(xb.baseAddress! + t * columns, rows: 1, into: yb.baseAddress! + t * rows)
+            } }
+        }
+        var batch = [Float](repeating: .nan, count: limit * rows), fused = batch
+        w.forward(x, rows: limit, into: &batch)
+        fused.withUnsafeMutableBufferPointer { yb in
+            x.withUnsafeBufferPointer { xb in LinearWeight.forward([(w, yb.baseAddress!)], input: xb.baseAddress!, rows: limit) }
+        }
+        #expect((batch == single) == (type == 12))
+        #expect((fused == single) == (type == 12))
+        #expect(!w.hasDenseCopy)
+    }
+
     /// A K-quant weight multiplies a batch larger than the small-batch limit from its quantized rows,
     /// in pieces, without making its float copy; once the copy exists (training makes it) the batch
     /// goes through it. A Q4_1 weight (a small model's type) makes its copy for such a batch.

@@ -1,4 +1,4 @@
-import Engine
+@testable import Engine
 import Foundation
 import Testing
 
@@ -46,5 +46,10 @@ struct LazyFloatCopyTests {
         fresh.makeFloatCopies()
         #expect(fresh.linearWeights.count == 1 + 7 * fresh.layers.count + 1)
         #expect(fresh.linearWeights.allSatisfy { $0.hasDenseCopy })
+        // Q4_1 and Q8_0 weights read their float copies for long prompts, so inference makes them all too
+        // (K-quant weights would keep only their rows: KQuantKernelTests).
+        let forInference = try ModelLoader.load(from: Fixtures.url(file))
+        forInference.makeFloatCopies(for: .inference)
+        #expect(forInference.linearWeights.allSatisfy { $0.hasDenseCopy && !$0.prefersQuantizedRows })
     }
 }
