@@ -14,6 +14,9 @@
  * high nibbles k = 16+4v..16+4v+3. Scales d and minimums m (x = d q + m; Q4_0 has m = -8d) follow as
  * eight floats each: 192 bytes per panel block.
  *
+ * Q4_K: each sub-block of 32 is such a block, with scale d·sc and minimum −dmin·m (super-block
+ * scale times the sub-block's 6-bit scale and minimum), its nibbles rearranged into the Q4 order.
+ *
  * Q8_0 is not offered: its signed bytes need either llama.cpp's sign trick or a split into two
  * nibbles, and both measured only 1.06-1.2x the float kernel here, while costing exactness. */
 #include "fg_int8.h"
@@ -26,7 +29,7 @@
 
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
 
-enum { TYPE_Q4_0 = 2, TYPE_Q4_1 = 3, PANEL_ROWS = FG_INT8_PANEL_ROWS, TILE_M = 6, M_CHUNK = 120 };
+enum { TYPE_Q4_0 = 2, TYPE_Q4_1 = 3, TYPE_Q4_K = 12, PANEL_ROWS = FG_INT8_PANEL_ROWS, TILE_M = 6, M_CHUNK = 120 };
 
 static inline int64_t align32(int64_t n) { return (n + 31) / 32 * 32; }
 
@@ -87,14 +90,41 @@ int fg_quantize_activations(const float *X, int64_t M, int64_t ldx, int64_t C, v
 
 static inline int64_t block_panel_bytes(uint32_t type) {
     switch (type) {
-    case TYPE_Q4_0: case TYPE_Q4_1: return 192;
+    case TYPE_Q4_0: case TYPE_Q4_1: case TYPE_Q4_K: return 192;
     default: return 0;
     }
 }
 
 int64_t fg_int8_packed_bytes(uint32_t type, int64_t rows, int64_t C) {
-    if (block_panel_bytes(type) == 0 || C <= 0 || C % 32 != 0 || rows < 0) return 0;
+    if (block_panel_bytes(type) == 0 || C <= 0 || fg_quantized_row_bytes(type, C) == 0 || rows < 0) return 0;
     return (rows + PANEL_ROWS - 1) / PANEL_ROWS * (C / 32) * block_panel_bytes(type);
+}
+
+/* Row j of a panel block from sub-block b % 8 of a Q4_K row's super-block b / 8: its scale d·sc and
+ * minimum −dmin·m (the products gguf-py's dequantization forms, as floats), and its 32 nibbles
+ * rearranged into ggml's Q4 block order (byte i holds k = i low and k = i + 16 high); Q4_K keeps
+ * sub-block 2c in the low nibbles of 32 bytes and 2c + 1 in their high nibbles. */
+static void pack_q4_k_block(const uint8_t *row, int64_t b, int64_t j, uint8_t *bp) {
+    const uint8_t *sb = row + (b / 8) * 144, *scales = sb + 4;
+    const int t = (int)(b % 8);
+    int sc, m;
+    if (t < 4) {
+        sc = scales[t] & 63;
+        m = scales[t + 4] & 63;
+    } else {
+        sc = (scales[t + 4] & 0xF) | ((scales[t - 4] >> 6) << 4);
+        m = (scales[t + 4] >> 4) | ((scales[t] >> 6) << 4);
+    }
+    float *ds = (float *)(bp + 128), *mins = ds + 8;
+    ds[j] = load_half(sb) * (float)sc;
+    mins[j] = -(load_half(sb + 2) * (float)m);
+    const uint8_t *group = sb + 16 + 32 * (t / 2);
+    uint8_t qs[16];
+    for (int i = 0; i < 16; i++) {
+        const uint8_t lo = t % 2 ? group[i] >> 4 : group[i] & 0xF, hi = t % 2 ? group[i + 16] >> 4 : group[i + 16] & 0xF;
+        qs[i] = (uint8_t)(lo | (hi << 4));
+    }
+    for (int v = 0; v < 4; v++) memcpy(bp + 32 * v + 4 * j, qs + 4 * v, 4);
 }
 
 int fg_int8_pack_weights(uint32_t type, const void *W, int64_t rows, int64_t C, void *out) {
@@ -108,6 +138,10 @@ int fg_int8_pack_weights(uint32_t type, const void *W, int64_t rows, int64_t C, 
         for (int64_t b = 0; b < nb; b++) {
             uint8_t *bp = dst + (p * nb + b) * bpb;
             for (int64_t j = 0; j < PANEL_ROWS && p * PANEL_ROWS + j < rows; j++) {
+                if (type == TYPE_Q4_K) {
+                    pack_q4_k_block(src + (p * PANEL_ROWS + j) * row_bytes, b, j, bp);
+                    continue;
+                }
                 const uint8_t *blk = src + (p * PANEL_ROWS + j) * row_bytes + b * block_bytes;
                 const float d = load_half(blk);
                 float *scales = (float *)(bp + 128), *mins = scales + 8;

@@ -46,22 +46,29 @@ void fg_rmsnorm_backward(float *dx, const float *dout, const float *x, const flo
 }
 
 /* silu(g) = g * sigmoid(g); silu'(g) = sigmoid(g) * (1 + g * (1 - sigmoid(g))). */
+/* Eight lanes of the SwiGLU backward. */
+static inline void swiglu_backward8(float *dgate, float *dup, const float *dout, const float *gate, const float *up) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    const __m256 g = _mm256_loadu_ps(gate), d = _mm256_loadu_ps(dout);
+    const __m256 sig = sigmoid256(g);
+    _mm256_storeu_ps(dup, _mm256_mul_ps(d, _mm256_mul_ps(g, sig)));
+    const __m256 slope = _mm256_mul_ps(sig, _mm256_fmadd_ps(g, _mm256_sub_ps(one, sig), one));
+    _mm256_storeu_ps(dgate, _mm256_mul_ps(_mm256_mul_ps(d, _mm256_loadu_ps(up)), slope));
+}
+
+/* The tail goes through the same eight-lane code, padded: every element gets the same arithmetic
+ * wherever a call's range starts or ends. (A scalar tail with expf gave other bits, so an element's
+ * gradient depended on where the thread team cut the range: 1 thread and 2 trained different
+ * DPO adapters.) */
 void fg_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate,
                         const float *up, int64_t n) {
-    const __m256 one = _mm256_set1_ps(1.0f);
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        const __m256 g = _mm256_loadu_ps(gate + i), d = _mm256_loadu_ps(dout + i);
-        const __m256 sig = sigmoid256(g);
-        _mm256_storeu_ps(dup + i, _mm256_mul_ps(d, _mm256_mul_ps(g, sig)));
-        const __m256 slope = _mm256_mul_ps(sig, _mm256_fmadd_ps(g, _mm256_sub_ps(one, sig), one));
-        _mm256_storeu_ps(dgate + i, _mm256_mul_ps(_mm256_mul_ps(d, _mm256_loadu_ps(up + i)), slope));
-    }
-    for (; i < n; i++) {
-        float g = gate[i];
-        float sig = 1.0f / (1.0f + expf(-g));
-        dup[i] = dout[i] * (g * sig);
-        dgate[i] = dout[i] * up[i] * (sig * (1.0f + g * (1.0f - sig)));
+    for (; i + 8 <= n; i += 8) swiglu_backward8(dgate + i, dup + i, dout + i, gate + i, up + i);
+    if (i < n) {
+        float g[8] = {0}, u[8] = {0}, d[8] = {0}, dg[8], du[8];
+        for (int64_t k = 0; i + k < n; k++) g[k] = gate[i + k], u[k] = up[i + k], d[k] = dout[i + k];
+        swiglu_backward8(dg, du, d, g, u);
+        for (int64_t k = 0; i + k < n; k++) dgate[i + k] = dg[k], dup[i + k] = du[k];
     }
 }
 

@@ -94,8 +94,9 @@ public final class LinearWeight: @unchecked Sendable {
         int8Storage?.deallocate()
     }
 
-    /// Whether `int8` arithmetic applies: Q4_0 and Q4_1 weights (see `fg_int8.h` for why not Q8_0).
-    public var supportsInt8: Bool { quantized.map { $0.type == 2 || $0.type == 3 } ?? false }
+    /// Whether `int8` arithmetic applies: Q4_0, Q4_1 and Q4_K weights (see `fg_int8.h` for why not Q8_0,
+    /// Q5_K or Q6_K).
+    public var supportsInt8: Bool { quantized.map { $0.type == 2 || $0.type == 3 || $0.type == 12 } ?? false }
 
     private let int8Lock = NSLock()
     private var int8Storage: UnsafeMutableRawPointer?
@@ -105,7 +106,7 @@ public final class LinearWeight: @unchecked Sendable {
         int8Lock.lock()
         defer { int8Lock.unlock() }
         if let p = int8Storage { return UnsafeRawPointer(p) }
-        guard let q = quantized, supportsInt8 else { preconditionFailure("int8 products need Q4_0 or Q4_1 weights") }
+        guard let q = quantized, supportsInt8 else { preconditionFailure("int8 products need Q4_0, Q4_1 or Q4_K weights") }
         let bytes = Int(fg_int8_packed_bytes(q.type, Int64(outFeatures), Int64(inFeatures)))
         let p = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
         let status = fg_int8_pack_weights(q.type, q.data, Int64(outFeatures), Int64(inFeatures), p)
@@ -145,12 +146,16 @@ public final class LinearWeight: @unchecked Sendable {
     /// step; with `int8` arithmetic they share one quantization of x.
     static func forward(_ products: [(weight: LinearWeight, output: UnsafeMutablePointer<Float>)],
                         input x: UnsafePointer<Float>, rows T: Int, arithmetic: Arithmetic = .exact) {
-        if arithmetic == .int8, products.allSatisfy(\.weight.supportsInt8) {
-            forwardInt8(products, input: x, rows: T)
+        if arithmetic == .int8, products.contains(where: \.weight.supportsInt8) {
+            // Those int8 applies to share one quantization of x; the others (a Q6_K value
+            // projection beside Q4_K ones in a Q4_K_M file) stay exact.
+            forwardInt8(products.filter(\.weight.supportsInt8), input: x, rows: T)
+            let exact = products.filter { !$0.weight.supportsInt8 }
+            if !exact.isEmpty { forward(exact, input: x, rows: T, arithmetic: .exact) }
             return
         }
         guard products.allSatisfy({ $0.weight.quantized.map { T <= rowsBySingleRowKernel(type: $0.type) } ?? false }) else {
-            for p in products { p.weight.forward(x, rows: T, into: p.output) }
+            for p in products { p.weight.forward(x, rows: T, into: p.output, arithmetic: arithmetic) }
             return
         }
         let total = products.reduce(0) { $0 + $1.weight.outFeatures }

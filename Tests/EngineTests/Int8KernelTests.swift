@@ -6,6 +6,12 @@ import Testing
 struct Int8KernelTests {
     /// Random Q4_0 (type 2) or Q4_1 (type 3) rows with realistic scales, and their float values.
     static func randomQ4(type: UInt32, rows: Int, C: Int, seed: UInt64) -> (bytes: [UInt8], dense: [Float]) {
+        if type == 12 {  // Q4_K: random super-blocks as the K-quant kernel tests make them
+            let bytes = KQuantKernelTests.randomRows(type: type, rows: rows, columns: C, seed: seed)
+            var dense = [Float](repeating: 0, count: rows * C)
+            #expect(fg_dequantize(type, bytes, &dense, Int64(rows * C)) == 0)
+            return (bytes, dense)
+        }
         var values = KernelTests.Values(state: seed)
         let blockBytes = type == 3 ? 20 : 18
         var bytes = [UInt8](repeating: 0, count: rows * C / 32 * blockBytes)
@@ -62,8 +68,9 @@ struct Int8KernelTests {
     }
 
     /// Shapes crossing the kernel's boundaries: 8-row panels (and a partial last one), 6-row
-    /// activation tiles, and 120-row activation chunks.
-    @Test(arguments: [(UInt32(3), 1, 64, 8), (3, 7, 96, 13), (3, 32, 576, 40), (2, 6, 64, 17), (2, 131, 64, 9)])
+    /// activation tiles, and 120-row activation chunks; Q4_K over one and two super-blocks.
+    @Test(arguments: [(UInt32(3), 1, 64, 8), (3, 7, 96, 13), (3, 32, 576, 40), (2, 6, 64, 17), (2, 131, 64, 9),
+                      (12, 1, 256, 8), (12, 7, 512, 21)])
     func productMatchesTheDequantizedDefinitionExactly(type: UInt32, M: Int, C: Int, rows: Int) {
         let (weights, dense) = Self.randomQ4(type: type, rows: rows, C: C, seed: UInt64(M * 1000 + rows))
         var values = KernelTests.Values(state: UInt64(C))
@@ -113,6 +120,8 @@ struct Int8KernelTests {
         var y = [Float](repeating: 0, count: 64)
         #expect(fg_int8_packed_bytes(8, 8, 64) == 0)  // Q8_0 is not offered
         #expect(fg_int8_packed_bytes(3, 8, 40) == 0)  // C not a multiple of 32
+        #expect(fg_int8_packed_bytes(12, 8, 288) == 0)  // Q4_K needs whole super-blocks of 256
+        #expect(fg_int8_packed_bytes(14, 8, 256) == 0)  // Q6_K is not offered
         #expect(fg_int8_pack_weights(0, xq, 8, 64, xq) == -1)
         #expect(fg_matmul_int8(3, xq, 64, xq, 1, &y, 16, 4, 16) == -1)  // r0 off a panel boundary
         #expect(fg_matmul_int8(8, xq, 64, xq, 1, &y, 16, 0, 16) == -1)

@@ -7,7 +7,10 @@
  * d / 2, so results differ from the float product by ~0.2-0.5% of its scale.
  * The exact float kernels are in fg_ops.h.
  *
- * Weight types: Q4_0 = 2 and Q4_1 = 3 (ggml layouts), rows of C elements, C a multiple of 32. */
+ * Weight types: Q4_0 = 2 and Q4_1 = 3 (ggml layouts), rows of C elements, C a multiple of 32; Q4_K =
+ * 12 with C a multiple of 256 (each 32-weight sub-block repacked as a Q4_1-like block with float
+ * scale and minimum). Q5_K and Q6_K are not offered: their 5- and 6-bit weights would overflow the
+ * kernel's 16-bit block sums. */
 #ifndef FG_INT8_H
 #define FG_INT8_H
 
