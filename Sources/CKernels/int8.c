@@ -128,13 +128,18 @@ static void pack_q4_k_block(const uint8_t *row, int64_t b, int64_t j, uint8_t *b
 }
 
 int fg_int8_pack_weights(uint32_t type, const void *W, int64_t rows, int64_t C, void *out) {
+    return fg_int8_pack_weight_panels(type, W, rows, C, out, 0, (rows + PANEL_ROWS - 1) / PANEL_ROWS);
+}
+
+int fg_int8_pack_weight_panels(uint32_t type, const void *W, int64_t rows, int64_t C, void *out, int64_t p0, int64_t p1) {
     const int64_t bpb = block_panel_bytes(type), row_bytes = fg_quantized_row_bytes(type, C);
     if (bpb == 0 || row_bytes == 0) return -1;
     const int64_t nb = C / 32, block_bytes = row_bytes / nb, panels = (rows + PANEL_ROWS - 1) / PANEL_ROWS;
+    if (p0 < 0 || p1 > panels || p0 > p1) return -1;
     const uint8_t *src = (const uint8_t *)W;
     uint8_t *dst = (uint8_t *)out;
-    memset(dst, 0, (size_t)(panels * nb * bpb));
-    for (int64_t p = 0; p < panels; p++) {
+    memset(dst + p0 * nb * bpb, 0, (size_t)((p1 - p0) * nb * bpb));
+    for (int64_t p = p0; p < p1; p++) {
         for (int64_t b = 0; b < nb; b++) {
             uint8_t *bp = dst + (p * nb + b) * bpb;
             for (int64_t j = 0; j < PANEL_ROWS && p * PANEL_ROWS + j < rows; j++) {

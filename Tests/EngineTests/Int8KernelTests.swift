@@ -80,6 +80,15 @@ struct Int8KernelTests {
         defer { xq.deallocate(); packed.deallocate() }
         #expect(fg_quantize_activations(x, Int64(M), Int64(C), Int64(C), xq) == 0)
         #expect(fg_int8_pack_weights(type, weights, Int64(rows), Int64(C), packed) == 0)
+        // Packed panel by panel (as threads do) the bytes are the same.
+        let bytes = Int(fg_int8_packed_bytes(type, Int64(rows), Int64(C))), panels = (rows + 7) / 8
+        let byPanels = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        defer { byPanels.deallocate() }
+        for p in 0..<panels {
+            #expect(fg_int8_pack_weight_panels(type, weights, Int64(rows), Int64(C), byPanels, Int64(p), Int64(p + 1)) == 0)
+        }
+        #expect(memcmp(packed, byPanels, bytes) == 0)
+        #expect(fg_int8_pack_weight_panels(type, weights, Int64(rows), Int64(C), byPanels, 0, Int64(panels + 1)) == -1)
         var y = [Float](repeating: .nan, count: M * rows)
         #expect(fg_matmul_int8(type, packed, Int64(C), xq, Int64(M), &y, Int64(rows), 0, Int64(rows)) == 0)
 

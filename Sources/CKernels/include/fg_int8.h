@@ -41,6 +41,10 @@ int64_t fg_int8_packed_bytes(uint32_t type, int64_t rows, int64_t C);
  * are unchanged. Returns 0, or -1 for an unsupported type or C. */
 int fg_int8_pack_weights(uint32_t type, const void *W, int64_t rows, int64_t C, void *out);
 
+/* fg_int8_pack_weights for panels [p0, p1) only (the same bytes), so threads can pack a weight
+ * together. Returns 0, or -1 for an unsupported type or C, or a range outside the panels. */
+int fg_int8_pack_weight_panels(uint32_t type, const void *W, int64_t rows, int64_t C, void *out, int64_t p0, int64_t p1);
+
 /* Y[m, r] = sum over blocks of d_w d_x (q_w . q_x) + m_w d_x sum(q_x), for m < M and weight rows
  * r in [r0, r1): the weight repacked by fg_int8_pack_weights times the activations quantized by
  * fg_quantize_activations. Y is (M, rows) with row stride ldy; r0 must be a multiple of
