@@ -240,55 +240,40 @@ static inline void q4k_scale_min(int j, const uint8_t *q, float *sc, float *m) {
     }
 }
 
-/* Q4_K row · x: per 256-weight super-block (144 bytes: f16 d, f16 dmin, 12 scale bytes, 128 bytes of
- * nibbles), w = d·sc_j·q − dmin·m_j over 8 sub-blocks of 32, so the dot is
- * Σ_j d·sc_j·Σ(q·x) − dmin·m_j·Σx; each 32-byte group holds sub-block 2c in its low nibbles and
- * 2c+1 in its high ones. */
-static float dot_q4_k(const uint8_t *row, const float *x, const float *xsum, int64_t nsb) {
+/* Chunk c (0..3) of a Q4_K or Q5_K super-block `sb` as two vectors of 32 unsigned bytes: sub-block
+ * 2c (the group's low nibbles) and 2c+1 (its high ones); Q5_K (`five`) adds bit j of qh[l] as 16 to
+ * weight l of sub-block j. Q4_K: 144 bytes (f16 d, f16 dmin, 12 scale bytes, 128 bytes of nibbles);
+ * Q5_K: 176 (the same with 32 bytes of qh before the nibbles). */
+static inline __attribute__((always_inline)) void kquant_chunk(const uint8_t *sb, int five, int c, __m256i *lo,
+                                                               __m256i *hi) {
     const __m256i mask = _mm256_set1_epi8(0x0F);
-    __m256 acc = _mm256_setzero_ps();
-    float offset = 0.0f;
-    for (int64_t s = 0; s < nsb; s++) {
-        const uint8_t *blk = row + s * 144;
-        const float d = load_half(blk), dmin = load_half(blk + 2);
-        const uint8_t *scales = blk + 4, *qs = blk + 16;
-        const float *xs = x + s * 256;
-        for (int c = 0; c < 4; c++) {
-            const __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
-            float sc0, m0, sc1, m1;
-            q4k_scale_min(2 * c, scales, &sc0, &m0);
-            q4k_scale_min(2 * c + 1, scales, &sc1, &m1);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc0), dot32_u8(_mm256_and_si256(q, mask), xs + 64 * c), acc);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc1),
-                                  dot32_u8(_mm256_and_si256(_mm256_srli_epi16(q, 4), mask), xs + 64 * c + 32), acc);
-            offset += dmin * (m0 * xsum[s * 8 + 2 * c] + m1 * xsum[s * 8 + 2 * c + 1]);
-        }
+    const __m256i q = _mm256_loadu_si256((const __m256i *)(sb + (five ? 48 : 16) + 32 * c));
+    *lo = _mm256_and_si256(q, mask);
+    *hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
+    if (five) {
+        const __m256i one = _mm256_set1_epi8(1), qh = _mm256_loadu_si256((const __m256i *)(sb + 16));
+        *lo = _mm256_or_si256(*lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c)), one), 4));
+        *hi = _mm256_or_si256(*hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c + 1)), one), 4));
     }
-    return hsum256(acc) - offset;
 }
 
-/* Q5_K row · x: as Q4_K with a fifth bit (176 bytes: f16 d, f16 dmin, 12 scale bytes, 32 bytes qh,
- * 128 bytes of nibbles); sub-block j's weight l takes bit j of qh[l] as 16. */
-static float dot_q5_k(const uint8_t *row, const float *x, const float *xsum, int64_t nsb) {
-    const __m256i mask = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+/* Q4_K / Q5_K row · x: w = d·sc_j·q − dmin·m_j over 8 sub-blocks of 32 per super-block of 256, so
+ * the dot is Σ_j d·sc_j·Σ(q·x) − dmin·m_j·Σx (xsum: x summed over each 32). */
+static inline __attribute__((always_inline)) float dot_q45_k(const uint8_t *row, int five, const float *x,
+                                                             const float *xsum, int64_t nsb) {
+    const int64_t bytes = five ? 176 : 144;
     __m256 acc = _mm256_setzero_ps();
     float offset = 0.0f;
     for (int64_t s = 0; s < nsb; s++) {
-        const uint8_t *blk = row + s * 176;
+        const uint8_t *blk = row + s * bytes;
         const float d = load_half(blk), dmin = load_half(blk + 2);
-        const uint8_t *scales = blk + 4, *ql = blk + 48;
-        const __m256i qh = _mm256_loadu_si256((const __m256i *)(blk + 16));
         const float *xs = x + s * 256;
         for (int c = 0; c < 4; c++) {
-            const __m256i q = _mm256_loadu_si256((const __m256i *)(ql + 32 * c));
-            const __m128i shift_lo = _mm_cvtsi32_si128(2 * c), shift_hi = _mm_cvtsi32_si128(2 * c + 1);
-            const __m256i h_lo = _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, shift_lo), one), 4);
-            const __m256i h_hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, shift_hi), one), 4);
-            const __m256i lo = _mm256_or_si256(_mm256_and_si256(q, mask), h_lo);
-            const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), mask), h_hi);
+            __m256i lo, hi;
+            kquant_chunk(blk, five, c, &lo, &hi);
             float sc0, m0, sc1, m1;
-            q4k_scale_min(2 * c, scales, &sc0, &m0);
-            q4k_scale_min(2 * c + 1, scales, &sc1, &m1);
+            q4k_scale_min(2 * c, blk + 4, &sc0, &m0);
+            q4k_scale_min(2 * c + 1, blk + 4, &sc1, &m1);
             acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc0), dot32_u8(lo, xs + 64 * c), acc);
             acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc1), dot32_u8(hi, xs + 64 * c + 32), acc);
             offset += dmin * (m0 * xsum[s * 8 + 2 * c] + m1 * xsum[s * 8 + 2 * c + 1]);
@@ -356,8 +341,8 @@ int fg_matvec_quantized(uint32_t type, const void *W, int64_t C, const float *x,
             xsum[g] = t;
         }
         for (int64_t r = r0; r < r1; r++)
-            y[r] = type == TYPE_Q4_K   ? dot_q4_k(base + r * row_bytes, x, xsum, C / 256)
-                   : type == TYPE_Q5_K ? dot_q5_k(base + r * row_bytes, x, xsum, C / 256)
+            y[r] = type == TYPE_Q4_K   ? dot_q45_k(base + r * row_bytes, 0, x, xsum, C / 256)
+                   : type == TYPE_Q5_K ? dot_q45_k(base + r * row_bytes, 1, x, xsum, C / 256)
                                        : dot_q6_k(base + r * row_bytes, x, xsum, C / 256);
         free(xsum);
         return 0;
@@ -492,22 +477,15 @@ static void dequantize_row_wide(uint32_t type, const uint8_t *row, float *y, int
     if (type == TYPE_Q4_K || type == TYPE_Q5_K) {
         const int five = type == TYPE_Q5_K;
         const int64_t bytes = five ? 176 : 144;
-        const __m256i one = _mm256_set1_epi8(1);
         for (int64_t s = 0; s < C / 256; s++) {
             const uint8_t *blk = row + s * bytes;
             const float d = load_half(blk), dmin = load_half(blk + 2);
-            const uint8_t *scales = blk + 4, *qs = blk + (five ? 48 : 16);
-            const __m256i qh = five ? _mm256_loadu_si256((const __m256i *)(blk + 16)) : _mm256_setzero_si256();
             for (int c = 0; c < 4; c++) {
-                const __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
-                __m256i lo = _mm256_and_si256(q, mask), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
-                if (five) {
-                    lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c)), one), 4));
-                    hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c + 1)), one), 4));
-                }
+                __m256i lo, hi;
+                kquant_chunk(blk, five, c, &lo, &hi);
                 float sc0, m0, sc1, m1;
-                q4k_scale_min(2 * c, scales, &sc0, &m0);
-                q4k_scale_min(2 * c + 1, scales, &sc1, &m1);
+                q4k_scale_min(2 * c, blk + 4, &sc0, &m0);
+                q4k_scale_min(2 * c + 1, blk + 4, &sc1, &m1);
                 float *out = y + s * 256 + 64 * c;
                 store_scaled_u8x32(lo, d * sc0, dmin * m0, out);
                 store_scaled_u8x32(hi, d * sc1, dmin * m1, out + 32);
