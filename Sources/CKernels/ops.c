@@ -214,18 +214,24 @@ static float dot_q8_0(const uint8_t *row, const float *x, int64_t nb) {
     return hsum256(acc);
 }
 
-/* Σ_i q[i] · x[i] over 8 unsigned bytes q, as a float vector (no horizontal sum). */
-static inline __m256 dot8_u8(__m128i q8, const float *x) {
-    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(q8)), _mm256_loadu_ps(x));
+/* x reordered for the K-quant single-row products: within each 32, vector k (8 lanes) holds
+ * x[4i + k] in lane i, so that a vector of 32 weight bytes read as 8 dwords gives weight 4i + k of
+ * lane i by a shift and a mask, with no shuffle (Zen 3's two shuffle pipes bound the byte-widening
+ * loops; shifts and masks run beside them). */
+static void permute_x32(const float *x, float *xp, int64_t C) {
+    for (int64_t g = 0; g < C; g += 32)
+        for (int k = 0; k < 4; k++)
+            for (int i = 0; i < 8; i++) xp[g + 8 * k + i] = x[g + 4 * i + k];
 }
 
-/* The same over 32 unsigned bytes. */
-static inline __m256 dot32_u8(__m256i q, const float *x) {
-    const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
-    __m256 s = dot8_u8(lo, x);
-    s = _mm256_add_ps(s, dot8_u8(_mm_srli_si128(lo, 8), x + 8));
-    s = _mm256_add_ps(s, dot8_u8(hi, x + 16));
-    return _mm256_add_ps(s, dot8_u8(_mm_srli_si128(hi, 8), x + 24));
+/* Σ q·x over 32 unsigned bytes q (one weight each) and their 32 permuted x, as 8 lane sums: lane i
+ * sums weights 4i .. 4i+3 (so lanes 0-3 hold the first 16 weights, lanes 4-7 the last 16). */
+static inline __m256 dot32_u8_permuted(__m256i q, const float *xp) {
+    const __m256i byte = _mm256_set1_epi32(0xFF);
+    __m256 s = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_and_si256(q, byte)), _mm256_loadu_ps(xp));
+    s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(q, 8), byte)), _mm256_loadu_ps(xp + 8), s);
+    s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(q, 16), byte)), _mm256_loadu_ps(xp + 16), s);
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(q, 24)), _mm256_loadu_ps(xp + 24), s);
 }
 
 /* Q4_K's 6-bit scale and minimum of sub-block j (0..7) from its 12 packed bytes (ggml's
@@ -258,7 +264,7 @@ static inline __attribute__((always_inline)) void kquant_chunk(const uint8_t *sb
 }
 
 /* Q4_K / Q5_K row · x: w = d·sc_j·q − dmin·m_j over 8 sub-blocks of 32 per super-block of 256, so
- * the dot is Σ_j d·sc_j·Σ(q·x) − dmin·m_j·Σx (xsum: x summed over each 32). */
+ * the dot is Σ_j d·sc_j·Σ(q·x) − dmin·m_j·Σx (x permuted by permute_x32; xsum: x summed over each 32). */
 static inline __attribute__((always_inline)) float dot_q45_k(const uint8_t *row, int five, const float *x,
                                                              const float *xsum, int64_t nsb) {
     const int64_t bytes = five ? 176 : 144;
@@ -274,8 +280,8 @@ static inline __attribute__((always_inline)) float dot_q45_k(const uint8_t *row,
             float sc0, m0, sc1, m1;
             q4k_scale_min(2 * c, blk + 4, &sc0, &m0);
             q4k_scale_min(2 * c + 1, blk + 4, &sc1, &m1);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc0), dot32_u8(lo, xs + 64 * c), acc);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc1), dot32_u8(hi, xs + 64 * c + 32), acc);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc0), dot32_u8_permuted(lo, xs + 64 * c), acc);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc1), dot32_u8_permuted(hi, xs + 64 * c + 32), acc);
             offset += dmin * (m0 * xsum[s * 8 + 2 * c] + m1 * xsum[s * 8 + 2 * c + 1]);
         }
     }
@@ -284,7 +290,8 @@ static inline __attribute__((always_inline)) float dot_q45_k(const uint8_t *row,
 
 /* Q6_K row · x: per super-block (210 bytes: 128 bytes low nibbles ql, 64 bytes high pairs qh, 16
  * int8 scales, f16 d), w = d·sc_k·(q − 32) over 16 sub-blocks of 16, q = 4 bits of ql | 2 bits of
- * qh << 4, laid out in two halves of 128 as ggml's dequantize_row_q6_K reads them. */
+ * qh << 4, laid out in two halves of 128 as ggml's dequantize_row_q6_K reads them; x permuted by
+ * permute_x32. */
 static float dot_q6_k(const uint8_t *row, const float *x, const float *xsum16, int64_t nsb) {
     const __m256i low4 = _mm256_set1_epi8(0x0F), low2 = _mm256_set1_epi8(0x03);
     __m256 acc = _mm256_setzero_ps();
@@ -309,13 +316,11 @@ static float dot_q6_k(const uint8_t *row, const float *x, const float *xsum16, i
             const float *xs = x + s * 256 + 128 * half;
             const int8_t *scs = sc + 8 * half;
             for (int k = 0; k < 4; k++) {
-                /* q[k] holds weights 32k .. 32k+31 of this half: sub-blocks 2k (bytes 0-15), 2k+1 (16-31) */
-                const __m128i lo = _mm256_castsi256_si128(q[k]), hi = _mm256_extracti128_si256(q[k], 1);
-                const __m256 s0 = _mm256_add_ps(dot8_u8(lo, xs + 32 * k), dot8_u8(_mm_srli_si128(lo, 8), xs + 32 * k + 8));
-                const __m256 s1 = _mm256_add_ps(dot8_u8(hi, xs + 32 * k + 16), dot8_u8(_mm_srli_si128(hi, 8), xs + 32 * k + 24));
+                /* q[k] holds weights 32k .. 32k+31 of this half: sub-blocks 2k (bytes 0-15: lanes 0-3 of
+                 * the permuted sum), 2k+1 (16-31: lanes 4-7) */
                 const float d0 = d * (float)scs[2 * k], d1 = d * (float)scs[2 * k + 1];
-                acc = _mm256_fmadd_ps(_mm256_set1_ps(d0), s0, acc);
-                acc = _mm256_fmadd_ps(_mm256_set1_ps(d1), s1, acc);
+                const __m256 scale = _mm256_setr_ps(d0, d0, d0, d0, d1, d1, d1, d1);
+                acc = _mm256_fmadd_ps(scale, dot32_u8_permuted(q[k], xs + 32 * k), acc);
                 const int64_t g = (s * 256 + 128 * half + 32 * k) / 16;
                 offset += 32.0f * (d0 * xsum16[g] + d1 * xsum16[g + 1]);
             }
@@ -333,17 +338,18 @@ int fg_matvec_quantized(uint32_t type, const void *W, int64_t C, const float *x,
     if (type == TYPE_Q4_K || type == TYPE_Q5_K || type == TYPE_Q6_K) {
         /* sums of x over the sub-blocks: 32 wide for Q4_K's and Q5_K's minimums, 16 wide for Q6_K's −32 */
         const int64_t width = type == TYPE_Q6_K ? 16 : 32, groups = C / width;
-        float *xsum = (float *)malloc((size_t)groups * sizeof(float));
+        float *xsum = (float *)malloc((size_t)(groups + C) * sizeof(float)), *xp = xsum + groups;
         if (!xsum) return -1;
         for (int64_t g = 0; g < groups; g++) {
             float t = 0.0f;
             for (int64_t k = 0; k < width; k++) t += x[g * width + k];
             xsum[g] = t;
         }
+        permute_x32(x, xp, C);
         for (int64_t r = r0; r < r1; r++)
-            y[r] = type == TYPE_Q4_K   ? dot_q45_k(base + r * row_bytes, 0, x, xsum, C / 256)
-                   : type == TYPE_Q5_K ? dot_q45_k(base + r * row_bytes, 1, x, xsum, C / 256)
-                                       : dot_q6_k(base + r * row_bytes, x, xsum, C / 256);
+            y[r] = type == TYPE_Q4_K   ? dot_q45_k(base + r * row_bytes, 0, xp, xsum, C / 256)
+                   : type == TYPE_Q5_K ? dot_q45_k(base + r * row_bytes, 1, xp, xsum, C / 256)
+                                       : dot_q6_k(base + r * row_bytes, xp, xsum, C / 256);
         free(xsum);
         return 0;
     }
