@@ -11,7 +11,7 @@ import Foundation
 /// dequantized matrix (up to summation order). Weights of the types made for large models (K-quants,
 /// Q5_0) take that path for any number of rows, in pieces, unless their float copy already exists
 /// (training makes it), so a 1.5B Q4_K_M model generates without its 7 GB of floats.
-/// With ``Arithmetic/int8``, Q4 rows are also repacked, on first use, into panels for the int8 kernel.
+/// With ``Arithmetic/int8``, Q4_0, Q4_1 and Q4_K rows are also repacked, on first use, into panels for the int8 kernel.
 /// A weight loaded with its quantized rows makes its float32 copy on first use too: a process that
 /// only decodes short prompts (`fedguard chat`) or only reads the model's shapes (a deployed server's
 /// `configure`) never dequantizes 0.6 GB of floats.
