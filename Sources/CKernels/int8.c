@@ -105,19 +105,13 @@ int64_t fg_int8_packed_bytes(uint32_t type, int64_t rows, int64_t C) {
  * rearranged into ggml's Q4 block order (byte i holds k = i low and k = i + 16 high); Q4_K keeps
  * sub-block 2c in the low nibbles of 32 bytes and 2c + 1 in their high nibbles. */
 static void pack_q4_k_block(const uint8_t *row, int64_t b, int64_t j, uint8_t *bp) {
-    const uint8_t *sb = row + (b / 8) * 144, *scales = sb + 4;
+    const uint8_t *sb = row + (b / 8) * 144;
     const int t = (int)(b % 8);
-    int sc, m;
-    if (t < 4) {
-        sc = scales[t] & 63;
-        m = scales[t + 4] & 63;
-    } else {
-        sc = (scales[t + 4] & 0xF) | ((scales[t - 4] >> 6) << 4);
-        m = (scales[t + 4] >> 4) | ((scales[t] >> 6) << 4);
-    }
+    float sc, m;
+    q4k_scale_min(t, sb + 4, &sc, &m);
     float *ds = (float *)(bp + 128), *mins = ds + 8;
-    ds[j] = load_half(sb) * (float)sc;
-    mins[j] = -(load_half(sb + 2) * (float)m);
+    ds[j] = load_half(sb) * sc;
+    mins[j] = -(load_half(sb + 2) * m);
     const uint8_t *group = sb + 16 + 32 * (t / 2);
     uint8_t qs[16];
     for (int i = 0; i < 16; i++) {

@@ -234,24 +234,13 @@ static inline __m256 dot32_u8_permuted(__m256i q, const float *xp) {
     return _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(q, 24)), _mm256_loadu_ps(xp + 24), s);
 }
 
-/* Q4_K's 6-bit scale and minimum of sub-block j (0..7) from its 12 packed bytes (ggml's
- * get_scale_min_k4). */
-static inline void q4k_scale_min(int j, const uint8_t *q, float *sc, float *m) {
-    if (j < 4) {
-        *sc = (float)(q[j] & 63);
-        *m = (float)(q[j + 4] & 63);
-    } else {
-        *sc = (float)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-        *m = (float)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-    }
-}
-
 /* Chunk c (0..3) of a Q4_K or Q5_K super-block `sb` as two vectors of 32 unsigned bytes: sub-block
  * 2c (the group's low nibbles) and 2c+1 (its high ones); Q5_K (`five`) adds bit j of qh[l] as 16 to
- * weight l of sub-block j. Q4_K: 144 bytes (f16 d, f16 dmin, 12 scale bytes, 128 bytes of nibbles);
- * Q5_K: 176 (the same with 32 bytes of qh before the nibbles). */
+ * weight l of sub-block j. sc[i] and m[i] are the two sub-blocks' 6-bit scale and minimum (the
+ * weight is d·sc·q − dmin·m). Q4_K: 144 bytes (f16 d, f16 dmin, 12 scale bytes, 128 bytes of
+ * nibbles); Q5_K: 176 (the same with 32 bytes of qh before the nibbles). */
 static inline __attribute__((always_inline)) void kquant_chunk(const uint8_t *sb, int five, int c, __m256i *lo,
-                                                               __m256i *hi) {
+                                                               __m256i *hi, float sc[2], float m[2]) {
     const __m256i mask = _mm256_set1_epi8(0x0F);
     const __m256i q = _mm256_loadu_si256((const __m256i *)(sb + (five ? 48 : 16) + 32 * c));
     *lo = _mm256_and_si256(q, mask);
@@ -261,6 +250,8 @@ static inline __attribute__((always_inline)) void kquant_chunk(const uint8_t *sb
         *lo = _mm256_or_si256(*lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c)), one), 4));
         *hi = _mm256_or_si256(*hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c + 1)), one), 4));
     }
+    q4k_scale_min(2 * c, sb + 4, &sc[0], &m[0]);
+    q4k_scale_min(2 * c + 1, sb + 4, &sc[1], &m[1]);
 }
 
 /* Q4_K / Q5_K row · x: w = d·sc_j·q − dmin·m_j over 8 sub-blocks of 32 per super-block of 256, so
@@ -276,16 +267,30 @@ static inline __attribute__((always_inline)) float dot_q45_k(const uint8_t *row,
         const float *xs = x + s * 256;
         for (int c = 0; c < 4; c++) {
             __m256i lo, hi;
-            kquant_chunk(blk, five, c, &lo, &hi);
-            float sc0, m0, sc1, m1;
-            q4k_scale_min(2 * c, blk + 4, &sc0, &m0);
-            q4k_scale_min(2 * c + 1, blk + 4, &sc1, &m1);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc0), dot32_u8_permuted(lo, xs + 64 * c), acc);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc1), dot32_u8_permuted(hi, xs + 64 * c + 32), acc);
-            offset += dmin * (m0 * xsum[s * 8 + 2 * c] + m1 * xsum[s * 8 + 2 * c + 1]);
+            float sc[2], m[2];
+            kquant_chunk(blk, five, c, &lo, &hi, sc, m);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc[0]), dot32_u8_permuted(lo, xs + 64 * c), acc);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc[1]), dot32_u8_permuted(hi, xs + 64 * c + 32), acc);
+            offset += dmin * (m[0] * xsum[s * 8 + 2 * c] + m[1] * xsum[s * 8 + 2 * c + 1]);
         }
     }
     return hsum256(acc) - offset;
+}
+
+/* Half (0 or 1) of a Q6_K super-block (128 bytes low nibbles ql, 64 bytes high pairs qh, 16 int8
+ * scales, f16 d) as four vectors of 32 unsigned bytes q = 4 bits of ql | 2 bits of qh << 4: q[k]
+ * holds weights 32k .. 32k+31 of the half, laid out as ggml's dequantize_row_q6_K reads them. */
+static inline void q6k_half(const uint8_t *sb, int half, __m256i q[4]) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F), low2 = _mm256_set1_epi8(0x03);
+    const __m256i l0 = _mm256_loadu_si256((const __m256i *)(sb + 64 * half));
+    const __m256i l1 = _mm256_loadu_si256((const __m256i *)(sb + 64 * half + 32));
+    const __m256i h = _mm256_loadu_si256((const __m256i *)(sb + 128 + 32 * half));
+    q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_slli_epi16(_mm256_and_si256(h, low2), 4));
+    q[1] = _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), low2), 4));
+    q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
+                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), low2), 4));
+    q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), low2), 4));
 }
 
 /* Q6_K row · x: per super-block (210 bytes: 128 bytes low nibbles ql, 64 bytes high pairs qh, 16
@@ -293,26 +298,15 @@ static inline __attribute__((always_inline)) float dot_q45_k(const uint8_t *row,
  * qh << 4, laid out in two halves of 128 as ggml's dequantize_row_q6_K reads them; x permuted by
  * permute_x32. */
 static float dot_q6_k(const uint8_t *row, const float *x, const float *xsum16, int64_t nsb) {
-    const __m256i low4 = _mm256_set1_epi8(0x0F), low2 = _mm256_set1_epi8(0x03);
     __m256 acc = _mm256_setzero_ps();
     float offset = 0.0f;
     for (int64_t s = 0; s < nsb; s++) {
         const uint8_t *blk = row + s * 210;
-        const uint8_t *ql = blk, *qh = blk + 128;
         const int8_t *sc = (const int8_t *)(blk + 192);
         const float d = load_half(blk + 208);
         for (int half = 0; half < 2; half++) {
-            const __m256i l0 = _mm256_loadu_si256((const __m256i *)(ql + 64 * half));
-            const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 64 * half + 32));
-            const __m256i h = _mm256_loadu_si256((const __m256i *)(qh + 32 * half));
             __m256i q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_slli_epi16(_mm256_and_si256(h, low2), 4));
-            q[1] = _mm256_or_si256(_mm256_and_si256(l1, low4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), low2), 4));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), low2), 4));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), low2), 4));
+            q6k_half(blk, half, q);
             const float *xs = x + s * 256 + 128 * half;
             const int8_t *scs = sc + 8 * half;
             for (int k = 0; k < 4; k++) {
@@ -329,6 +323,16 @@ static float dot_q6_k(const uint8_t *row, const float *x, const float *xsum16, i
     return hsum256(acc) - offset;
 }
 
+/* out[g] = the sum of x[g·width .. g·width + width), in order, for g < groups: the Σx that the
+ * quantized products' minimums and offsets multiply. */
+static void group_sums(const float *x, int64_t groups, int64_t width, float *out) {
+    for (int64_t g = 0; g < groups; g++) {
+        float t = 0.0f;
+        for (int64_t k = 0; k < width; k++) t += x[g * width + k];
+        out[g] = t;
+    }
+}
+
 int fg_matvec_quantized(uint32_t type, const void *W, int64_t C, const float *x, float *y,
                         int64_t r0, int64_t r1) {
     const int64_t row_bytes = fg_quantized_row_bytes(type, C);
@@ -340,11 +344,7 @@ int fg_matvec_quantized(uint32_t type, const void *W, int64_t C, const float *x,
         const int64_t width = type == TYPE_Q6_K ? 16 : 32, groups = C / width;
         float *xsum = (float *)malloc((size_t)(groups + C) * sizeof(float)), *xp = xsum + groups;
         if (!xsum) return -1;
-        for (int64_t g = 0; g < groups; g++) {
-            float t = 0.0f;
-            for (int64_t k = 0; k < width; k++) t += x[g * width + k];
-            xsum[g] = t;
-        }
+        group_sums(x, groups, width, xsum);
         permute_x32(x, xp, C);
         for (int64_t r = r0; r < r1; r++)
             y[r] = type == TYPE_Q4_K   ? dot_q45_k(base + r * row_bytes, 0, xp, xsum, C / 256)
@@ -358,23 +358,17 @@ int fg_matvec_quantized(uint32_t type, const void *W, int64_t C, const float *x,
         return 0;
     }
     if (nb > 1024) return -1;
+    float xsum[1024];
+    group_sums(x, nb, 32, xsum);
     if (type == TYPE_Q5_0) {
-        float xsum[1024];
-        for (int64_t b = 0; b < nb; b++) {
-            float t = 0.0f;
-            for (int k = 0; k < 32; k++) t += x[b * 32 + k];
-            xsum[b] = t;
-        }
         for (int64_t r = r0; r < r1; r++) y[r] = dot_q5_0(base + r * row_bytes, x, xsum, nb);
         return 0;
     }
     float xsum2[2048];
     const int has_min = type == TYPE_Q4_1;
     for (int64_t b = 0; b < nb; b++) {
-        float s = 0.0f;
-        for (int k = 0; k < 32; k++) s += x[b * 32 + k];
-        xsum2[2 * b] = has_min ? 0.0f : -8.0f * s;
-        xsum2[2 * b + 1] = has_min ? s : 0.0f;
+        xsum2[2 * b] = has_min ? 0.0f : -8.0f * xsum[b];
+        xsum2[2 * b + 1] = has_min ? xsum[b] : 0.0f;
     }
     for (int64_t r = r0; r < r1; r++) y[r] = dot_q4(base + r * row_bytes, has_min, x, xsum2, nb);
     return 0;
@@ -468,7 +462,6 @@ static inline void store_scaled_u8x32(__m256i q, float d, float m, float *y) {
  * small-batch product's tile: the reference loops are several times slower than the product itself
  * over two rows. C is a multiple of the type's block. */
 static void dequantize_row_wide(uint32_t type, const uint8_t *row, float *y, int64_t C) {
-    const __m256i mask = _mm256_set1_epi8(0x0F);
     if (type == TYPE_Q5_0) {
         for (int64_t b = 0; b < C / 32; b++) {
             const uint8_t *blk = row + b * 22;
@@ -488,34 +481,23 @@ static void dequantize_row_wide(uint32_t type, const uint8_t *row, float *y, int
             const float d = load_half(blk), dmin = load_half(blk + 2);
             for (int c = 0; c < 4; c++) {
                 __m256i lo, hi;
-                kquant_chunk(blk, five, c, &lo, &hi);
-                float sc0, m0, sc1, m1;
-                q4k_scale_min(2 * c, blk + 4, &sc0, &m0);
-                q4k_scale_min(2 * c + 1, blk + 4, &sc1, &m1);
-                float *out = y + s * 256 + 64 * c;
-                store_scaled_u8x32(lo, d * sc0, dmin * m0, out);
-                store_scaled_u8x32(hi, d * sc1, dmin * m1, out + 32);
+                float sc[2], m[2];
+                kquant_chunk(blk, five, c, &lo, &hi, sc, m);
+                store_scaled_u8x32(lo, d * sc[0], dmin * m[0], y + s * 256 + 64 * c);
+                store_scaled_u8x32(hi, d * sc[1], dmin * m[1], y + s * 256 + 64 * c + 32);
             }
         }
         return;
     }
     /* Q6_K */
-    const __m256i low2 = _mm256_set1_epi8(0x03), thirty_two = _mm256_set1_epi32(32);
+    const __m256i thirty_two = _mm256_set1_epi32(32);
     for (int64_t s = 0; s < C / 256; s++) {
         const uint8_t *blk = row + s * 210;
         const int8_t *sc = (const int8_t *)(blk + 192);
         const float d = load_half(blk + 208);
         for (int half = 0; half < 2; half++) {
-            const __m256i l0 = _mm256_loadu_si256((const __m256i *)(blk + 64 * half));
-            const __m256i l1 = _mm256_loadu_si256((const __m256i *)(blk + 64 * half + 32));
-            const __m256i h = _mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * half));
             __m256i q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(l0, mask), _mm256_slli_epi16(_mm256_and_si256(h, low2), 4));
-            q[1] = _mm256_or_si256(_mm256_and_si256(l1, mask), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), low2), 4));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), mask),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), low2), 4));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), mask),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), low2), 4));
+            q6k_half(blk, half, q);
             for (int k = 0; k < 4; k++) {
                 /* q[k] byte l is weight 32k + l of this half, scaled by sc[2k + l/16] */
                 const __m128i lo = _mm256_castsi256_si128(q[k]), hi = _mm256_extracti128_si256(q[k], 1);

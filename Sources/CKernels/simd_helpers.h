@@ -24,6 +24,18 @@ static inline FG_AVX2 float load_half(const uint8_t *p) {
     return _mm_cvtss_f32(_mm_cvtph_ps(v));
 }
 
+/* Q4_K's 6-bit scale and minimum of sub-block j (0..7) from its 12 packed bytes (ggml's
+ * get_scale_min_k4). */
+static inline FG_AVX2 void q4k_scale_min(int j, const uint8_t *q, float *sc, float *m) {
+    if (j < 4) {
+        *sc = (float)(q[j] & 63);
+        *m = (float)(q[j + 4] & 63);
+    } else {
+        *sc = (float)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = (float)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
 /* Sum of the eight lanes. */
 static inline FG_AVX2 float hsum256(__m256 v) {
     __m128 lo = _mm256_castps256_ps128(v);

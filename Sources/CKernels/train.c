@@ -45,8 +45,7 @@ void fg_rmsnorm_backward(float *dx, const float *dout, const float *x, const flo
     }
 }
 
-/* silu(g) = g * sigmoid(g); silu'(g) = sigmoid(g) * (1 + g * (1 - sigmoid(g))). */
-/* Eight lanes of the SwiGLU backward. */
+/* Eight lanes of the SwiGLU backward: silu(g) = g * sigmoid(g); silu'(g) = sigmoid(g) * (1 + g * (1 - sigmoid(g))). */
 static inline void swiglu_backward8(float *dgate, float *dup, const float *dout, const float *gate, const float *up) {
     const __m256 one = _mm256_set1_ps(1.0f);
     const __m256 g = _mm256_loadu_ps(gate), d = _mm256_loadu_ps(dout);

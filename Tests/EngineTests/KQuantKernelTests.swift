@@ -32,6 +32,20 @@ struct KQuantKernelTests {
         return bytes
     }
 
+    /// Random rows of any kept type: K-quant super-blocks (types 12-14) or 32-weight blocks.
+    static func randomWeightRows(type: UInt32, rows: Int, columns: Int, seed: UInt64) -> [UInt8] {
+        type >= 12 ? randomRows(type: type, rows: rows, columns: columns, seed: seed)
+                   : randomBlockRows(type: type, rows: rows, columns: columns, seed: seed)
+    }
+
+    /// A weight of `rows` × `columns` random rows of `type`, kept quantized (no float copy).
+    static func quantizedWeight(type: UInt32, rows: Int, columns: Int, seed: UInt64) -> LinearWeight {
+        let bytes = randomWeightRows(type: type, rows: rows, columns: columns, seed: seed)
+        let data = UnsafeMutableRawPointer.allocate(byteCount: bytes.count, alignment: 64)
+        bytes.withUnsafeBytes { data.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        return LinearWeight(outFeatures: rows, inFeatures: columns, quantized: .init(type: type, rowBytes: bytes.count / rows, data: data))
+    }
+
     /// The largest |y[r] − Σ dense[r]·x| (in double) over the rows, and the largest Σ|dense[r]·x|.
     static func error(of y: [Float], dense: [Float], columns: Int, x: [Float]) -> (worst: Double, scale: Double) {
         var worst = 0.0, scale = 0.0
@@ -115,8 +129,7 @@ struct KQuantKernelTests {
     @Test(arguments: [UInt32(2), 3, 6, 8, 12, 13, 14])
     func smallBatchProductEqualsTheDequantizedRowsTimesX(type: UInt32) throws {
         let rows = 23, columns = 512
-        let w = type >= 12 ? Self.randomRows(type: type, rows: rows, columns: columns, seed: UInt64(type) &+ 99)
-                           : Self.randomBlockRows(type: type, rows: rows, columns: columns, seed: UInt64(type) &+ 99)
+        let w = Self.randomWeightRows(type: type, rows: rows, columns: columns, seed: UInt64(type) &+ 99)
         var dense = [Float](repeating: 0, count: rows * columns)
         #expect(fg_dequantize(type, w, &dense, Int64(rows * columns)) == 0)
         for m in [1, 3, 17] {
@@ -157,11 +170,7 @@ struct KQuantKernelTests {
     @Test(arguments: [UInt32(3), 8, 12])
     func fewRowsTakeTheSingleRowKernel(type: UInt32) throws {
         let rows = 40, columns = 256
-        let bytes = type == 12 ? Self.randomRows(type: type, rows: rows, columns: columns, seed: 8)
-                               : Self.randomBlockRows(type: type, rows: rows, columns: columns, seed: 8)
-        let data = UnsafeMutableRawPointer.allocate(byteCount: bytes.count, alignment: 64)
-        bytes.withUnsafeBytes { data.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
-        let w = LinearWeight(outFeatures: rows, inFeatures: columns, quantized: .init(type: type, rowBytes: bytes.count / rows, data: data))
+        let w = Self.quantizedWeight(type: type, rows: rows, columns: columns, seed: 8)
         let limit = 2
         #expect(LinearWeight.rowsBySingleRowKernel(type: type) == (type == 12 ? 2 : 1))
         let x = (0..<(limit * columns)).map { Float(sin(Double($0) * 0.07)) }
@@ -186,13 +195,8 @@ struct KQuantKernelTests {
     /// one the int8 kernel's (within the activation rounding of the exact one, never equal to it).
     @Test func int8AppliesToQ4KBesideExactQ6K() throws {
         let rows = 16, columns = 512
-        func weight(_ type: UInt32) -> LinearWeight {
-            let bytes = Self.randomRows(type: type, rows: rows, columns: columns, seed: UInt64(type))
-            let data = UnsafeMutableRawPointer.allocate(byteCount: bytes.count, alignment: 64)
-            bytes.withUnsafeBytes { data.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
-            return LinearWeight(outFeatures: rows, inFeatures: columns, quantized: .init(type: type, rowBytes: bytes.count / rows, data: data))
-        }
-        let q4k = weight(12), q6k = weight(14)
+        let q4k = Self.quantizedWeight(type: 12, rows: rows, columns: columns, seed: 12)
+        let q6k = Self.quantizedWeight(type: 14, rows: rows, columns: columns, seed: 14)
         #expect(q4k.supportsInt8 && !q6k.supportsInt8)
         let x = (0..<columns).map { Float(sin(Double($0) * 0.19)) }
         var exact4 = [Float](repeating: .nan, count: rows), exact6 = exact4, int8_4 = exact4, int8_6 = exact4
@@ -216,14 +220,7 @@ struct KQuantKernelTests {
     /// goes through it. A Q4_1 weight (a small model's type) makes its copy for such a batch.
     @Test func largeBatchesOfKQuantRowsNeverMakeTheFloatCopy() throws {
         let rows = 40, columns = 256, batch = LinearWeight.quantizedBatchLimit + 37
-        func weight(_ type: UInt32) -> LinearWeight {
-            let bytes = type == 12 ? Self.randomRows(type: type, rows: rows, columns: columns, seed: 5)
-                                   : Self.randomBlockRows(type: type, rows: rows, columns: columns, seed: 5)
-            let data = UnsafeMutableRawPointer.allocate(byteCount: bytes.count, alignment: 64)
-            bytes.withUnsafeBytes { data.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
-            return LinearWeight(outFeatures: rows, inFeatures: columns,
-                                quantized: .init(type: type, rowBytes: bytes.count / rows, data: data))
-        }
+        func weight(_ type: UInt32) -> LinearWeight { Self.quantizedWeight(type: type, rows: rows, columns: columns, seed: 5) }
         let x = (0..<(batch * columns)).map { Float(cos(Double($0) * 0.11)) }
         let kquant = weight(12)
         #expect(kquant.prefersQuantizedRows)
