@@ -4,8 +4,12 @@
 #   A. SCAFFOLD, 4 clients, 2 per round, 3 rounds, client 3's data malformed, the ServerApp stopped
 #      after every 2 rounds and restarted: the final adapter must equal `fedguard run`'s bit for bit,
 #      and client 3 must be recorded as failed with the reason.
+#      The ClientApps train in each node's resident `fedguard client serve` (worker.py): A also checks
+#      that every node's worker loaded the model once, at the query, and served every round.
 #   B. FedAvg, 3 clients all sampled, client 2's SuperNode never starts: the round completes with
 #      the other two (min_replies=1) and client 2 is recorded as failed.
+#   C. A SuperNode killed during round 1 and started again; its clients run `fedguard client fit`
+#      afresh every round (--no-worker, so that path is covered too).
 # FEDGUARD_BIN: the fedguard binary (default: the debug build).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -34,6 +38,24 @@ FEDGUARD_FLOWER_WORK="$work/a" bash "$root/scripts/flower-local.sh" --out "$work
   --set strategy=scaffold --set min_replies=1
 grep -q '"status":"failed: ' "$work/a-run/rounds.jsonl" || { echo "error: client 3's failure is not recorded" >&2; exit 1; }
 grep -q 'malformed line' "$work/a-run/rounds.jsonl" || { echo "error: the failure does not say what is wrong with the data" >&2; exit 1; }
+python3 - "$work/a" "$work/a-run/rounds.jsonl" <<'PY'
+import glob, json, os, re, sys
+work, rounds = sys.argv[1], sys.argv[2]
+trained = {}  # client -> rounds it trained in (ok), from the run's own record
+for line in open(rounds):
+    record = json.loads(line)
+    for client in record["clients"]:
+        if client["status"] == "ok":
+            trained.setdefault(int(client["id"].split("-")[1]), []).append(record["round"])
+for client, rounds_trained in sorted(trained.items()):
+    logs = glob.glob(os.path.join(work, f"node-{client}", "worker", "worker-*.log"))
+    assert len(logs) == 1, (client, logs)
+    text = open(logs[0]).read()
+    assert text.count("listening on") == 1, f"client {client}: its worker started {text.count('listening on')} times"
+    served = re.findall(rf"^client-{client:03d} round \d+: \d+ examples", text, re.M)
+    assert len(served) == len(rounds_trained), (client, served, rounds_trained)
+print(f"contract A: each node's worker started once and served its rounds: {trained}")
+PY
 
 echo "== contract B: a client whose SuperNode never connects" >&2
 write_clients "$work/b-data" 3
@@ -53,7 +75,7 @@ write_clients "$work/c-data" 3
 # Clients take 12 s (a wrapper sleeps before fedguard), so the kill lands inside round 1's training.
 printf '#!/bin/sh\n[ "$1" = client ] && sleep 12\nexec "%s" "$@"\n' "$FEDGUARD_BIN" >"$work/slow-fedguard"
 chmod +x "$work/slow-fedguard"
-FEDGUARD_BIN="$work/slow-fedguard" FEDGUARD_FLOWER_WORK="$work/c" bash "$root/scripts/flower-local.sh" --out "$work/c-run" \
+FEDGUARD_BIN="$work/slow-fedguard" FEDGUARD_FLOWER_WORK="$work/c" bash "$root/scripts/flower-local.sh" --out "$work/c-run" --no-worker \
   "${tiny[@]}" --set "data.directory=$work/c-data" --set clients=3 --set clients_per_round=2 --set rounds=2 \
   --set min_replies=1 >"$work/c.log" 2>&1 &
 runner=$!

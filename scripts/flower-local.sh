@@ -5,7 +5,7 @@
 # `fedguard run` with the same configuration and checks that the adapters are bit-identical.
 #
 #   scripts/flower-local.sh [--out RUN_DIR] [--compare] [--tls] [--auth] [--netns] [--rounds-per-invocation N]
-#                           [--stock-supernode] [CONFIG.yaml] [--set key=value ...]
+#                           [--stock-supernode] [--no-worker] [CONFIG.yaml] [--set key=value ...]
 #
 # --tls uses TLS between the SuperNodes, the flwr CLI and the SuperLink (a CA and a server certificate
 # made for the run with openssl); --auth adds SuperNode authentication (implies --tls: each node gets
@@ -16,7 +16,9 @@
 # run is done (each restart continues from the run's checkpoint: what a crashed ServerApp does).
 # The SuperNodes run as `python -m fedguard_flower.supernode`: Flower's SuperNode with its idle waits
 # capped at FEDGUARD_SUPERNODE_POLL_SECONDS (0.2 s; see flower/fedguard_flower/supernode.py);
-# --stock-supernode runs `flower-supernode` itself (3 s polls), to compare.
+# --stock-supernode runs `flower-supernode` itself (3 s polls), to compare. Each node's ClientApp trains
+# in a resident `fedguard client serve` (flower/fedguard_flower/worker.py; it loads the model when the
+# node joins); --no-worker starts `fedguard client fit` afresh every round instead, to compare.
 #
 # Environment: FEDGUARD_BIN (default: builds .build/release/fedguard), FEDGUARD_FLOWER_VENV (default:
 # .flower-venv, created with flwr==1.42.0), FEDGUARD_FLOWER_PORT_BASE (default 9100: the SuperLink's
@@ -27,7 +29,7 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
-out="" compare=0 per_invocation=0 tls=0 auth=0 netns=0 stock_supernode=0 args=() nets=() namespaces=()
+out="" compare=0 per_invocation=0 tls=0 auth=0 netns=0 stock_supernode=0 use_worker=true args=() nets=() namespaces=()
 while (($#)); do
   case "$1" in
     --out) out="$2"; shift 2 ;;
@@ -37,6 +39,7 @@ while (($#)); do
     --auth) auth=1; tls=1; shift ;;
     --netns) netns=1; shift ;;
     --stock-supernode) stock_supernode=1; shift ;;
+    --no-worker) use_worker=false; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | cut -c3-; exit 0 ;;
     *) args+=("$1"); shift ;;
   esac
@@ -68,6 +71,8 @@ base="${FEDGUARD_FLOWER_PORT_BASE:-9100}"
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # Each node's resident `fedguard client serve` (flower/fedguard_flower/worker.py) runs in its own session.
+  for pidfile in "$work"/node-*/worker/*.pid; do [[ -f "$pidfile" ]] && kill "$(cat "$pidfile")" 2>/dev/null || true; done
   wait 2>/dev/null || true
   for namespace in "${namespaces[@]}"; do ip netns del "$namespace" 2>/dev/null || true; done
   for link in "${nets[@]}"; do ip link del "$link" 2>/dev/null || true; done
@@ -178,7 +183,7 @@ for i in $(seq 0 $((clients - 1))); do
   ((stock_supernode)) && supernode=("$venv/bin/flower-supernode")
   "${exec_prefix[@]}" "${supernode[@]}" "${node_tls[@]}" "${node_auth[@]}" --superlink "$link_host:$base" \
     --port "$port" \
-    --node-config "partition-id=$i data=\"$work/node-$i/data.jsonl\" state=\"$work/node-$i/state\" fedguard=\"$bin\"" \
+    --node-config "partition-id=$i data=\"$work/node-$i/data.jsonl\" state=\"$work/node-$i/state\" fedguard=\"$bin\" worker=$use_worker worker-dir=\"$work/node-$i/worker\"" \
     >"$work/supernode-$i.log" 2>&1 &
   pids+=($!)
 done
@@ -234,7 +239,7 @@ for t in timings:
     transport = t["clients"] - t["slowest_clientapp"]
     startup = t["slowest_clientapp"] - t["slowest_client"]
     line = (f"  round {t['round']}: {t['seconds']:.1f} s = configure {t['configure']:.1f} + clients {t['clients']:.1f} "
-            f"(Flower delivery and scheduling {transport:.1f}, ClientApp process and model load {startup:.1f}, "
+            f"(Flower delivery and scheduling {transport:.1f} [to the ClientApp {t.get('delivery_in', 0):.1f}, back {t.get('delivery_out', 0):.1f}], ClientApp process and model load {startup:.1f}, "
             f"slowest client's training {t['slowest_client']:.1f}) + aggregate, hooks and evaluation {t['aggregate']:.1f}")
     if t["round"] in simulated:
         sim = simulated[t["round"]]

@@ -82,21 +82,25 @@ struct ServerInitCommand: ParsableCommand {
         Console.out(try Self.json(configuration, completed: 0, logger: logger))
     }
 
-    /// What the caller (the ServerApp, the deployment script) needs: rounds, clients, progress and,
-    /// when the data directory is on this machine, each client's data file.
+    /// What the caller (the ServerApp, the deployment script) needs: rounds, clients, progress, the
+    /// base model the clients train (nil: SmolLM2 from each machine's asset cache; the ServerApp
+    /// tells joining nodes, whose worker loads it before the first round) and, when the data
+    /// directory is on this machine, each client's data file.
     struct Summary: Encodable {
         var rounds: Int
         var clients: Int
         var completed: Int
+        var model: String?
         var dataFiles: [String]?
 
-        enum CodingKeys: String, CodingKey { case rounds, clients, completed, dataFiles = "data_files" }
+        enum CodingKeys: String, CodingKey { case rounds, clients, completed, model, dataFiles = "data_files" }
     }
 
     static func json(_ configuration: RunConfiguration, completed: Int, logger: Logger) throws -> String {
         let files = try? ClientDatasets(directory: URL(fileURLWithPath: configuration.data.directory), clients: configuration.clients,
                                         logger: logger).files.map(\.path)
-        let summary = Summary(rounds: configuration.rounds, clients: configuration.clients, completed: completed, dataFiles: files)
+        let summary = Summary(rounds: configuration.rounds, clients: configuration.clients, completed: completed,
+                              model: configuration.model, dataFiles: files)
         return String(decoding: try DeploymentFiles.encode(summary), as: UTF8.self)
     }
 }
@@ -160,7 +164,7 @@ struct ServerAggregateCommand: ParsableCommand {
 struct ClientCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "client", abstract: "A client of a deployed run (called by the Flower ClientApp).",
-        subcommands: [ClientFitCommand.self])
+        subcommands: [ClientFitCommand.self, ClientServeCommand.self])
 }
 
 /// `fedguard client fit`: one client's round on this machine's data.
@@ -201,33 +205,9 @@ struct ClientFitCommand: ParsableCommand {
 
     func run() throws {
         let logger = Console.logger(label: "fedguard.client", level: logLevel)
-        let url = { (path: String) in URL(fileURLWithPath: RunCommand.absolute(path)) }
-        let taskFile = try RunCommand.userFacing { try DeploymentFiles.decode(ClientTaskFile.self, from: url(task)) }
-        var configuration = try RunCommand.userFacing { try DeployedClient.configuration(of: taskFile) }
-        if let model { configuration.model = RunCommand.absolute(model) }
-        Parallel.setThreadCount(configuration.threads ?? Parallel.threadCount)
-        let (modelURL, _) = try RunCommand.baseModel(configuration, logger: logger)
-        let loaded = try ModelLoader.load(from: modelURL, logger: logger)
-        loaded.makeFloatCopies()  // local training reads them all: their time belongs to loading, not to the reply's training seconds
-        let hooks = try RunCommand.hooks(configuration, model: loaded, modelURL: modelURL, runDirectory: RunDirectory(url(out)), logger: logger, side: .client)
-        let client = DeployedClient(model: loaded, configuration: configuration, hooks: hooks.clientData,
-                                    updateHooks: hooks.clientUpdate, logger: logger)
-        let reply = try RunCommand.userFacing {
-            try client.fit(task: taskFile, global: url(globalAdapter), serverControl: serverControl.map(url), data: url(data),
-                           state: state.map(url), out: url(out)) { progress in
-                let t = progress.training
-                if t.step == t.totalSteps || t.step % 10 == 0 {
-                    Console.err(String(format: "  %@ step %d/%d loss %.4f  %.0f tok/s", RoundRecord.Client.id(progress.clientID),
-                                       t.step, t.totalSteps, t.loss, t.tokensPerSecond))
-                }
-            }
-        }
-        if let failure = reply.failure {
-            Console.err("\(RoundRecord.Client.id(reply.client)) round \(reply.round): did not train: \(failure)")
-        } else {
-            Console.err(String(format: "%@ round %d: %d examples, loss %.4f, %.1f s", RoundRecord.Client.id(reply.client), reply.round,
-                               reply.exampleCount, reply.metrics["loss"] ?? .nan, reply.seconds))
-        }
+        let request = ClientFitRequest(task: task, global: globalAdapter, serverControl: serverControl, data: data, out: out,
+                                       state: state, model: model)
+        let reply = try ClientFitRunner().run(request, logger: logger, report: Console.err)
         Console.out(String(decoding: try DeploymentFiles.encode(reply), as: UTF8.self))
     }
 }

@@ -6,9 +6,14 @@ Node configuration (`flower-supernode --node-config "..."`):
   state         a directory for what the client keeps between rounds (SCAFFOLD's control variates)
   fedguard      the fedguard binary on this node (default: the run configuration's `fedguard`)
   model         the base model file on this node (default: the run's model, or SmolLM2 from the asset cache)
+  worker        true (default): rounds run in a `fedguard client serve` process this node keeps, which loads
+                the model once (worker.py); false: a fresh `fedguard client fit` process every round
+  worker-idle-seconds  how long that process stays without a round before it exits (default 900)
+  worker-dir    where its socket, log and pid file go (default $TMPDIR/fedguard-<uid>, owner-only)
 """
 
 import json
+import os
 import subprocess
 import time
 import tempfile
@@ -16,7 +21,10 @@ from pathlib import Path
 
 from flwr.app import ConfigRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
+from flwr.common import log
+from logging import WARNING
 
+from . import worker
 from .tensors import from_record, to_record
 
 app = ClientApp()
@@ -29,10 +37,48 @@ def _node_setting(context: Context, key: str, default=None):
     return value
 
 
+def _flag(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in ("true", "false", "1", "0"):
+        raise ValueError(f"SuperNode setting 'worker' is {value!r}: give true or false")
+    return text in ("true", "1")
+
+
+def _fedguard(context: Context) -> str:
+    return str(context.node_config.get("fedguard", context.run_config.get("fedguard", "fedguard")))
+
+
+def _node_files(context: Context) -> dict:
+    """The node's own files, as absolute paths: its data, state directory and base model."""
+    files = {"data": os.path.abspath(str(_node_setting(context, "data")))}
+    for key in ("state", "model"):
+        if key in context.node_config:
+            files[key] = os.path.abspath(str(context.node_config[key]))
+    return files
+
+
+def _worker_settings(context: Context) -> "tuple[float, str | None] | None":
+    """(idle seconds, socket directory) of this node's worker, or None when the node runs without one."""
+    if not _flag(context.node_config.get("worker", True)):
+        return None
+    return float(context.node_config.get("worker-idle-seconds", 900)), context.node_config.get("worker-dir")
+
+
 @app.query()
 def query(msg: Message, context: Context) -> Message:
-    """Tells the ServerApp which client of the population this node holds."""
+    """Tells the ServerApp which client of the population this node holds, and has the node's worker
+    load the run's base model meanwhile (the ServerApp names it in the query)."""
     client = int(_node_setting(context, "partition-id"))
+    settings = _worker_settings(context)
+    if settings is not None and "run" in msg.content:
+        files = _node_files(context)
+        model = files.get("model") or str(msg.content["run"].get("model", "")) or None
+        try:
+            worker.preload(_fedguard(context), files, model, *settings)
+        except Exception as error:  # the round will start the worker itself (and report what fails)
+            log(WARNING, "could not start this node's fedguard worker ahead of the first round: %s", error)
     return Message(RecordDict({"node": ConfigRecord({"client": client})}), reply_to=msg)
 
 
@@ -40,25 +86,28 @@ def query(msg: Message, context: Context) -> Message:
 def train(msg: Message, context: Context) -> Message:
     """One round of local work: safety filter, local LoRA training, the reply."""
     entered = time.monotonic()
-    fedguard = str(context.node_config.get("fedguard", context.run_config.get("fedguard", "fedguard")))
-    data = str(_node_setting(context, "data"))
+    entered_at = time.time()
+    fedguard = _fedguard(context)
+    files = _node_files(context)
     with tempfile.TemporaryDirectory(prefix="fedguard-client-") as scratch:
         work = Path(scratch)
         task_text = str(msg.content["task"]["task"])
         task = json.loads(task_text)
         (work / "task.json").write_text(task_text)
         from_record(msg.content["global"], work / "global.safetensors")
-        command = [fedguard, "client", "fit", "--task", str(work / "task.json"), "--global", str(work / "global.safetensors"),
-                   "--data", data, "--out", str(work / "reply")]
+        request = {"task": str(work / "task.json"), "global": str(work / "global.safetensors"), "out": str(work / "reply"), **files}
         if "server_control" in msg.content:
             from_record(msg.content["server_control"], work / "server_control.safetensors")
-            command += ["--server-control", str(work / "server_control.safetensors")]
-        if "state" in context.node_config:
-            command += ["--state", str(context.node_config["state"])]
-        if "model" in context.node_config:
-            command += ["--model", str(context.node_config["model"])]
-        # stderr (progress) goes to the SuperNode's log; stdout is the reply JSON.
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+            request["server_control"] = str(work / "server_control.safetensors")
+        settings = _worker_settings(context)
+        if settings is not None:
+            worker.fit(fedguard, request, *settings)
+        else:
+            command = [fedguard, "client", "fit"]
+            for key, value in request.items():
+                command += ["--" + key.replace("_", "-"), value]
+            # stderr (progress) goes to the SuperNode's log; stdout is the reply JSON.
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
         reply_text = (work / "reply" / "reply.json").read_text()
         reply = json.loads(reply_text)
         if reply["client"] != task["client"]:
@@ -84,5 +133,9 @@ def train(msg: Message, context: Context) -> Message:
         # The ClientApp's own wall time (files, the fedguard process, model load, training), so the
         # ServerApp can tell Flower's transport and scheduling apart from the client's work.
         reply_record["clientapp-seconds"] = time.monotonic() - entered
+        # Wall-clock entry and exit, so that on one machine (one clock) the ServerApp can tell the
+        # delivery to the ClientApp from the reply's way back.
+        reply_record["clientapp-entered-at"] = entered_at
+        reply_record["clientapp-left-at"] = time.time()
         content["reply"] = reply_record
         return Message(content, reply_to=msg)

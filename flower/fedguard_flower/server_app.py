@@ -16,6 +16,7 @@ from flwr.app import ConfigRecord, Context, Message, RecordDict
 from flwr.common import log
 from flwr.serverapp import Grid, ServerApp
 
+from .pull_backoff import shorten_pull_backoff
 from .tensors import from_record, to_record
 
 from logging import INFO, WARNING
@@ -59,16 +60,17 @@ def _write_failure(round_dir: Path, round_number: int, client: int, reason: str)
     (folder / "reply.json").write_text(json.dumps(reply))
 
 
-def _refresh(grid: Grid, nodes: dict) -> None:
-    """Updates client index → node id: asks every SuperNode not yet known which client it holds, and
-    forgets nodes that left (a SuperNode that restarts comes back under a new node id)."""
+def _refresh(grid: Grid, nodes: dict, model: str) -> None:
+    """Updates client index → node id: asks every SuperNode not yet known which client it holds (and
+    names the run's base model, "" for SmolLM2, which the node's worker loads meanwhile), and forgets
+    nodes that left (a SuperNode that restarts comes back under a new node id)."""
     connected = set(grid.get_node_ids())
     for client in [c for c, n in nodes.items() if n not in connected]:
         log(WARNING, "client-%03d's SuperNode (node %s) left", client, nodes.pop(client))
     unknown = [n for n in connected if n not in nodes.values()]
     if not unknown:
         return
-    queries = [Message(RecordDict(), dst_node_id=n, message_type="query") for n in unknown]
+    queries = [Message(RecordDict({"run": ConfigRecord({"model": model})}), dst_node_id=n, message_type="query") for n in unknown]
     for reply in _exchange(grid, queries, timeout=60)[0]:
         node = reply.metadata.src_node_id
         if reply.has_error():
@@ -84,6 +86,7 @@ def _refresh(grid: Grid, nodes: dict) -> None:
 
 @app.main()
 def main(grid: Grid, context: Context) -> None:
+    shorten_pull_backoff()  # the replies' adapters, pulled from the SuperLink while a SuperNode still pushes them
     config = context.run_config
     binary = str(config["fedguard"])
     run_dir = str(Path(str(config["run-dir"])).expanduser().resolve())
@@ -98,7 +101,7 @@ def main(grid: Grid, context: Context) -> None:
     nodes: dict = {}
     deadline = time.monotonic() + float(config.get("connect-timeout", 300))
     while True:
-        _refresh(grid, nodes)
+        _refresh(grid, nodes, info.get("model") or "")
         if len(nodes) >= info["clients"] or time.monotonic() > deadline:
             break
         time.sleep(1)
@@ -117,7 +120,7 @@ def main(grid: Grid, context: Context) -> None:
         if plan.get("finished"):
             (deployment / "FINISHED").write_text(run_dir + "\n")
             break
-        _refresh(grid, nodes)
+        _refresh(grid, nodes, info.get("model") or "")
         clients_of_node = {node: client for client, node in nodes.items()}
         configured = time.monotonic()
         per_tensor = bool(config.get("per-tensor-arrays", False))
@@ -135,10 +138,12 @@ def main(grid: Grid, context: Context) -> None:
                 content["server_control"] = control_record
             messages.append(Message(content, dst_node_id=nodes[client], message_type="train", group_id=str(plan["round"])))
             addressed.append(client)
+        pushed_at = time.time()
         replies, ids = _exchange(grid, messages, timeout=float(config.get("reply-timeout", 3600)))
+        received_at = time.time()
         client_of_message = dict(zip(ids, addressed))
         received = time.monotonic()
-        clientapp_seconds = 0.0
+        clientapp_seconds, delivery_in, last_left_at = 0.0, 0.0, None
         for reply in replies:
             node = reply.metadata.src_node_id
             client = client_of_message.get(reply.metadata.reply_to_message_id)
@@ -154,6 +159,10 @@ def main(grid: Grid, context: Context) -> None:
                 continue
             text = str(reply.content["reply"]["reply"])
             clientapp_seconds = max(clientapp_seconds, float(reply.content["reply"].get("clientapp-seconds", 0.0)))
+            if "clientapp-entered-at" in reply.content["reply"]:
+                delivery_in = max(delivery_in, float(reply.content["reply"]["clientapp-entered-at"]) - pushed_at)
+                left_at = float(reply.content["reply"]["clientapp-left-at"])
+                last_left_at = left_at if last_left_at is None else max(last_left_at, left_at)
             if json.loads(text).get("client") != client:
                 log(WARNING, "round %d: node %s replied for another client; rejected", plan["round"], node)
                 continue
@@ -172,7 +181,9 @@ def main(grid: Grid, context: Context) -> None:
         timings = [t for t in timings if t["round"] != plan["round"]]
         timings.append({"round": plan["round"], "seconds": finished - started, "configure": configured - started,
                         "clients": received - configured, "slowest_clientapp": clientapp_seconds,
-                        "slowest_client": client_seconds, "aggregate": finished - received})
+                        "slowest_client": client_seconds, "aggregate": finished - received,
+                        "delivery_in": delivery_in,
+                        "delivery_out": received_at - last_left_at if last_left_at is not None else 0.0})
         log(INFO, "round %d/%d: %s; %.1f s: configure %.1f, clients %.1f (slowest ClientApp %.1f, of which training %.1f), "
             "aggregate %.1f", plan["round"], plan["rounds"],
             ", ".join(f"{c['id']} {c['status']}" for c in record["clients"]), finished - started, configured - started,

@@ -14,6 +14,7 @@ value unless set. Nothing else changes; `flower-supernode` works in its place, o
 
 import math
 import os
+import subprocess
 import sys
 import time
 import types
@@ -22,8 +23,11 @@ import flwr
 import flwr.supernode.start_client_internal as _internal
 from flwr.supernode.cli import flower_supernode
 
+from .pull_backoff import shorten_pull_backoff
+
 _TESTED_FLOWER = "1.42.0"
 _POLL_ENV = "FEDGUARD_SUPERNODE_POLL_SECONDS"
+_PRESTART_ENV = "FEDGUARD_SUPERNODE_PRESTART"
 
 
 def _poll_seconds() -> float:
@@ -45,6 +49,20 @@ def _capped_time(cap: float) -> types.ModuleType:
     return proxy
 
 
+def _prestarting_subprocess() -> types.ModuleType:
+    """The `subprocess` module as start_client_internal sees it: its SuperExec is FedGuard's."""
+    proxy = types.ModuleType("subprocess")
+    proxy.__dict__.update({name: getattr(subprocess, name) for name in dir(subprocess) if not name.startswith("__")})
+
+    def popen(command, *args, **kwargs):
+        if isinstance(command, list) and command[:1] == ["flower-superexec"]:
+            command = [sys.executable, "-m", "fedguard_flower.superexec", *command[1:]]
+        return subprocess.Popen(command, *args, **kwargs)
+
+    proxy.Popen = popen
+    return proxy
+
+
 def main() -> None:
     if flwr.__version__ != _TESTED_FLOWER:
         sys.exit(f"error: fedguard_flower.supernode is made for flwr {_TESTED_FLOWER} (its SuperNode loop); "
@@ -52,6 +70,12 @@ def main() -> None:
     poll = _poll_seconds()
     # The loop's module reads `time.sleep` at call time; the rest of Flower keeps the real module.
     _internal.time = _capped_time(poll)
+    shorten_pull_backoff()  # the SuperNode's pulls of a message's objects from the SuperLink
+    prestart = os.environ.get(_PRESTART_ENV, "1")
+    if prestart not in ("0", "1"):
+        sys.exit(f"error: {_PRESTART_ENV}={prestart!r}: give 1 (start ClientApps from a prepared process) or 0")
+    if prestart == "1":
+        _internal.subprocess = _prestarting_subprocess()
     # Inherited by the SuperExec process the SuperNode starts.
     os.environ.setdefault("FLWR_SUPEREXEC_TASK_POLL_INTERVAL", str(poll))
     sys.argv[0] = "flower-supernode"

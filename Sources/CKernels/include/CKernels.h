@@ -8,5 +8,6 @@
 #include "fg_pool.h"
 #include "fg_train.h"
 #include "fg_cpu.h"
+#include "fg_memory.h"
 
 #endif /* CKERNELS_H */
