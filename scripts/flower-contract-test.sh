@@ -10,6 +10,8 @@
 #      the other two (min_replies=1) and client 2 is recorded as failed.
 #   C. A SuperNode killed during round 1 and started again; its clients run `fedguard client fit`
 #      afresh every round (--no-worker, so that path is covered too).
+#   D. The SuperLink killed during round 2 and started again on its database: the script's next
+#      `flwr run` continues the run from its checkpoint, and the final adapter equals the simulation's.
 # FEDGUARD_BIN: the fedguard binary (default: the debug build).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -102,4 +104,26 @@ second = {c["id"]: c["status"] for c in records[1]["clients"]}
 assert second.get("client-000", "ok") == "ok", second  # the restarted node rejoined
 print(f"contract C: round 1 {first}; round 2 " + str({c["id"]: c["status"] for c in records[1]["clients"]}))
 PY
+echo "== contract D: the SuperLink killed during round 2, then restarted" >&2
+write_clients "$work/d-data" 2
+FEDGUARD_BIN="$work/slow-fedguard" FEDGUARD_FLOWER_WORK="$work/d" bash "$root/scripts/flower-local.sh" --out "$work/d-run" --compare \
+  --no-worker "${tiny[@]}" --set "data.directory=$work/d-data" --set clients=2 --set clients_per_round=2 --set rounds=3 \
+  >"$work/d.log" 2>&1 &
+runner=$!
+for _ in $(seq 1 180); do [[ -f "$work/d-run/deployment/timings.json" ]] && break; sleep 1; done
+sleep 4  # inside round 2's clients (each takes 12 s)
+link="$(pgrep -f "flower-superlink.*$work/d/superlink.db" | head -1)"
+[[ -n "$link" ]] || { cat "$work/d.log" >&2; echo "error: no SuperLink to kill" >&2; exit 1; }
+mapfile -d '' command </proc/"$link"/cmdline
+kill -9 "$link"
+echo "   killed the SuperLink (pid $link) during round 2; restarting it on its database" >&2
+sleep 2
+(cd "$work/d" && FLWR_HOME="$work/d/flwr-home" PATH="$(dirname "${command[0]}"):$PATH" "${command[@]}" \
+  >"$work/d/superlink-again.log" 2>&1) &
+wait "$runner" || { cat "$work/d.log" >&2; pkill -f "flower-superlink.*$work/d/superlink.db"; exit 1; }
+pkill -f "flower-superlink.*$work/d/superlink.db" 2>/dev/null || true
+grep -q "final adapters identical" "$work/d.log" || { cat "$work/d.log" >&2; echo "error: no bit-identical result after the restart" >&2; exit 1; }
+grep -q "flwr run again" "$work/d.log" || { echo "error: the run finished without needing the restarted SuperLink" >&2; exit 1; }
+echo "contract D: the run continued on the restarted SuperLink; final adapter = the simulation's"
+
 echo "== Flower contract test passed" >&2

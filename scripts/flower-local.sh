@@ -194,15 +194,24 @@ invocations=0
 while [[ ! -f "$out/deployment/FINISHED" ]]; do
   invocations=$((invocations + 1))
   if ((invocations > 1)); then echo "== flwr run again (invocation $invocations): the run continues from its checkpoint" >&2; fi
+  failed=0
   "$venv/bin/flwr" run "$root/flower" fedguard-local --stream --run-config "fedguard=\"$bin\" run-dir=\"$out\" \
-rounds-per-invocation=$per_invocation connect-timeout=${FEDGUARD_FLOWER_CONNECT_TIMEOUT:-300}" >&2
-  if [[ ! -f "$out/deployment/timings.json" ]] || ((invocations > 1000)); then
-    echo "error: the Flower run did not finish (ServerApp log above; FEDGUARD_FLOWER_WORK=DIR keeps the SuperNode logs)" >&2
-    exit 1
-  fi
-  last_round="$("$py" -c 'import json,sys; print(max([t["round"] for t in json.load(open(sys.argv[1]))] or [0]))' "$out/deployment/timings.json")"
-  if [[ ! -f "$out/deployment/FINISHED" && "${last_progress:-}" == "$last_round" ]]; then
-    echo "error: the Flower run made no progress (stuck at round $last_round)" >&2; exit 1
+rounds-per-invocation=$per_invocation connect-timeout=${FEDGUARD_FLOWER_CONNECT_TIMEOUT:-300}" >&2 || failed=1
+  if ((invocations > 1000)); then echo "error: the Flower run did not finish after 1000 invocations" >&2; exit 1; fi
+  last_round=0
+  [[ -f "$out/deployment/timings.json" ]] && last_round="$("$py" -c 'import json,sys; print(max([t["round"] for t in json.load(open(sys.argv[1]))] or [0]))' "$out/deployment/timings.json")"
+  if [[ ! -f "$out/deployment/FINISHED" && "${last_progress:-}" == "$last_round" ]] || ((failed && last_round == 0)); then
+    # No round committed by this invocation: retry while the SuperLink comes back (a SuperLink that was
+    # restarted keeps its state in superlink.db; the ServerApp continues from the run's checkpoint).
+    stalled=$((${stalled:-0} + 1))
+    if ((stalled > 3)); then
+      echo "error: the Flower run made no progress (stuck at round $last_round; ServerApp log above; FEDGUARD_FLOWER_WORK=DIR keeps the other logs)" >&2
+      exit 1
+    fi
+    echo "== no round committed by that invocation; waiting for the SuperLink, then flwr run again ($stalled of 3)" >&2
+    wait_port "$link_host" "$base" "the SuperLink" || exit 1
+  else
+    stalled=0
   fi
   last_progress="$last_round"
 done
