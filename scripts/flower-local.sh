@@ -253,6 +253,11 @@ for t in timings:
     if t["round"] in simulated:
         sim = simulated[t["round"]]
         line += f"; simulation {sim:.1f} s, ratio {t['seconds'] / sim:.2f}x"
+    # Flower's overhead: what the deployment adds to the round's own work (configure's process,
+    # delivery and scheduling, the ClientApp's time outside training); the bound is 10%.
+    overhead = t["configure"] + transport + startup
+    share = overhead / t["seconds"] if t["seconds"] > 0 else 0.0
+    line += f"; Flower's overhead {overhead:.1f} s = {100 * share:.1f}% of the round"
     print(line)
 PY
 echo "$out"
