@@ -38,8 +38,7 @@ final class ClientFitRunner {
         Parallel.setThreadCount(configuration.threads ?? defaultThreads)
         let (modelURL, _) = try RunCommand.baseModel(configuration, logger: logger)
         let model = try self.model(at: modelURL, logger: logger)
-        let hooks = try RunCommand.hooks(configuration, model: model, modelURL: modelURL, runDirectory: RunDirectory(url(request.out)),
-                                         logger: logger, side: .client)
+        let hooks = try clientHooks(configuration, model: model, modelURL: modelURL, out: url(request.out), logger: logger)
         let client = DeployedClient(model: model, configuration: configuration, hooks: hooks.clientData,
                                     updateHooks: hooks.clientUpdate, logger: logger)
         let reply = try RunCommand.userFacing {
@@ -68,6 +67,25 @@ final class ClientFitRunner {
         configuration.model = path.map(RunCommand.absolute)
         _ = try model(at: RunCommand.baseModel(configuration, logger: logger).url, logger: logger)
     }
+
+    /// The client-side hooks: the safety filter's judge is loaded once and kept, with the decisions
+    /// it made on this client's data (as the simulation keeps them between rounds), while the filter
+    /// settings and the model stay the same. Constitutional AI on the client is built every round (it
+    /// writes into the round's reply folder).
+    private func clientHooks(_ configuration: RunConfiguration, model: LlamaModel, modelURL: URL, out: URL,
+                             logger: Logger) throws -> SimulationHooks {
+        let build = {
+            try RunCommand.hooks(configuration, model: model, modelURL: modelURL, runDirectory: RunDirectory(out), logger: logger, side: .client)
+        }
+        if configuration.cai.isEnabled, configuration.cai.placement == .client { return try build() }
+        if let kept = keptHooks, kept.model == modelURL.path, kept.filter == configuration.filter { return kept.hooks }
+        keptHooks = nil
+        let hooks = try build()
+        keptHooks = (modelURL.path, configuration.filter, hooks)
+        return hooks
+    }
+
+    private var keptHooks: (model: String, filter: RunConfiguration.FilterSettings, hooks: SimulationHooks)?
 
     private func model(at url: URL, logger: Logger) throws -> LlamaModel {
         if let loaded, loaded.path == url.path { return loaded.model }
