@@ -136,6 +136,21 @@ if ((tls)); then
 fi
 ((auth)) && link_tls+=(--enable-supernode-auth)
 
+if ((!netns)); then
+  # Another deployment on these ports would be joined silently (its SuperLink answers ours' clients).
+  "$py" - "$base" "$clients" <<'PY' || exit 1
+import socket, sys
+base, clients = int(sys.argv[1]), int(sys.argv[2])
+for port in range(base, base + clients + 1):
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            sys.exit(f"error: port {port} is in use (another Flower deployment on this machine?): set "
+                     f"FEDGUARD_FLOWER_PORT_BASE to the first of {clients + 1} free ports")
+PY
+fi
 echo "== SuperLink on $link_host:$base" >&2
 "${link_exec[@]}" "$venv/bin/flower-superlink" "${link_tls[@]}" --database "$work/superlink.db" \
   --host "$link_listen" --port "$base" --disable-runtime-dependency-installation >"$work/superlink.log" 2>&1 &
