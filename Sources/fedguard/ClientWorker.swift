@@ -106,8 +106,9 @@ struct ClientServeCommand: ParsableCommand {
         A deployed client starts a fresh `fedguard client fit` for every round, which loads the model and makes its \
         float copies each time (~0.7 s for SmolLM2 on 2 cores). This process does it once: each connection sends one \
         JSON line with fit's arguments ({"task", "global", "server_control", "data", "out", "state", "model"}: paths), \
-        or {"preload": true, "model": PATH or null} to load a model before the first round, and receives JSON lines back: {"progress": TEXT} while it trains, then {"done": OUT} once the reply folder \
-        is written, or {"error": MESSAGE}. One round at a time; the reply folder is the same, bit for bit, as fit writes. It exits \
+        or {"preload": true, "model": PATH or null} to load a model before the first round, and receives JSON lines \
+        back: {"progress": TEXT} while it trains, then {"done": OUT} once the reply folder is written, or \
+        {"error": MESSAGE}. One round at a time; the reply folder is the same, bit for bit, as fit writes. It exits \
         after --idle-exit seconds without a request. The socket is created owner-only (0600): whoever can connect \
         can make it read and write files as this user.
         """)
@@ -268,14 +269,10 @@ final class UnixSocketConnection {
         return nil
     }
 
+    /// Writes `message` as one JSON line.
     func send(_ message: [String: String]) {
-        guard let encoded = try? JSONEncoder().encode(message) else { return }
-        sendRaw(encoded + Data("\n".utf8))
-    }
-
-    func sendRaw(_ data: Data) {
-        guard !peerGone else { return }
-        data.withUnsafeBytes { raw in
+        guard !peerGone, let encoded = try? JSONEncoder().encode(message) else { return }
+        (encoded + Data("\n".utf8)).withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
                 let written = Glibc.send(descriptor, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))

@@ -16,7 +16,9 @@ is 0.05 s instead of 1 s (pull_backoff.py), and the process's parent is the star
 ClientApp watches the `--parent-pid` it is given, as before).
 
 Started by `fedguard_flower.supernode` in place of `flower-superexec` unless
-FEDGUARD_SUPERNODE_PRESTART=0. Other task types (a SuperExec on a SuperLink) launch as before.
+FEDGUARD_SUPERNODE_PRESTART=0. The starter receives the command line Flower's SubprocessExecutor
+builds (its `subprocess.Popen` is intercepted for `flwr-clientapp` only); other task types (a
+SuperExec on a SuperLink) launch as before.
 """
 
 import json
@@ -24,6 +26,7 @@ import os
 import select
 import signal
 import struct
+import subprocess
 import sys
 import threading
 
@@ -33,9 +36,9 @@ import flwr.app  # noqa: F401
 from flwr.supercore.cli import flower_superexec
 from flwr.supercore.constant import TaskType
 from flwr.supercore.superexec.executor import subprocess_executor
-from flwr.supercore.superexec.executor.types import LaunchResult
 from flwr.supernode.cli.flwr_clientapp import flwr_clientapp
 
+from .module_proxy import module_with
 from .pull_backoff import shorten_pull_backoff
 
 _TESTED_FLOWER = "1.42.0"
@@ -144,30 +147,21 @@ def main() -> None:
         print(f"fedguard_flower.superexec: ClientApps start as fresh processes ({error})", file=sys.stderr)
         flower_superexec()
         return
-    stock_launch = subprocess_executor.SubprocessExecutor.launch
+    clientapp = subprocess_executor.TASK_TYPE_TO_COMMAND[TaskType.CLIENT_APP]
 
-    def launch(self, spec):
-        if spec.task_type != TaskType.CLIENT_APP:
-            return stock_launch(self, spec)
-        # The arguments SubprocessExecutor.launch gives `flwr-clientapp` (flwr 1.42.0), in its order.
-        argv = [subprocess_executor.TASK_TYPE_TO_COMMAND[spec.task_type],
-                subprocess_executor.TASK_TYPE_TO_APPIO_API_ADDRESS_ARG[spec.task_type],
-                spec.runtime_api_address, "--token", spec.token]
-        if spec.insecure:
-            argv.append("--insecure")
-        elif spec.root_certificates_path is not None:
-            argv += ["--root-certificates", spec.root_certificates_path]
-        if spec.parent_pid is not None:
-            argv += ["--parent-pid", str(spec.parent_pid)]
-        if spec.runtime_dependency_install:
-            argv.append("--allow-runtime-dependency-installation")
-        try:
-            starter.launch(argv, bool(spec.suppress_output))
-        except OSError:  # the starter is gone: start the process as Flower does
-            return stock_launch(self, spec)
-        return LaunchResult.accepted()
+    def popen(args, *rest, **options):
+        """`subprocess.Popen` as Flower's SubprocessExecutor sees it: a ClientApp's command line (built
+        by Flower, unchanged) goes to the starter; anything else, or a starter that is gone, starts
+        as Flower starts it. The executor does not keep what Popen returns."""
+        if isinstance(args, list) and args[:1] == [clientapp]:
+            try:
+                starter.launch(args, options.get("stdout") == subprocess.DEVNULL)
+                return None
+            except OSError:
+                pass
+        return subprocess.Popen(args, *rest, **options)
 
-    subprocess_executor.SubprocessExecutor.launch = launch
+    subprocess_executor.subprocess = module_with(subprocess, Popen=popen)
     flower_superexec()
 
 

@@ -17,12 +17,12 @@ import os
 import subprocess
 import sys
 import time
-import types
 
 import flwr
 import flwr.supernode.start_client_internal as _internal
 from flwr.supernode.cli import flower_supernode
 
+from .module_proxy import module_with
 from .pull_backoff import shorten_pull_backoff
 
 _TESTED_FLOWER = "1.42.0"
@@ -41,26 +41,16 @@ def _poll_seconds() -> float:
     return value
 
 
-def _capped_time(cap: float) -> types.ModuleType:
-    """The `time` module as start_client_internal sees it: every sleep at most `cap` seconds."""
-    proxy = types.ModuleType("time")
-    proxy.__dict__.update({name: getattr(time, name) for name in dir(time) if not name.startswith("__")})
-    proxy.sleep = lambda seconds: time.sleep(min(seconds, cap))
-    return proxy
+def _capped_sleep(cap: float):
+    """`time.sleep` as start_client_internal sees it: every sleep at most `cap` seconds."""
+    return lambda seconds: time.sleep(min(seconds, cap))
 
 
-def _prestarting_subprocess() -> types.ModuleType:
-    """The `subprocess` module as start_client_internal sees it: its SuperExec is FedGuard's."""
-    proxy = types.ModuleType("subprocess")
-    proxy.__dict__.update({name: getattr(subprocess, name) for name in dir(subprocess) if not name.startswith("__")})
-
-    def popen(command, *args, **kwargs):
-        if isinstance(command, list) and command[:1] == ["flower-superexec"]:
-            command = [sys.executable, "-m", "fedguard_flower.superexec", *command[1:]]
-        return subprocess.Popen(command, *args, **kwargs)
-
-    proxy.Popen = popen
-    return proxy
+def _prestarting_popen(command, *args, **kwargs):
+    """`subprocess.Popen` as start_client_internal sees it: its SuperExec is FedGuard's."""
+    if isinstance(command, list) and command[:1] == ["flower-superexec"]:
+        command = [sys.executable, "-m", "fedguard_flower.superexec", *command[1:]]
+    return subprocess.Popen(command, *args, **kwargs)
 
 
 def main() -> None:
@@ -69,13 +59,13 @@ def main() -> None:
                  f"this is flwr {flwr.__version__}: run flower-supernode instead")
     poll = _poll_seconds()
     # The loop's module reads `time.sleep` at call time; the rest of Flower keeps the real module.
-    _internal.time = _capped_time(poll)
+    _internal.time = module_with(time, sleep=_capped_sleep(poll))
     shorten_pull_backoff()  # the SuperNode's pulls of a message's objects from the SuperLink
     prestart = os.environ.get(_PRESTART_ENV, "1")
     if prestart not in ("0", "1"):
         sys.exit(f"error: {_PRESTART_ENV}={prestart!r}: give 1 (start ClientApps from a prepared process) or 0")
     if prestart == "1":
-        _internal.subprocess = _prestarting_subprocess()
+        _internal.subprocess = module_with(subprocess, Popen=_prestarting_popen)
     # Inherited by the SuperExec process the SuperNode starts.
     os.environ.setdefault("FLWR_SUPEREXEC_TASK_POLL_INTERVAL", str(poll))
     sys.argv[0] = "flower-supernode"

@@ -6,7 +6,8 @@ The ClientApp instead asks a worker that this node keeps: `fedguard client serve
 in an owner-only directory (node config `worker-dir`, default `$TMPDIR/fedguard-<uid>/`; the
 worker's log and pid file beside it), one per node (the socket's name hashes the
 binary, its modification time and the node's data, state and model paths, so a rebuilt binary or
-another node on the same machine gets its own). The first round starts it; it exits after
+another node on the same machine gets its own). The node's `query` (when it joins a run) starts it
+and has it load the run's model; the first round starts it if that did not; it exits after
 `worker-idle-seconds` (node config, default 900) without a round. It trains with the same code as
 `fedguard client fit`, so the reply folder is the same bit for bit. Node config `worker=false`
 runs `fedguard client fit` in a fresh process every round instead.
@@ -83,11 +84,16 @@ def _start(fedguard: str, path: Path, idle_seconds: float) -> "socket.socket":
         raise RuntimeError(f"fedguard client serve did not listen on {path} within {START_TIMEOUT_SECONDS:.0f} s (see {log})")
 
 
+def _worker(fedguard: str, node: dict, idle_seconds: float, directory: "str | None") -> "tuple[Path, socket.socket]":
+    """This node's worker's socket path and a connection to it (the worker started if none answers)."""
+    path = socket_path(fedguard, node, directory)
+    return path, _connect(path) or _start(fedguard, path, idle_seconds)
+
+
 def preload(fedguard: str, node: dict, model: "str | None", idle_seconds: float, directory: "str | None" = None) -> None:
     """Has this node's worker (started if need be) load `model` (None: SmolLM2 from its asset cache)
     with its float copies, without waiting: sent when the node joins, so the first round trains at once."""
-    path = socket_path(fedguard, node, directory)
-    connection = _connect(path) or _start(fedguard, path, idle_seconds)
+    _, connection = _worker(fedguard, node, idle_seconds, directory)
     with connection:
         connection.sendall(json.dumps({"preload": True, "model": model}).encode() + b"\n")
 
@@ -98,8 +104,7 @@ def fit(fedguard: str, request: dict, idle_seconds: float, directory: "str | Non
     Progress lines go to this process's stderr (the SuperNode's log); raises RuntimeError with the
     worker's message when the round fails, or when the worker ends without finishing it.
     """
-    path = socket_path(fedguard, request, directory)
-    connection = _connect(path) or _start(fedguard, path, idle_seconds)
+    path, connection = _worker(fedguard, request, idle_seconds, directory)
     with connection, connection.makefile("rwb") as stream:
         stream.write(json.dumps(request).encode() + b"\n")
         stream.flush()
